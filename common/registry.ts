@@ -1,0 +1,149 @@
+// The registry contract shared by the sidekick (writer) and the balancer (reader).
+// Key:   <prefix>/<service>/<instance-id>          e.g. /services/web/node1:web-1:8080
+// Value: JSON object, see `Entry`. Unknown fields are preserved so the format can grow.
+import { isIP } from 'node:net';
+
+export const DEFAULT_PREFIX = '/services';
+/** A value larger than this is rejected: no legitimate entry comes close, and huge values are an attack. */
+export const MAX_VALUE_BYTES = 16 * 1024;
+const MAX_TAGS = 64;
+const MAX_TAG_LENGTH = 256;
+const MAX_WEIGHT = 1_000_000;
+
+export interface ContainerRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface Entry {
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly tags: readonly string[];
+  readonly draining: boolean;
+  readonly node?: string;
+  readonly container?: ContainerRef;
+  /** Fields this version does not know, kept verbatim. */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+const KNOWN_FIELDS = new Set(['host', 'port', 'weight', 'tags', 'draining', 'node', 'container']);
+// A key segment: printable ASCII without '/', whitespace or control characters.
+const SEGMENT = /^[A-Za-z0-9._:@\-[\]%+=~]{1,253}$/;
+const SERVICE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** Normalises a prefix: leading slash, no trailing slash. */
+export function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+export function isValidServiceName(name: string): boolean {
+  return SERVICE.test(name);
+}
+
+export function isValidHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  if (host.length === 0 || host.length > 253) return false;
+  const labels = host.endsWith('.') ? host.slice(0, -1).split('.') : host.split('.');
+  // A name made only of digits and dots is a malformed IPv4 address, not a DNS name.
+  if (labels.every((l) => /^\d+$/.test(l))) return false;
+  return labels.every((l) => DNS_LABEL.test(l));
+}
+
+/** `<node>:<container-name>:<port>` plus `:udp` for UDP: stable across sidekick restarts. */
+export function instanceId(node: string, containerName: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): string {
+  const name = containerName.replace(/^\//, '');
+  return protocol === 'udp' ? `${node}:${name}:${port}:udp` : `${node}:${name}:${port}`;
+}
+
+export function entryKey(prefix: string, service: string, instance: string): string {
+  return `${normalizePrefix(prefix)}/${service}/${instance}`;
+}
+
+export function servicePrefix(prefix: string, service: string): string {
+  return `${normalizePrefix(prefix)}/${service}/`;
+}
+
+export interface ParsedKey {
+  readonly service: string;
+  readonly instance: string;
+}
+
+/** Parses `<prefix>/<service>/<instance>`; anything else (deeper, shallower, odd characters) is invalid. */
+export function parseEntryKey(prefix: string, key: string): Decoded<ParsedKey> {
+  const base = `${normalizePrefix(prefix)}/`;
+  if (!key.startsWith(base)) return { ok: false, error: `key is outside the prefix ${base}` };
+  const parts = key.slice(base.length).split('/');
+  if (parts.length !== 2) return { ok: false, error: 'key must be <prefix>/<service>/<instance-id>' };
+  const [service = '', instance = ''] = parts;
+  if (!isValidServiceName(service)) return { ok: false, error: `invalid service name ${JSON.stringify(service.slice(0, 64))}` };
+  if (!SEGMENT.test(instance)) return { ok: false, error: `invalid instance id ${JSON.stringify(instance.slice(0, 64))}` };
+  return { ok: true, value: { service, instance } };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The one strict validator: both programs accept exactly the same values. */
+export function validateEntry(input: unknown): Decoded<Entry> {
+  if (!isRecord(input)) return { ok: false, error: 'value must be a JSON object' };
+  const { host, port, weight = 1, tags = [], draining = false, node, container } = input;
+  if (typeof host !== 'string' || !isValidHost(host)) return { ok: false, error: 'host must be an IPv4 address, IPv6 address or DNS name' };
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, error: 'port must be an integer from 1 to 65535' };
+  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) return { ok: false, error: `weight must be an integer from 0 to ${MAX_WEIGHT}` };
+  if (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every((t) => typeof t === 'string' && t.length <= MAX_TAG_LENGTH)) {
+    return { ok: false, error: `tags must be an array of at most ${MAX_TAGS} strings` };
+  }
+  if (typeof draining !== 'boolean') return { ok: false, error: 'draining must be a boolean' };
+  if (node !== undefined && typeof node !== 'string') return { ok: false, error: 'node must be a string' };
+  if (container !== undefined && !(isRecord(container) && typeof container.id === 'string' && typeof container.name === 'string')) {
+    return { ok: false, error: 'container must be {"id": string, "name": string}' };
+  }
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) if (!KNOWN_FIELDS.has(k)) extra[k] = v;
+  const entry: Entry = {
+    host,
+    port,
+    weight,
+    tags: Object.freeze([...(tags as string[])]),
+    draining,
+    ...(node !== undefined ? { node } : {}),
+    ...(container !== undefined ? { container: Object.freeze({ id: container.id as string, name: container.name as string }) } : {}),
+    ...(Object.keys(extra).length > 0 ? { extra: Object.freeze(extra) } : {}),
+  };
+  return { ok: true, value: Object.freeze(entry) };
+}
+
+export function decodeEntry(raw: string | Buffer): Decoded<Entry> {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_VALUE_BYTES) return { ok: false, error: `value larger than ${MAX_VALUE_BYTES} bytes` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'value is not valid JSON' };
+  }
+  return validateEntry(parsed);
+}
+
+/** Canonical encoding: fixed field order and defaults omitted, so equal entries encode to equal bytes. */
+export function encodeEntry(entry: Entry): string {
+  const out: Record<string, unknown> = { host: entry.host, port: entry.port };
+  if (entry.weight !== 1) out.weight = entry.weight;
+  if (entry.tags.length > 0) out.tags = entry.tags;
+  if (entry.draining) out.draining = true;
+  if (entry.node !== undefined) out.node = entry.node;
+  if (entry.container !== undefined) out.container = { id: entry.container.id, name: entry.container.name };
+  for (const [k, v] of Object.entries(entry.extra ?? {})) if (!(k in out)) out[k] = v;
+  return JSON.stringify(out);
+}
+
+/** `host:port` with IPv6 bracketed, as used in URLs and logs. */
+export function hostPort(entry: Pick<Entry, 'host' | 'port'>): string {
+  return isIP(entry.host) === 6 ? `[${entry.host}]:${entry.port}` : `${entry.host}:${entry.port}`;
+}
