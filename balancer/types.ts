@@ -1,8 +1,9 @@
 // The balancer's core vocabulary. The registry watcher produces `RegistryEvent`s, the table module
 // turns them into an immutable `RouteTable`, the proxy only sees `Lookup` and `Picker`.
 import type { Entry } from '../common/registry.js';
+import type { LbPolicy, RouteRule } from '../common/route-spec.js';
 
-export type LbPolicy = 'round-robin' | 'least-request';
+export type { LbPolicy, RouteRule };
 
 /** One live instance of a service, as read from `<prefix>/<service>/<instance-id>`. */
 export interface Backend {
@@ -15,19 +16,6 @@ export interface Backend {
   readonly target: string;
 }
 
-/** A routing rule: from `--route` flags or a key under `--routes-prefix`. */
-export interface RouteRule {
-  /** Lowercase; exact (`api.example.com`), wildcard (`*.example.com`) or undefined (any host). */
-  readonly host: string | undefined;
-  /** Always starts with `/`; `/` matches everything. */
-  readonly pathPrefix: string;
-  readonly service: string;
-  /** Per-service picker override; undefined = the balancer's `--lb`. */
-  readonly lb: LbPolicy | undefined;
-  readonly sticky: boolean;
-  /** Where the rule came from: `flag` or the etcd key, for /api/table and logs. */
-  readonly source: string;
-}
 
 export interface ServiceView {
   readonly name: string;
@@ -40,9 +28,13 @@ export interface RouteTable {
   /** etcd revision this table reflects. */
   readonly revision: number;
   readonly services: ReadonlyMap<string, ServiceView>;
-  /** Sorted most specific first. */
+  /** Sorted most specific first: `--route` flags merged with the rules in `routeKeys`. */
   readonly routes: readonly RouteRule[];
   readonly defaultService: string | undefined;
+  /** etcd entry key → backend, so an `entry-delete` (which carries only the key) finds its service. */
+  readonly entries: ReadonlyMap<string, Backend>;
+  /** etcd route key → rule, so a `route-put`/`route-delete` replaces or removes the rule of that key. */
+  readonly routeKeys: ReadonlyMap<string, RouteRule>;
 }
 
 /** What the proxy needs to serve one request. */

@@ -89,6 +89,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Sets an own enumerable field, even one named `__proto__` or `constructor` (plain assignment would not). */
+function defineField(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** The one strict validator: both programs accept exactly the same values. */
 export function validateEntry(input: unknown): Decoded<Entry> {
   if (!isRecord(input)) return { ok: false, error: 'value must be a JSON object' };
@@ -105,7 +110,7 @@ export function validateEntry(input: unknown): Decoded<Entry> {
     return { ok: false, error: 'container must be {"id": string, "name": string}' };
   }
   const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) if (!KNOWN_FIELDS.has(k)) extra[k] = v;
+  for (const [k, v] of Object.entries(input)) if (!KNOWN_FIELDS.has(k)) defineField(extra, k, v);
   const entry: Entry = {
     host,
     port,
@@ -139,7 +144,7 @@ export function encodeEntry(entry: Entry): string {
   if (entry.draining) out.draining = true;
   if (entry.node !== undefined) out.node = entry.node;
   if (entry.container !== undefined) out.container = { id: entry.container.id, name: entry.container.name };
-  for (const [k, v] of Object.entries(entry.extra ?? {})) if (!(k in out)) out[k] = v;
+  for (const [k, v] of Object.entries(entry.extra ?? {})) if (!Object.hasOwn(out, k)) defineField(out, k, v);
   return JSON.stringify(out);
 }
 

@@ -1,0 +1,162 @@
+// The route contract shared by whoever writes routes (operators, tools) and the balancer (reader).
+// Key:   <routesPrefix>/<name>        e.g. /routes/api-v1   (name: free text, see parseRouteKey)
+// Value: {"host": "api.example.com", "pathPrefix": "/v1", "service": "api", "lb": "least-request", "sticky": true}
+// Flag:  --route '<host><path>=<service>'  e.g. api.example.com/v1=api, *.example.com=web, /static=assets, =web
+import { isIP } from 'node:net';
+import { type Decoded, MAX_VALUE_BYTES, isValidHost, isValidServiceName, normalizePrefix } from './registry.js';
+
+export type LbPolicy = 'round-robin' | 'least-request';
+
+/** A routing rule: from `--route` flags or a key under `--routes-prefix`. */
+export interface RouteRule {
+  /** Lowercase; exact (`api.example.com`), wildcard (`*.example.com`) or undefined (any host). */
+  readonly host: string | undefined;
+  /** Always starts with `/`; `/` matches everything. */
+  readonly pathPrefix: string;
+  readonly service: string;
+  /** Per-service picker override; undefined = the balancer's `--lb`. */
+  readonly lb: LbPolicy | undefined;
+  readonly sticky: boolean;
+  /** Where the rule came from: `flag` or the etcd key, for /api/table and logs. */
+  readonly source: string;
+}
+
+export const DEFAULT_ROUTES_PREFIX = '/routes';
+export const MAX_ROUTE_NAME_LENGTH = 512;
+export const MAX_PATH_PREFIX_LENGTH = 1024;
+export const LB_POLICIES: readonly LbPolicy[] = Object.freeze(['round-robin', 'least-request']);
+
+// Whitespace (including Unicode spaces) and C0/C1 control characters: invisible in logs and
+// ambiguous on the wire, so neither key names nor path prefixes may contain them.
+const INVISIBLE = /[\s\x00-\x1f\x7f-\x9f]/;
+const FLAG_SYNTAX = '<host><path>=<service> such as api.example.com/v1=api, *.example.com=web, /static=assets or =web';
+
+/** `<prefix>/` with the root prefix `/` giving `/`, not `//`. */
+function routesBase(prefix: string): string {
+  const p = normalizePrefix(prefix);
+  return p === '/' ? '/' : `${p}/`;
+}
+
+export function routeKey(prefix: string, name: string): string {
+  return `${routesBase(prefix)}${name}`;
+}
+
+/** Returns the route's name (the part after the prefix). The name is opaque: it only identifies the rule. */
+export function parseRouteKey(prefix: string, key: string): Decoded<string> {
+  const base = routesBase(prefix);
+  if (!key.startsWith(base)) return { ok: false, error: `key is outside the routes prefix ${base}` };
+  const name = key.slice(base.length);
+  if (name.length === 0) return { ok: false, error: 'route key needs a name after the prefix' };
+  if (name.length > MAX_ROUTE_NAME_LENGTH) return { ok: false, error: `route name longer than ${MAX_ROUTE_NAME_LENGTH} characters` };
+  if (INVISIBLE.test(name)) return { ok: false, error: 'route name must not contain whitespace or control characters' };
+  return { ok: true, value: name };
+}
+
+/**
+ * Normalises a rule's host: lowercase, no trailing dot, IPv6 without brackets (the form `matchRoute`
+ * compares against once it strips the request's port). IPv6 literals are not canonicalised
+ * (`::0001` stays distinct from `::1`): write them the way clients send them.
+ */
+export function normalizeRouteHost(raw: string): Decoded<string> {
+  const host = raw.toLowerCase();
+  if (host.startsWith('[') && host.endsWith(']')) {
+    const inner = host.slice(1, -1);
+    return isIP(inner) === 6 ? { ok: true, value: inner } : { ok: false, error: `host ${JSON.stringify(raw)} is not a valid IPv6 address` };
+  }
+  if (isIP(host) !== 0) return { ok: true, value: host };
+  const bad: Decoded<string> = { ok: false, error: `host must be a DNS name, an IP address or *.<domain>, got ${JSON.stringify(raw.slice(0, 64))}` };
+  if (host === '*') return { ok: false, error: 'host "*" is not a pattern: omit host to match any host' };
+  if (host.includes(':')) return { ok: false, error: `host must not include a port (the request's port is ignored), got ${JSON.stringify(raw.slice(0, 64))}` };
+  const wildcard = host.startsWith('*.');
+  const name = stripOneDot(wildcard ? host.slice(2) : host);
+  if (name.includes('*')) return { ok: false, error: `only a leading "*." label may be a wildcard, got ${JSON.stringify(raw.slice(0, 64))}` };
+  // A wildcard over an IP address (`*.10.0.0.1`) matches nothing a client would send.
+  if (!isValidHost(name) || name.endsWith('.') || (wildcard && isIP(name) !== 0)) return bad;
+  return { ok: true, value: wildcard ? `*.${name}` : name };
+}
+
+function stripOneDot(s: string): string {
+  return s.endsWith('.') ? s.slice(0, -1) : s;
+}
+
+/**
+ * A prefix is compared with the raw request path, byte for byte and case-sensitively (no decoding,
+ * no dot-segment removal). `?` and `#` are refused: they start the query or fragment, so a prefix
+ * containing them could never line up with a path segment.
+ */
+export function validatePathPrefix(raw: unknown): Decoded<string> {
+  if (typeof raw !== 'string' || !raw.startsWith('/')) return { ok: false, error: 'pathPrefix must be a string starting with /' };
+  if (raw.length > MAX_PATH_PREFIX_LENGTH) return { ok: false, error: `pathPrefix longer than ${MAX_PATH_PREFIX_LENGTH} characters` };
+  if (INVISIBLE.test(raw)) return { ok: false, error: 'pathPrefix must not contain whitespace or control characters' };
+  if (raw.includes('?') || raw.includes('#')) return { ok: false, error: 'pathPrefix must not contain ? or #' };
+  return { ok: true, value: raw };
+}
+
+export function isLbPolicy(v: unknown): v is LbPolicy {
+  return (LB_POLICIES as readonly unknown[]).includes(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The one validator for route values and flags; unknown fields are ignored. */
+export function validateRoute(input: unknown, source: string): Decoded<RouteRule> {
+  if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
+  const { host, pathPrefix = '/', service, lb, sticky = false } = input;
+  if (typeof service !== 'string' || !isValidServiceName(service)) {
+    return { ok: false, error: 'service must be a service name (letters, digits, ".", "_", "-"; starting with a letter or digit)' };
+  }
+  let normalizedHost: string | undefined;
+  if (host !== undefined) {
+    if (typeof host !== 'string') return { ok: false, error: 'host must be a string (omit it to match any host)' };
+    const h = normalizeRouteHost(host);
+    if (!h.ok) return h;
+    normalizedHost = h.value;
+  }
+  const path = validatePathPrefix(pathPrefix);
+  if (!path.ok) return path;
+  if (lb !== undefined && !isLbPolicy(lb)) return { ok: false, error: `lb must be one of ${LB_POLICIES.join(', ')}` };
+  if (typeof sticky !== 'boolean') return { ok: false, error: 'sticky must be a boolean' };
+  const rule: RouteRule = { host: normalizedHost, pathPrefix: path.value, service, lb, sticky, source };
+  return { ok: true, value: Object.freeze(rule) };
+}
+
+/** Decodes the value stored at `key`; the rule's `source` is the key, for logs and /api/table. */
+export function decodeRoute(key: string, raw: string | Buffer): Decoded<RouteRule> {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > MAX_VALUE_BYTES) return { ok: false, error: `value larger than ${MAX_VALUE_BYTES} bytes` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'value is not valid JSON' };
+  }
+  return validateRoute(parsed, key);
+}
+
+/** Canonical encoding (fixed field order, defaults omitted), for tools that write routes. */
+export function encodeRoute(rule: Omit<RouteRule, 'source'>): string {
+  const out: Record<string, unknown> = {};
+  if (rule.host !== undefined) out.host = rule.host;
+  if (rule.pathPrefix !== '/') out.pathPrefix = rule.pathPrefix;
+  out.service = rule.service;
+  if (rule.lb !== undefined) out.lb = rule.lb;
+  if (rule.sticky) out.sticky = true;
+  return JSON.stringify(out);
+}
+
+/** Option parser for `--route '<host><path>=<service>'`; throws an Error saying what was expected. */
+export function parseRouteFlag(raw: string): RouteRule {
+  const text = raw.trim();
+  // Service names cannot contain '=', so the last one separates; a path may contain '='.
+  const eq = text.lastIndexOf('=');
+  if (eq === -1) throw new Error(`expected ${FLAG_SYNTAX}, got ${JSON.stringify(raw)}`);
+  const target = text.slice(0, eq);
+  const slash = target.indexOf('/');
+  const host = slash === -1 ? target : target.slice(0, slash);
+  const pathPrefix = slash === -1 ? '/' : target.slice(slash);
+  const decoded = validateRoute({ service: text.slice(eq + 1), pathPrefix, ...(host !== '' ? { host } : {}) }, 'flag');
+  if (!decoded.ok) throw new Error(`${decoded.error} in ${JSON.stringify(raw)}; expected ${FLAG_SYNTAX}`);
+  return decoded.value;
+}

@@ -1,0 +1,44 @@
+// container → the registry entries it should have right now (pure).
+import { encodeEntry, entryKey, instanceId, type Entry } from '../common/registry.js';
+import { resolveAddress, type AddressOptions } from './address.js';
+import { isLive, type Container } from './container.js';
+import { resolveServices, type SpecOptions } from './service-spec.js';
+
+export interface EntryOptions extends AddressOptions, SpecOptions {
+  readonly prefix: string;
+  readonly node: string;
+}
+
+export interface DesiredResult {
+  /** key → canonical encoded value */
+  readonly entries: ReadonlyMap<string, string>;
+  readonly warnings: readonly string[];
+}
+
+const NONE: DesiredResult = Object.freeze({ entries: new Map(), warnings: [] });
+
+export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult {
+  if (!isLive(c)) return NONE;
+  const { specs, warnings } = resolveServices(c, opts);
+  const entries = new Map<string, string>();
+  const allWarnings = [...warnings];
+  for (const spec of specs) {
+    const addr = resolveAddress(c, spec, opts);
+    if (!addr.ok) {
+      allWarnings.push(addr.warning);
+      continue;
+    }
+    const instance = spec.instance ?? instanceId(opts.node, c.name, spec.port, spec.protocol);
+    const entry: Entry = {
+      host: addr.host,
+      port: addr.port,
+      weight: spec.weight,
+      tags: spec.tags,
+      draining: false,
+      node: opts.node,
+      container: { id: c.id, name: c.name },
+    };
+    entries.set(entryKey(opts.prefix, spec.service, instance), encodeEntry(entry));
+  }
+  return { entries, warnings: allWarnings };
+}

@@ -1,0 +1,85 @@
+// Real Docker engine helpers for tests. Fixture actions use the docker CLI, as an operator would;
+// the code under test talks to the engine through dockerode.
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const TEST_LABEL = 'sidekick.test';
+export const WEB_IMAGE = 'sidekick-test/web:latest';
+export const HEALTH_IMAGE = 'sidekick-test/web-health:latest';
+
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await run('docker', args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+  return stdout.trim();
+}
+
+const SERVE = `#!/bin/sh
+# Serves "<hostname>" on $PORT (default 80): enough to tell backends apart.
+mkdir -p /www && hostname > /www/index.html && echo ok > /www/health
+exec httpd -f -p "\${PORT:-80}" -h /www
+`;
+
+/** Builds the test images from scratch + Debian's static busybox: no registry needed. */
+export async function buildTestImages(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sk-img-'));
+  try {
+    copyFileSync('/bin/busybox', join(dir, 'busybox'));
+    writeFileSync(join(dir, 'serve'), SERVE, { mode: 0o755 });
+    const base = [
+      'FROM scratch',
+      'COPY busybox /bin/busybox',
+      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+      'RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/www"]',
+      'COPY serve /bin/serve',
+      'EXPOSE 80',
+      'CMD ["/bin/serve"]',
+    ];
+    writeFileSync(join(dir, 'Dockerfile.web'), base.join('\n') + '\n');
+    writeFileSync(join(dir, 'Dockerfile.health'), [...base, 'HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["test", "-f", "/tmp/healthy"]'].join('\n') + '\n');
+    await docker('build', '-q', '-f', join(dir, 'Dockerfile.web'), '-t', WEB_IMAGE, dir);
+    await docker('build', '-q', '-f', join(dir, 'Dockerfile.health'), '-t', HEALTH_IMAGE, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface RunOptions {
+  readonly name: string;
+  readonly image?: string;
+  readonly labels?: Record<string, string>;
+  readonly env?: Record<string, string>;
+  /** `-p` values, e.g. '127.0.0.1::80' */
+  readonly publish?: readonly string[];
+  readonly network?: string;
+  readonly extra?: readonly string[];
+}
+
+/** `docker run -d` with the test label, so cleanup finds it whatever happens. Returns the id. */
+export async function runContainer(o: RunOptions): Promise<string> {
+  const args = ['run', '-d', '--name', o.name, '--label', `${TEST_LABEL}=1`];
+  for (const [k, v] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${v}`);
+  for (const [k, v] of Object.entries(o.env ?? {})) args.push('-e', `${k}=${v}`);
+  for (const p of o.publish ?? []) args.push('-p', p);
+  if (o.network) args.push('--network', o.network);
+  args.push(...(o.extra ?? []), o.image ?? WEB_IMAGE);
+  return docker(...args);
+}
+
+export async function hostPortOf(name: string, containerPort = '80/tcp'): Promise<number> {
+  const out = await docker('inspect', '-f', `{{(index (index .NetworkSettings.Ports "${containerPort}") 0).HostPort}}`, name);
+  return Number(out);
+}
+
+export async function removeTestContainers(): Promise<void> {
+  const ids = (await docker('ps', '-aq', '--filter', `label=${TEST_LABEL}`)).split('\n').filter(Boolean);
+  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
+}
+
+/** A short unique suffix so test files never collide on names. */
+export function uniq(prefix: string): string {
+  return `${prefix}-${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
