@@ -59,3 +59,30 @@ export class Ejector {
     this.cache.close();
   }
 }
+
+/**
+ * How an upstream error counts against the backend. `connect`: it could not be reached at all
+ * (nothing was sent; safe to retry any request). `reset`: the connection broke before a response
+ * (nothing received; retry only if no request body was sent). `other`: not the backend's fault, or
+ * not safely retryable.
+ */
+export type FailureKind = 'connect' | 'reset' | 'other';
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+// Node reports "socket hang up" (closed before any response byte) with code ECONNRESET.
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+export function failureKind(err: unknown): FailureKind {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return 'other';
+  if (CONNECT_CODES.has(code)) return 'connect';
+  if (RESET_CODES.has(code)) return 'reset';
+  return 'other';
+}
+
+/** A short reason for error bodies and logs: the errno code, else the message. */
+export function failureReason(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  if (typeof e?.code === 'string') return e.code;
+  return typeof e?.message === 'string' && e.message !== '' ? e.message.slice(0, 100) : 'upstream error';
+}

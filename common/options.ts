@@ -14,7 +14,8 @@ export interface OptionDef<T> {
   readonly defaultText?: string;
   /** A boolean flag may stand alone (`--all`) and takes `=true|false`. */
   readonly boolean?: boolean;
-  /** A repeatable flag collects every occurrence (env: comma or newline separated). */
+  /** A repeatable flag collects every occurrence (env: comma or newline separated); `parse`
+   *  turns one occurrence into a list and the lists are concatenated. */
   readonly repeatable?: boolean;
   readonly placeholder?: string;
 }
@@ -37,8 +38,16 @@ export interface ParsedArgs<D extends OptionDefs> {
   readonly version: boolean;
 }
 
-/** Parses argv (without node and script) and env. Throws ConfigError listing every problem. */
-export function parseOptions<D extends OptionDefs>(defs: D, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedArgs<D> {
+/**
+ * Parses argv (without node and script) and env. Throws ConfigError listing every problem,
+ * including those of `check` (cross-option rules), which sees defaults in place of invalid values.
+ */
+export function parseOptions<D extends OptionDefs>(
+  defs: D,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  check?: (values: OptionValues<D>) => readonly string[],
+): ParsedArgs<D> {
   const byFlag = new Map(Object.keys(defs).map((k) => [flagName(k), k]));
   const errors: string[] = [];
   const fromFlags = new Map<string, string[]>();
@@ -81,14 +90,16 @@ export function parseOptions<D extends OptionDefs>(defs: D, argv: readonly strin
     if (!def.repeatable && rawList.length > 1) { errors.push(`${flag}: given more than once`); continue; }
     try {
       if (def.repeatable) {
-        values[key] = Object.freeze(rawList.map((r) => def.parse(r)));
+        values[key] = Object.freeze(rawList.flatMap((r) => def.parse(r) as readonly unknown[]));
       } else {
         values[key] = def.parse(rawList[0] ?? '');
       }
     } catch (err) {
       errors.push(`${source}: ${(err as Error).message}`);
+      values[key] = def.default;
     }
   }
+  if (check) errors.push(...check(values as OptionValues<D>));
   if (errors.length > 0) throw new ConfigError(errors);
   return { values: Object.freeze(values) as OptionValues<D>, help, version };
 }
@@ -117,12 +128,15 @@ export function renderHelp<D extends OptionDefs>(defs: D, usage: string, example
   return parts.join('\n');
 }
 
+const mdEscape = (text: string): string => text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 /** The README table for a program's options. */
 export function renderMarkdownTable<D extends OptionDefs>(defs: D): string {
   const rows = ['| flag | environment | default | meaning |', '|---|---|---|---|'];
   for (const [key, def] of Object.entries(defs)) {
     const dflt = defaultText(def);
-    rows.push(`| \`${flagName(key)}\` | ${def.env.map((e) => `\`${e}\``).join(', ')} | ${dflt ? `\`${dflt}\`` : ''} | ${def.describe} |`);
+    const repeat = def.repeatable ? ' (repeatable)' : '';
+    rows.push(`| \`${flagName(key)}\`${repeat} | ${def.env.map((e) => `\`${e}\``).join(', ')} | ${dflt ? `\`${dflt}\`` : ''} | ${mdEscape(def.describe)} |`);
   }
   return rows.join('\n');
 }

@@ -45,6 +45,10 @@ export function isValidServiceName(name: string): boolean {
   return SERVICE.test(name);
 }
 
+export function isValidInstanceId(id: string): boolean {
+  return SEGMENT.test(id);
+}
+
 export function isValidHost(host: string): boolean {
   if (isIP(host) !== 0) return true;
   if (host.length === 0 || host.length > 253) return false;

@@ -41,11 +41,10 @@ function hostAddress(c: Container, spec: ServiceSpec, opts: AddressOptions): Add
 function containerAddress(c: Container, spec: ServiceSpec, opts: AddressOptions): AddressResult {
   const wanted = c.labels['sidekick.network'] ?? opts.network;
   let network = wanted !== undefined ? c.networks.find((n) => n.name === wanted) : undefined;
-  if (wanted !== undefined && network === undefined) {
-    // --network is a preference across containers; a label is a demand of this container.
-    if (c.labels['sidekick.network'] !== undefined || c.networks.length !== 1) {
-      return { ok: false, warning: `container ${c.name}: not attached to network ${JSON.stringify(wanted)}` };
-    }
+  // A label is this container's demand: publishing another network's IP could be unreachable.
+  // --network is a host-wide preference: containers not on it fall back as below.
+  if (network === undefined && c.labels['sidekick.network'] !== undefined) {
+    return { ok: false, warning: `container ${c.name}: not attached to network ${JSON.stringify(wanted)}` };
   }
   network ??= c.networks[0]; // networks are sorted by name: the only one, else the first by name
   if (!network) return { ok: false, warning: `container ${c.name}: has no network to take an address from` };

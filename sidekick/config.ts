@@ -1,7 +1,6 @@
 // Sidekick configuration: flags > environment > defaults, validated once, frozen.
 import type { NetworkInterfaceInfo } from 'node:os';
 import { checkEtcdSettings, etcdOptionDefs } from '../common/etcd-client.js';
-import { ConfigError } from '../common/errors.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { option, parseOptions, type OptionValues } from '../common/options.js';
 import { durationAtLeast, parseBoolean, parseEnum, parseIp, parseKeyPrefix, parseListenAddress, parseNonEmpty, type ListenAddress } from '../common/parsers.js';
@@ -17,6 +16,13 @@ function parseDockerHost(raw: string): string {
   return v;
 }
 
+/** etcd leases have whole seconds; checked while parsing so it is reported with every other problem. */
+function parseTtl(raw: string): number {
+  const ms = durationAtLeast(2000, 3_600_000)(raw);
+  if (ms % 1000 !== 0) throw new Error(`etcd leases have whole seconds, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
 function parseNodeName(raw: string): string {
   const v = parseNonEmpty(raw);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v)) throw new Error(`expected a node name of letters, digits, . _ -, got ${JSON.stringify(raw)}`);
@@ -26,7 +32,7 @@ function parseNodeName(raw: string): string {
 export const sidekickOptions = {
   ...etcdOptionDefs('SIDEKICK'),
   prefix: option({ env: ['SIDEKICK_PREFIX'], default: DEFAULT_PREFIX, parse: parseKeyPrefix, group: 'registry', placeholder: 'path', describe: 'etcd key prefix for entries: <prefix>/<service>/<instance-id>' }),
-  ttl: option({ env: ['SIDEKICK_TTL'], default: 10_000, defaultText: '10s', parse: durationAtLeast(2000, 3_600_000), group: 'registry', placeholder: 'duration', describe: 'lease TTL: entries of a crashed sidekick expire after this (whole seconds, ≥ 2s)' }),
+  ttl: option({ env: ['SIDEKICK_TTL'], default: 10_000, defaultText: '10s', parse: parseTtl, group: 'registry', placeholder: 'duration', describe: 'lease TTL: entries of a crashed sidekick expire after this (whole seconds, ≥ 2s)' }),
   resync: option({ env: ['SIDEKICK_RESYNC'], default: 30_000, defaultText: '30s', parse: durationAtLeast(1000), group: 'registry', placeholder: 'duration', describe: 'full reconcile interval (Docker and etcd re-read and corrected)' }),
   node: option({ env: ['SIDEKICK_NODE'], default: '', defaultText: 'hostname', parse: parseNodeName, group: 'registry', placeholder: 'name', describe: 'this host’s name in instance ids and the "node" field' }),
   hostIp: option({ env: ['SIDEKICK_HOST_IP'], default: '', defaultText: 'first non-loopback IPv4', parse: parseIp, group: 'addresses', placeholder: 'ip', describe: 'advertised IP of this host, used with published ports and host networking' }),
@@ -65,11 +71,8 @@ export interface LoadedConfig {
 }
 
 export function loadSidekickConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, facts: HostFacts): LoadedConfig {
-  const parsed = parseOptions(sidekickOptions, argv, env);
+  const parsed = parseOptions(sidekickOptions, argv, env, checkEtcdSettings);
   const v = parsed.values;
-  const problems = checkEtcdSettings(v);
-  if (v.ttl % 1000 !== 0) problems.push(`--ttl: etcd leases have whole seconds, got ${v.ttl}ms`);
-  if (problems.length > 0) throw new ConfigError(problems);
   const notes: string[] = [];
   let hostIp = v.hostIp;
   if (hostIp === '') {

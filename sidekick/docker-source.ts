@@ -10,6 +10,8 @@ import { toContainer, type Container } from './container.js';
 export interface DockerEvent {
   readonly id: string;
   readonly action: string;
+  /** When Docker emitted it (ms since the epoch). */
+  readonly time: number;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -25,6 +27,8 @@ const ACTIONS = ['start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 
 
 interface RawEvent {
   Type?: string;
+  timeNano?: number;
+  time?: number;
   Action?: string;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
 }
@@ -104,7 +108,8 @@ export class DockerSource {
     // "health_status: healthy" → action "health_status", attribute health_status=healthy
     const [action = raw.Action, detail] = raw.Action.split(': ');
     const attributes = { ...(raw.Actor?.Attributes ?? {}), ...(detail !== undefined ? { [action]: detail } : {}) };
-    h.onEvent({ id, action, attributes });
+    const time = raw.timeNano !== undefined ? Math.floor(raw.timeNano / 1e6) : raw.time !== undefined ? raw.time * 1000 : Date.now();
+    h.onEvent({ id, action, time, attributes });
   }
 
   /** Ids of running (and paused) containers. */

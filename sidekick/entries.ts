@@ -15,10 +15,8 @@ export interface DesiredResult {
   readonly warnings: readonly string[];
 }
 
-const NONE: DesiredResult = Object.freeze({ entries: new Map(), warnings: [] });
-
 export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult {
-  if (!isLive(c)) return NONE;
+  if (!isLive(c)) return { entries: new Map(), warnings: [] };
   const { specs, warnings } = resolveServices(c, opts);
   const entries = new Map<string, string>();
   const allWarnings = [...warnings];

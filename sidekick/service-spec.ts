@@ -1,6 +1,6 @@
 // Which services a container offers: opt-in, names, ports, weight, tags.
 // Sources, highest first: `sidekick.*` labels, registrator's SERVICE_* labels, SERVICE_* env vars.
-import { isValidServiceName } from '../common/registry.js';
+import { isValidInstanceId, isValidServiceName } from '../common/registry.js';
 import type { Container, Protocol } from './container.js';
 
 export interface ServiceSpec {
@@ -56,7 +56,10 @@ function parsePortLabel(raw: string): { port: number; protocol: Protocol } | und
 /** registrator's per-port variables: SERVICE_<port>_NAME, _TAGS, _IGNORE, _ID */
 function perPortNames(c: Container): Array<{ port: number; name: string }> {
   const out = new Map<number, string>();
-  for (const source of [c.env, c.labels]) {
+  // Label beats env: a name label is not overridden by per-port names from the environment
+  // (often baked into the image).
+  const nameLabel = c.labels['sidekick.service'] !== undefined || c.labels.SERVICE_NAME !== undefined;
+  for (const source of nameLabel ? [c.labels] : [c.env, c.labels]) {
     for (const [k, v] of Object.entries(source)) {
       const m = /^SERVICE_(\d{1,5})_NAME$/.exec(k);
       if (m) out.set(Number(m[1]), v); // labels processed last: label beats env
@@ -82,6 +85,10 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
   const make = (service: string, port: number, protocol: Protocol, portTags = tags, portInstance = instance): ServiceSpec | undefined => {
     if (!isValidServiceName(service)) {
       warnings.push(`container ${c.name}: invalid service name ${JSON.stringify(service)} (letters, digits, . _ -)`);
+      return undefined;
+    }
+    if (portInstance !== undefined && !isValidInstanceId(portInstance)) {
+      warnings.push(`container ${c.name}: invalid instance id ${JSON.stringify(portInstance)} (no '/', whitespace or control characters)`);
       return undefined;
     }
     return { service, port, protocol, instance: portInstance, weight, tags: portTags };

@@ -109,7 +109,7 @@ export class Sidekick {
   private onEvent(e: DockerEvent): void {
     this.deps.metrics.dockerEvents.inc({ action: e.action });
     this.log.debug({ container: e.id.slice(0, 12), action: e.action, attributes: e.attributes }, 'docker event');
-    if (e.action === 'kill') this.kills.killed(e.id, e.attributes.signal);
+    if (e.action === 'kill') this.kills.killed(e.id, e.attributes.signal, e.time);
     this.queue.mark(this.deps.config.container !== '' ? this.deps.config.container : e.id);
   }
 
@@ -125,7 +125,7 @@ export class Sidekick {
   }
 
   private desiredFor(c: Container | undefined): ReadonlyMap<string, string> {
-    if (!c || this.kills.suppresses(c)) return new Map();
+    if (!c || this.kills.suppresses(c)) return new Map<string, string>();
     const { entries, warnings } = desiredEntries(c, this.entryOptions);
     for (const w of warnings) {
       // One warning per container and message, not one per reconcile.

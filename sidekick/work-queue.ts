@@ -1,6 +1,7 @@
 // Serialises reconciles: one container's reconcile never overlaps another of the same container,
 // repeated hints for a busy container coalesce into one more run, and a full reconcile runs alone
-// (it reads and writes everything). Failures are the task's business: tasks must not throw.
+// (it reads and writes everything). Failures are the task's business (it logs and retries); a
+// rejection is swallowed here only so that it can never become an unhandled rejection.
 
 export interface WorkQueueOptions {
   readonly reconcileOne: (id: string) => Promise<void>;
@@ -59,7 +60,7 @@ export class WorkQueue {
       this.fullRunning = true;
       // Hints older than the full reconcile are covered by it: it reads every container fresh.
       this.dirty.clear();
-      void this.opts.reconcileAll().finally(() => {
+      void this.opts.reconcileAll().catch(() => undefined).finally(() => {
         this.fullRunning = false;
         this.after();
       });
@@ -70,7 +71,7 @@ export class WorkQueue {
       if (this.running.has(id)) continue; // coalesced: runs again after the current one
       this.dirty.delete(id);
       this.running.add(id);
-      void this.opts.reconcileOne(id).finally(() => {
+      void this.opts.reconcileOne(id).catch(() => undefined).finally(() => {
         this.running.delete(id);
         this.after();
       });

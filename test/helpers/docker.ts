@@ -1,8 +1,6 @@
 // Real Docker engine helpers for tests. Fixture actions use the docker CLI, as an operator would;
 // the code under test talks to the engine through dockerode.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -17,34 +15,9 @@ export async function docker(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-const SERVE = `#!/bin/sh
-# Serves "<hostname>" on $PORT (default 80): enough to tell backends apart.
-mkdir -p /www && hostname > /www/index.html && echo ok > /www/health
-exec httpd -f -p "\${PORT:-80}" -h /www
-`;
-
-/** Builds the test images from scratch + Debian's static busybox: no registry needed. */
+/** Builds the test images with the same script the demo uses: no registry needed. */
 export async function buildTestImages(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sk-img-'));
-  try {
-    copyFileSync('/bin/busybox', join(dir, 'busybox'));
-    writeFileSync(join(dir, 'serve'), SERVE, { mode: 0o755 });
-    const base = [
-      'FROM scratch',
-      'COPY busybox /bin/busybox',
-      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-      'RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/www"]',
-      'COPY serve /bin/serve',
-      'EXPOSE 80',
-      'CMD ["/bin/serve"]',
-    ];
-    writeFileSync(join(dir, 'Dockerfile.web'), base.join('\n') + '\n');
-    writeFileSync(join(dir, 'Dockerfile.health'), [...base, 'HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["test", "-f", "/tmp/healthy"]'].join('\n') + '\n');
-    await docker('build', '-q', '-f', join(dir, 'Dockerfile.web'), '-t', WEB_IMAGE, dir);
-    await docker('build', '-q', '-f', join(dir, 'Dockerfile.health'), '-t', HEALTH_IMAGE, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await run('bash', [join(import.meta.dirname, '..', '..', 'scripts', 'build-web-image.sh'), WEB_IMAGE, HEALTH_IMAGE]);
 }
 
 export interface RunOptions {

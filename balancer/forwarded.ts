@@ -1,0 +1,179 @@
+// Header rewriting at the proxy edge, pure: hop-by-hop stripping, X-Forwarded-*, request ids and the
+// sticky cookie. Everything works on plain header objects so it is table-tested without sockets.
+// The proxy applies these to the incoming request's headers BEFORE handing it to the engine:
+// setting headers later (http-proxy's `proxyReq` event) can throw with keep-alive agents (#1478).
+import { randomUUID } from 'node:crypto';
+
+/** A mutable header bag: `IncomingMessage.headers` on either side. */
+export type HeaderBag = Record<string, string | string[] | number | undefined>;
+
+/** RFC 9110 §7.6.1 hop-by-hop fields plus the de-facto `proxy-connection`. */
+export const HOP_BY_HOP: readonly string[] = Object.freeze([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+// A client must not be able to drop framing or routing fields by naming them in Connection
+// (the "hop-by-hop abuse" trick: `Connection: close, Content-Length`).
+const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
+
+export interface StripOptions {
+  /**
+   * `request`: Transfer-Encoding is kept, because the body is streamed and Node frames the
+   * outgoing request from it (removing it would send an unframed body). `response`: removed too;
+   * Node re-frames what it writes to the client.
+   */
+  readonly direction: 'request' | 'response';
+  /** WebSocket handshake: keep `Upgrade` and send `Connection: upgrade`. */
+  readonly upgrade?: boolean;
+}
+
+function listValues(v: string | string[] | number | undefined): string[] {
+  if (v === undefined) return [];
+  const text = Array.isArray(v) ? v.join(',') : String(v);
+  return text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+}
+
+/** Removes hop-by-hop headers (and any header named in Connection) in place. */
+export function stripHopByHop(headers: HeaderBag, opts: StripOptions): void {
+  const named = headers.connection === undefined ? undefined : listValues(headers.connection);
+  for (const h of HOP_BY_HOP) {
+    if (h === 'transfer-encoding' && opts.direction === 'request') continue;
+    if (h === 'upgrade' && opts.upgrade) continue;
+    if (headers[h] !== undefined) delete headers[h];
+  }
+  if (named !== undefined) {
+    for (const h of named) {
+      if (PROTECTED.has(h) || (h === 'upgrade' && opts.upgrade)) continue;
+      delete headers[h];
+    }
+  }
+  if (opts.upgrade) headers.connection = 'upgrade';
+}
+
+/** `::ffff:10.1.2.3` → `10.1.2.3`; what a dual-stack listener reports for IPv4 peers. */
+export function normalizePeer(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown';
+  if (address.length > 7 && address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  return address;
+}
+
+export interface ForwardedContext {
+  /** The direct peer's address, normalised. */
+  readonly peer: string;
+  /** Whether the direct peer is inside `--trusted-proxies`. */
+  readonly trusted: boolean;
+  /** The scheme the client used to reach us. */
+  readonly proto: 'http' | 'https';
+}
+
+function single(v: string | string[] | number | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const s = Array.isArray(v) ? v.join(', ') : String(v);
+  return s.trim() === '' ? undefined : s;
+}
+
+/**
+ * Sets X-Forwarded-For/Proto/Host. From a trusted peer, client-supplied values are kept and XFF is
+ * appended to; from anyone else they are replaced by what the connection says, and a client-supplied
+ * RFC 7239 `Forwarded` header is dropped (it would otherwise reach the backend unverified).
+ */
+export function applyForwarded(headers: HeaderBag, ctx: ForwardedContext): void {
+  const xff = ctx.trusted ? single(headers['x-forwarded-for']) : undefined;
+  headers['x-forwarded-for'] = xff === undefined ? ctx.peer : `${xff}, ${ctx.peer}`;
+  const proto = ctx.trusted ? single(headers['x-forwarded-proto']) : undefined;
+  headers['x-forwarded-proto'] = proto ?? ctx.proto;
+  const fwdHost = ctx.trusted ? single(headers['x-forwarded-host']) : undefined;
+  const host = fwdHost ?? single(headers.host);
+  if (host === undefined) delete headers['x-forwarded-host'];
+  else headers['x-forwarded-host'] = host;
+  if (!ctx.trusted && headers.forwarded !== undefined) delete headers.forwarded;
+}
+
+export const MAX_REQUEST_ID_LENGTH = 200;
+// Visible ASCII only: no spaces, controls or non-ASCII, so the id is safe in logs and headers.
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** The client's X-Request-Id if sane (1..200 visible ASCII characters), else undefined. */
+export function saneRequestId(value: string | string[] | number | undefined): string | undefined {
+  return typeof value === 'string' && SANE_REQUEST_ID.test(value) ? value : undefined;
+}
+
+/** Keeps a sane client X-Request-Id or replaces it with a fresh one; returns the id in use. */
+export function ensureRequestId(headers: HeaderBag, generate: () => string = randomUUID): string {
+  const id = saneRequestId(headers['x-request-id']) ?? generate();
+  headers['x-request-id'] = id;
+  return id;
+}
+
+/** Name of the sticky-session cookie; its value is the URL-encoded backend id. */
+export const STICKY_COOKIE = 'lb_sticky';
+
+/** The value of cookie `name` in a Cookie header (surrounding quotes removed), or undefined. */
+export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  let from = 0;
+  for (let i = 0; i < 256 && from < text.length; i++) {
+    const end = text.indexOf(';', from);
+    const pair = text.slice(from, end === -1 ? text.length : end);
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim() === name) {
+      const v = pair.slice(eq + 1).trim();
+      return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+    }
+    if (end === -1) break;
+    from = end + 1;
+  }
+  return undefined;
+}
+
+/** The backend id a sticky cookie points at, or undefined if absent or malformed. */
+export function stickyBackendId(cookieHeader: string | string[] | undefined): string | undefined {
+  const raw = readCookie(cookieHeader, STICKY_COOKIE);
+  if (raw === undefined || raw === '' || raw.length > 1024) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Set-Cookie value that pins a client to `backendId`. */
+export function stickySetCookie(backendId: string): string {
+  return `${STICKY_COOKIE}=${encodeURIComponent(backendId)}; Path=/; HttpOnly; SameSite=Lax`;
+}
+
+export interface RequestTarget {
+  /** Raw Host header (or the authority of an absolute-form URL); '' if none. */
+  readonly host: string;
+  /** Path without query string; `*` for `OPTIONS *`. */
+  readonly path: string;
+}
+
+/** Host and path to route on. Accepts origin-form (`/a?b`), absolute-form (`http://h/a`) and `*`. */
+export function requestTarget(hostHeader: string | undefined, url: string | undefined): RequestTarget {
+  const raw = url ?? '/';
+  if (raw.charCodeAt(0) !== 0x2f /* / */ && raw !== '*') {
+    try {
+      const u = new URL(raw);
+      return { host: u.host, path: u.pathname };
+    } catch {
+      // Not a URL: route the raw text as a path; it will most likely 404.
+    }
+  }
+  const q = raw.indexOf('?');
+  return { host: hostHeader ?? '', path: q === -1 ? raw : raw.slice(0, q) };
+}
+
+/** Host and path for the 404 body: printable, bounded, no query string. */
+export function describeTarget(t: RequestTarget): string {
+  return `${t.host}${t.path}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
+}

@@ -1,0 +1,394 @@
+// The balancer's etcd edge: keeps the TableStore equal to the registry. One consistent snapshot of
+// both prefixes, then a watch per prefix from snapshot + 1. etcd3's watcher resumes from the wrong
+// revision after a reconnect and loses events silently (see the etcd brief), so every disconnect or
+// error cancels the watchers and goes through snapshot → diff → re-watch instead; the last table is
+// served meanwhile. A periodic check re-reads the snapshot and reports drift.
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Range, type Etcd3, type IWatchResponse, type Watcher } from 'etcd3';
+import { retryForever, sleep } from '../common/backoff.js';
+import { ErrorCode } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { classifyKey, decodeDelete, decodePut, diffSnapshot, registryBases, type DecoderOptions, type Rejection } from './registry-decoder.js';
+import { applyEvents, buildTable } from './route-table.js';
+import type { TableStore } from './table-store.js';
+import type { RegistryEvent, RouteRule } from './types.js';
+
+export interface RegistryWatchEvents {
+  onInvalid(key: string, reason: string): void;
+  onApplied(revision: number, changes: number, applyMs: number): void;
+  onReconnect(): void;
+  onConnection(state: 'connected' | 'disconnected'): void;
+  onDrift(changes: number): void;
+}
+
+export interface RegistryWatchOptions {
+  readonly client: Etcd3;
+  readonly prefix: string;
+  readonly routesPrefix: string;
+  readonly flagRoutes: readonly RouteRule[];
+  readonly defaultService: string | undefined;
+  readonly allowBackend?: (host: string) => boolean;
+  readonly store: TableStore;
+  readonly log: Logger;
+  /** Period of the consistency check; 0 disables it. */
+  readonly resyncMs: number;
+  readonly events?: RegistryWatchEvents;
+}
+
+export interface RegistryWatchStatus {
+  readonly connected: boolean;
+  readonly ready: boolean;
+  readonly revision: number;
+  readonly lastSync: Date | undefined;
+  readonly lastError: string | undefined;
+}
+
+type Family = 'entries' | 'routes';
+const FAMILIES: readonly Family[] = ['entries', 'routes'];
+const PAGE_SIZE = 1000; // keeps each range response far below gRPC's 4 MiB default message limit
+const MAX_PAGES = 10_000;
+const STOP_WAIT_MS = 5000;
+
+interface SnapshotKv { readonly key: string; readonly value: Buffer; readonly revision: number }
+interface Snapshot { readonly revision: number; readonly kvs: readonly SnapshotKv[] }
+interface Change { readonly revision: number; readonly put: boolean; readonly key: string; readonly value: Buffer }
+/** One watch response: etcd never splits one revision's events across responses. */
+interface Batch { readonly family: Family; readonly changes: readonly Change[] }
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class RegistryWatch {
+  private readonly log: Logger;
+  private readonly decoder: DecoderOptions;
+  private readonly bases: Readonly<Record<Family, string>>;
+  private readonly abort = new AbortController();
+  private started = false;
+  private stopped = false;
+  private synced = false;
+  /**
+   * Per prefix, the newest revision whose changes are in the table. Tracked per watcher because etcd
+   * orders events within one watcher only: a catching-up watcher may deliver older revisions than its sibling.
+   */
+  private readonly applied: Record<Family, number> = { entries: 0, routes: 0 };
+  /** The highest revision ever applied: a snapshot below it means etcd was restored or wiped. */
+  private highest = 0;
+  private watchers: Watcher[] = [];
+  private readonly canceledByEtcd = new WeakSet<Watcher>();
+  /** Bumped whenever watchers are dropped, so late events from old watchers are ignored. */
+  private generation = 0;
+  private connectedWatchers = 0;
+  private pending: Batch[] = [];
+  private flushTask: NodeJS.Immediate | undefined;
+  /** While a consistency check reads, watch events wait so the diff compares like with like. */
+  private holding = false;
+  private worker: Promise<void> | undefined;
+  private wantResync = false;
+  private wantCheck = false;
+  private checkTimer: NodeJS.Timeout | undefined;
+  /** key → hash of the invalid value already reported, so a resync does not log it again. */
+  private readonly reported = new Map<string, string>();
+  private connected = false;
+  private lastSync: Date | undefined;
+  private lastError: string | undefined;
+
+  constructor(private readonly opts: RegistryWatchOptions) {
+    this.log = opts.log.child({ component: 'registry-watch' });
+    this.decoder = { prefix: opts.prefix, routesPrefix: opts.routesPrefix, allowBackend: opts.allowBackend };
+    this.bases = registryBases(opts);
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.wantResync = true;
+    this.kick();
+    this.scheduleCheck();
+  }
+
+  /** Cancels the watchers and timers; bounded, so a dead etcd cannot hold shutdown. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    clearTimeout(this.checkTimer);
+    if (this.flushTask !== undefined) clearImmediate(this.flushTask);
+    this.connected = false;
+    const done = Promise.allSettled([...this.dropWatchers(), this.worker]);
+    const bound = new AbortController();
+    await Promise.race([done, sleep(STOP_WAIT_MS, bound.signal)]);
+    bound.abort();
+  }
+
+  status(): RegistryWatchStatus {
+    const { store } = this.opts;
+    return { connected: this.connected, ready: store.ready, revision: store.current.revision, lastSync: this.lastSync, lastError: this.lastError };
+  }
+
+  // ---- one worker runs snapshots, so a reconnect and a check never interleave -------------------
+
+  private kick(): void {
+    if (this.worker !== undefined || this.stopped) return;
+    this.worker = this.work()
+      .catch((err: unknown) => this.log.error({ err }, 'registry watch worker failed'))
+      .finally(() => {
+        this.worker = undefined;
+        if (this.wantResync || this.wantCheck) this.kick();
+      });
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopped) {
+      if (this.wantResync) {
+        this.wantResync = false;
+        this.wantCheck = false; // a resync is a check
+        await this.resync();
+      } else if (this.wantCheck) {
+        this.wantCheck = false;
+        await this.check();
+      } else return;
+    }
+  }
+
+  private scheduleCheck(): void {
+    if (this.stopped || this.opts.resyncMs <= 0) return;
+    this.checkTimer = setTimeout(() => {
+      this.wantCheck = true;
+      this.kick();
+      this.scheduleCheck();
+    }, this.opts.resyncMs);
+    this.checkTimer.unref();
+  }
+
+  /** Start and recovery: snapshot (retrying forever, serving the last table), diff, watch from snapshot + 1. */
+  private async resync(): Promise<void> {
+    const recovering = this.synced;
+    this.flushNow(); // events delivered before the loss are real: apply them
+    this.dropWatchers();
+    const snapshot = await retryForever(() => this.readSnapshot(), {
+      initialMs: 100,
+      maxMs: 3000,
+      signal: this.abort.signal,
+      onError: (err, attempt, delayMs) => {
+        this.lastError = message(err);
+        this.setConnected(false);
+        const level = attempt === 1 || attempt % 20 === 0 ? 'warn' : 'debug';
+        this.log[level]({ err, attempt, delayMs, code: ErrorCode.etcdUnavailable }, 'registry snapshot failed; serving the last table');
+      },
+    });
+    if (snapshot === undefined || this.stopped) return;
+    this.applySnapshot(snapshot);
+    this.watch(snapshot.revision + 1);
+    if (recovering) this.opts.events?.onReconnect();
+  }
+
+  /** Periodic consistency check: the watch stays up; events arriving during the read wait for the diff. */
+  private async check(): Promise<void> {
+    if (!this.synced) return;
+    this.flushNow();
+    this.holding = true;
+    try {
+      const snapshot = await this.readSnapshot();
+      if (this.stopped) return;
+      if (snapshot.revision < this.highest) {
+        this.wantResync = true; // etcd went backwards: the watchers see another history, start over
+        return;
+      }
+      // Keys whose change the watch delivered during the read were in flight, not missed.
+      const inFlight = new Set(this.pending.flatMap((b) => b.changes.filter((c) => c.revision <= snapshot.revision).map((c) => c.key)));
+      const fresh = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
+      const floor = { ...this.applied };
+      const corrections = this.applySnapshot(snapshot);
+      const drift = corrections.filter((e) => {
+        if (inFlight.has(e.key)) return false;
+        const family: Family = classifyKey(this.decoder, e.key) === 'route' ? 'routes' : 'entries';
+        // A put newer than what the watch applied is still on its way; a delete's revision is unknown, so it counts.
+        return e.kind.endsWith('delete') || (fresh.get(e.key) ?? 0) <= floor[family];
+      }).length;
+      if (drift > 0) {
+        this.log.warn({ drift, revision: snapshot.revision }, 'consistency check corrected the table: the watch missed changes');
+        this.opts.events?.onDrift(drift);
+      }
+    } catch (err) {
+      this.lastError = message(err);
+      this.log.warn({ err, code: ErrorCode.etcdUnavailable }, 'consistency check failed; will retry at the next period');
+    } finally {
+      this.holding = false;
+      this.flushNow();
+    }
+  }
+
+  // ---- snapshot -------------------------------------------------------------------------------
+
+  /** Both prefixes at one revision: the entries at the latest revision, then the routes at that same revision. */
+  private async readSnapshot(): Promise<Snapshot> {
+    const entries = await this.readPrefix(this.bases.entries, 0);
+    const routes = await this.readPrefix(this.bases.routes, entries.revision);
+    return { revision: entries.revision, kvs: [...entries.kvs, ...routes.kvs] };
+  }
+
+  private async readPrefix(prefix: string, atRevision: number): Promise<{ revision: number; kvs: SnapshotKv[] }> {
+    const { start, end } = Range.prefix(prefix);
+    let key = start;
+    let revision = atRevision;
+    const kvs: SnapshotKv[] = [];
+    for (let page = 0; page < MAX_PAGES; page++) {
+      // Later pages pin the first page's revision; if it gets compacted meanwhile the read fails and is retried.
+      const res = await this.opts.client.kv.range({ key, range_end: end, limit: PAGE_SIZE, ...(revision > 0 ? { revision } : {}) });
+      if (revision === 0) revision = Number(res.header.revision);
+      for (const kv of res.kvs) kvs.push({ key: kv.key.toString(), value: kv.value, revision: Number(kv.mod_revision) });
+      const last = res.kvs.at(-1);
+      if (!res.more || last === undefined) return { revision, kvs };
+      key = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+    throw new Error(`more than ${MAX_PAGES * PAGE_SIZE} keys under ${prefix}`);
+  }
+
+  /** Makes the table equal to the snapshot; returns the corrections it applied. */
+  private applySnapshot(snapshot: Snapshot): RegistryEvent[] {
+    const started = performance.now();
+    const events: RegistryEvent[] = [];
+    const invalid = new Set<string>();
+    for (const kv of snapshot.kvs) {
+      const decoded = decodePut(this.decoder, kv.key, kv.value);
+      if (decoded.ok) events.push(decoded.event);
+      else {
+        invalid.add(kv.key);
+        this.reject(decoded.rejection, kv.value);
+      }
+    }
+    for (const key of this.reported.keys()) if (!invalid.has(key)) this.reported.delete(key);
+    const current = this.opts.store.current;
+    const corrections = diffSnapshot(current, events);
+    const rewound = snapshot.revision < this.highest;
+    let next = current;
+    if (rewound) {
+      this.log.warn({ revision: snapshot.revision, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
+      next = buildTable(events, snapshot.revision, this.opts.flagRoutes, this.opts.defaultService);
+    } else if (corrections.length > 0 || current.revision !== snapshot.revision) {
+      next = applyEvents(current, corrections, snapshot.revision, this.opts.flagRoutes);
+    }
+    this.applied.entries = this.applied.routes = snapshot.revision;
+    this.highest = rewound ? snapshot.revision : Math.max(this.highest, snapshot.revision);
+    this.opts.store.swap(next);
+    if (!this.synced) {
+      this.synced = true;
+      this.opts.store.markReady();
+      this.log.info({ revision: snapshot.revision, entries: next.entries.size, routes: next.routeKeys.size }, 'registry snapshot loaded');
+    }
+    this.lastSync = new Date();
+    if (next !== current) this.opts.events?.onApplied(next.revision, corrections.length, performance.now() - started);
+    return corrections;
+  }
+
+  // ---- watch ----------------------------------------------------------------------------------
+
+  private watch(fromRevision: number): void {
+    const gen = this.generation;
+    for (const family of FAMILIES) {
+      // `.watcher()` rather than `.create()`: our listeners are on before anything is emitted, and
+      // create() leaves a stray once('error') listener and never settles while etcd is down.
+      const w = this.opts.client.watch().prefix(this.bases[family]).startRevision(String(fromRevision)).watcher();
+      w.on('data', (res: IWatchResponse) => this.onData(gen, family, res));
+      w.on('connected', () => {
+        if (gen === this.generation && ++this.connectedWatchers === FAMILIES.length) this.setConnected(true);
+      });
+      w.on('disconnected', (err) => this.onLost(gen, err));
+      w.on('error', (err) => {
+        this.canceledByEtcd.add(w); // etcd3 already detached it (e.g. compaction)
+        this.onLost(gen, err);
+      });
+      this.watchers.push(w);
+    }
+  }
+
+  private onData(gen: number, family: Family, res: IWatchResponse): void {
+    // Empty responses are progress notifications; 3.4.23 can send them ahead of events, so they are not trusted.
+    if (gen !== this.generation || res.events.length === 0) return;
+    const changes = res.events.map((ev) => ({ revision: Number(ev.kv.mod_revision), put: ev.type === 'Put', key: ev.kv.key.toString(), value: ev.kv.value }));
+    this.pending.push({ family, changes });
+    // setImmediate, not a timer: responses already read off the socket are applied together, none waits.
+    this.flushTask ??= setImmediate(() => {
+      this.flushTask = undefined;
+      this.flushNow();
+    });
+  }
+
+  /** Any disconnect or error: never let etcd3 resume on its own (it would skip events); re-list instead. */
+  private onLost(gen: number, err: unknown): void {
+    if (gen !== this.generation || this.stopped) return;
+    this.lastError = message(err);
+    this.log.warn({ err }, 'registry watch interrupted; re-reading the snapshot');
+    this.setConnected(false);
+    this.flushNow();
+    this.dropWatchers(); // synchronously, before etcd3's own reconnect timer fires
+    this.wantResync = true;
+    this.kick();
+  }
+
+  private dropWatchers(): Promise<void>[] {
+    this.generation++;
+    this.connectedWatchers = 0;
+    const cancels = this.watchers
+      .filter((w) => !this.canceledByEtcd.has(w))
+      .map((w) => w.cancel().catch((err: unknown) => this.log.debug({ err }, 'watcher cancel failed')));
+    this.watchers = [];
+    return cancels;
+  }
+
+  private flushNow(): void {
+    if (this.flushTask !== undefined) clearImmediate(this.flushTask);
+    this.flushTask = undefined;
+    if (this.holding || this.pending.length === 0) return;
+    const started = performance.now();
+    const batches = this.pending;
+    this.pending = [];
+    const events: RegistryEvent[] = [];
+    for (const { family, changes } of batches) {
+      const floor = this.applied[family];
+      for (const change of changes) {
+        if (change.revision <= floor) continue; // already in the table, from a snapshot
+        this.applied[family] = Math.max(this.applied[family], change.revision);
+        this.highest = Math.max(this.highest, change.revision);
+        const event = this.decodeChange(change);
+        if (event !== undefined) events.push(event);
+      }
+    }
+    if (events.length === 0) return;
+    // The table is complete up to the revision both watchers have reached.
+    const revision = Math.min(this.applied.entries, this.applied.routes);
+    const next = applyEvents(this.opts.store.current, events, revision, this.opts.flagRoutes);
+    this.opts.store.swap(next);
+    this.opts.events?.onApplied(revision, events.length, performance.now() - started);
+  }
+
+  private decodeChange(change: Change): RegistryEvent | undefined {
+    if (change.put) {
+      const decoded = decodePut(this.decoder, change.key, change.value);
+      if (decoded.ok) {
+        this.reported.delete(change.key);
+        return decoded.event;
+      }
+      this.reject(decoded.rejection, change.value);
+      return decoded.removal; // never keep serving a value we can no longer validate
+    }
+    this.reported.delete(change.key);
+    return decodeDelete(this.decoder, change.key);
+  }
+
+  private reject(rejection: Rejection, value: Buffer): void {
+    const hash = createHash('sha256').update(value).digest('base64');
+    if (this.reported.get(rejection.key) === hash) return;
+    this.reported.set(rejection.key, hash);
+    const code = classifyKey(this.decoder, rejection.key) === 'route' ? ErrorCode.invalidRoute : ErrorCode.invalidEntry;
+    this.log.warn({ key: rejection.key, reason: rejection.reason, value: value.toString('utf8', 0, 200), code }, 'invalid registry value skipped');
+    this.opts.events?.onInvalid(rejection.key, rejection.reason);
+  }
+
+  private setConnected(on: boolean): void {
+    if (this.connected === on || this.stopped) return;
+    this.connected = on;
+    this.log.info({ connected: on }, on ? 'registry watch connected' : 'registry watch disconnected');
+    this.opts.events?.onConnection(on ? 'connected' : 'disconnected');
+  }
+}
