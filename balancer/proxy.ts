@@ -18,7 +18,7 @@ import type { Duplex, Stream } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { Logger } from '../common/logger.js';
-import { type AddressMatcher, createMatcher } from './cidr.js';
+import { type AddressMatcher, type CidrBlock, createMatcher } from './cidr.js';
 import { Ejector, failureKind, failureReason } from './ejector.js';
 import {
   applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, normalizePeer, type RequestTarget,
@@ -27,7 +27,7 @@ import {
 import { Inflight } from './inflight.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import type { Backend, LbPolicy, Lookup, Picker, RouteMatch } from './types.js';
-import { WebSocketProxy } from './websocket-proxy.js';
+import { type EdgeContext, type UpstreamTarget, WebSocketProxy } from './websocket-proxy.js';
 
 export { STICKY_COOKIE };
 
@@ -61,7 +61,7 @@ export interface ProxyOptions {
   readonly connectTimeoutMs?: number;
   readonly ejectCooldownMs?: number;
   /** CIDRs whose X-Forwarded-* headers are believed. Default: none. */
-  readonly trustedProxies?: string | readonly string[];
+  readonly trustedProxies?: string | readonly string[] | readonly CidrBlock[];
   readonly retryBudget?: RetryBudget | RetryBudgetOptions;
   readonly events?: ProxyEvents;
   readonly logger?: Logger;
@@ -94,22 +94,8 @@ export const PROXY_DEFAULTS = Object.freeze({
   retries: 2, upstreamTimeoutMs: 30_000, connectTimeoutMs: 3_000, maxSocketsPerBackend: 256, agentIdleTimeoutMs: 4_000,
 });
 
-/** Per-attempt copy of the backend's target: its identity tells this attempt's errors from stale ones. */
-interface UpstreamTarget { protocol: string; hostname: string; host: string; port: string }
+/** One backend's keep-alive agent and target (copied per attempt: the copy's identity tells this attempt's errors from stale ones). */
 interface Upstream { readonly url: string; readonly target: UpstreamTarget; readonly agent: http.Agent }
-
-/** What the HTTP and WebSocket edges share. */
-export interface EdgeContext {
-  readonly engine: httpProxy;
-  readonly lookup: Lookup;
-  readonly picker: Picker;
-  readonly defaultLb: LbPolicy;
-  readonly events: ProxyEvents;
-  readonly upstreamTimeoutMs: number;
-  forwarded(socket: Socket): ForwardedContext;
-  targetFor(backend: Backend): UpstreamTarget;
-  backendFailed(backend: Backend, reason: string): void;
-}
 
 const REQUEST_STRIP: StripOptions = { direction: 'request' };
 const RESPONSE_STRIP: StripOptions = { direction: 'response' };
@@ -146,6 +132,7 @@ class ProxyCore implements EdgeContext {
   readonly lookup: Lookup;
   readonly defaultLb: LbPolicy;
   readonly log: Logger | undefined;
+  closed = false;
   private readonly upstreams = new Map<string, Upstream>();
   private readonly isTrusted: AddressMatcher;
   private readonly peers = new WeakMap<Socket, ForwardedContext>();
@@ -215,6 +202,7 @@ class ProxyCore implements EdgeContext {
   }
 
   close(): void {
+    this.closed = true;
     for (const up of this.upstreams.values()) up.agent.destroy();
     this.upstreams.clear();
     this.ejector.close();
@@ -331,7 +319,8 @@ class Exchange {
     const reused = this.proxyReq?.reusedSocket === true;
     const responded = this.upstreamRes !== undefined;
     this.endAttempt(true);
-    if (responded || this.res.headersSent) {
+    // http-proxy reports the client's request stream errors through the same callback: not the backend's fault.
+    if (responded || this.res.headersSent || err === this.req.errored) {
       this.done = true;
       this.res.destroy();
       return;
@@ -341,7 +330,7 @@ class Exchange {
     if (this.core.log?.isLevelEnabled('debug')) this.core.log.debug({ backend: backend.id, reason, kind, reused }, 'upstream attempt failed');
     // A reset on a pooled socket is the keep-alive close race, not a sick backend: retry, don't eject.
     if (kind === 'connect' || (kind === 'reset' && !reused)) this.core.backendFailed(backend, reason);
-    const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done;
+    const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done && !this.core.closed;
     if (retryable && this.attempts <= this.core.retries) {
       if (this.core.budget.tryRetry()) {
         this.core.events.onRetry?.(this.match.service, backend.id);

@@ -77,6 +77,37 @@ export function decodeDelete(opts: DecoderOptions, key: string): RegistryEvent |
   return kind === 'entry' ? { kind: 'entry-delete', key } : { kind: 'route-delete', key };
 }
 
+/** A key/value as read from etcd, with its mod revision. */
+export interface RawKv {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly revision: number;
+}
+
+/** A snapshot's valid puts, and the refused key/values (the value lets the caller report each one once). */
+export function decodeSnapshot(opts: DecoderOptions, kvs: Iterable<RawKv>): { events: RegistryEvent[]; rejected: { rejection: Rejection; value: Buffer }[] } {
+  const events: RegistryEvent[] = [];
+  const rejected: { rejection: Rejection; value: Buffer }[] = [];
+  for (const kv of kvs) {
+    const decoded = decodePut(opts, kv.key, kv.value);
+    if (decoded.ok) events.push(decoded.event);
+    else rejected.push({ rejection: decoded.rejection, value: kv.value });
+  }
+  return { events, rejected };
+}
+
+/**
+ * How many of a consistency check's corrections mean the watch missed a change. A put whose snapshot
+ * revision is above what the watch of its kind applied is merely still on its way. A delete carries
+ * no revision in a snapshot, so one racing the check counts: rare, and erring towards reporting.
+ */
+export function countDrift(corrections: readonly RegistryEvent[], snapshotRevisions: ReadonlyMap<string, number>, applied: Readonly<Record<KeyKind, number>>): number {
+  return corrections.filter((e) => {
+    if (e.kind === 'entry-delete' || e.kind === 'route-delete') return true;
+    return (snapshotRevisions.get(e.key) ?? 0) <= applied[e.kind === 'entry-put' ? 'entry' : 'route'];
+  }).length;
+}
+
 function sameBackend(a: Backend, b: Backend): boolean {
   // encodeEntry is canonical (fixed order, defaults omitted, unknown fields kept), so equal text is equal entries.
   return a === b || (a.id === b.id && encodeEntry(a.entry) === encodeEntry(b.entry));

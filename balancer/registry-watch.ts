@@ -12,7 +12,7 @@ import type { Logger } from '../common/logger.js';
 import { classifyKey, decodeDelete, decodePut, diffSnapshot, registryBases, type DecoderOptions, type Rejection } from './registry-decoder.js';
 import { applyEvents, buildTable } from './route-table.js';
 import type { TableStore } from './table-store.js';
-import type { RegistryEvent, RouteRule } from './types.js';
+import type { RegistryEvent, RouteRule, RouteTable } from './types.js';
 
 export interface RegistryWatchEvents {
   onInvalid(key: string, reason: string): void;
@@ -80,8 +80,12 @@ export class RegistryWatch {
   private connectedWatchers = 0;
   private pending: Batch[] = [];
   private flushTask: NodeJS.Immediate | undefined;
-  /** While a consistency check reads, watch events wait so the diff compares like with like. */
-  private holding = false;
+  /**
+   * Keys the watch changed at a revision above the last snapshot's, with that revision. A check's
+   * snapshot may be older than what the watch already applied (the watch keeps running during the
+   * read, so changes are never held back): those keys are left alone rather than reverted.
+   */
+  private readonly newer = new Map<string, number>();
   private worker: Promise<void> | undefined;
   private wantResync = false;
   private wantCheck = false;
@@ -177,32 +181,30 @@ export class RegistryWatch {
       },
     });
     if (snapshot === undefined || this.stopped) return;
-    this.applySnapshot(snapshot);
+    // No watcher ran during the read, so everything applied is at or below a healthy snapshot.
+    this.applySnapshot(snapshot, snapshot.revision < this.highest);
     this.watch(snapshot.revision + 1);
     if (recovering) this.opts.events?.onReconnect();
   }
 
-  /** Periodic consistency check: the watch stays up; events arriving during the read wait for the diff. */
+  /** Periodic consistency check: the watch stays up and keeps applying while the snapshot is read. */
   private async check(): Promise<void> {
     if (!this.synced) return;
-    this.flushNow();
-    this.holding = true;
+    const before = this.highest;
     try {
       const snapshot = await this.readSnapshot();
       if (this.stopped) return;
-      if (snapshot.revision < this.highest) {
+      if (snapshot.revision < before) {
         this.wantResync = true; // etcd went backwards: the watchers see another history, start over
         return;
       }
-      // Keys whose change the watch delivered during the read were in flight, not missed.
-      const inFlight = new Set(this.pending.flatMap((b) => b.changes.filter((c) => c.revision <= snapshot.revision).map((c) => c.key)));
-      const fresh = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
+      this.flushNow(); // what the watch delivered during the read is not drift
       const floor = { ...this.applied };
-      const corrections = this.applySnapshot(snapshot);
-      const drift = corrections.filter((e) => {
-        if (inFlight.has(e.key)) return false;
+      const fresh = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
+      const drift = this.applySnapshot(snapshot, false).filter((e) => {
         const family: Family = classifyKey(this.decoder, e.key) === 'route' ? 'routes' : 'entries';
-        // A put newer than what the watch applied is still on its way; a delete's revision is unknown, so it counts.
+        // A put newer than what the watch applied is still on its way; a delete's revision is unknown,
+        // so one racing the check counts (rare, and erring towards reporting).
         return e.kind.endsWith('delete') || (fresh.get(e.key) ?? 0) <= floor[family];
       }).length;
       if (drift > 0) {
@@ -212,9 +214,6 @@ export class RegistryWatch {
     } catch (err) {
       this.lastError = message(err);
       this.log.warn({ err, code: ErrorCode.etcdUnavailable }, 'consistency check failed; will retry at the next period');
-    } finally {
-      this.holding = false;
-      this.flushNow();
     }
   }
 
@@ -244,12 +243,19 @@ export class RegistryWatch {
     throw new Error(`more than ${MAX_PAGES * PAGE_SIZE} keys under ${prefix}`);
   }
 
-  /** Makes the table equal to the snapshot; returns the corrections it applied. */
-  private applySnapshot(snapshot: Snapshot): RegistryEvent[] {
+  /**
+   * Makes the table equal to the snapshot, except keys the watch has already moved past it; `rebuild`
+   * (etcd went backwards) starts from an empty table instead. Returns the corrections it applied.
+   */
+  private applySnapshot(snapshot: Snapshot, rebuild: boolean): RegistryEvent[] {
     const started = performance.now();
+    const rev = snapshot.revision;
+    if (rebuild) this.newer.clear();
+    const isNewer = (key: string): boolean => (this.newer.get(key) ?? 0) > rev;
     const events: RegistryEvent[] = [];
     const invalid = new Set<string>();
     for (const kv of snapshot.kvs) {
+      if (isNewer(kv.key)) continue;
       const decoded = decodePut(this.decoder, kv.key, kv.value);
       if (decoded.ok) events.push(decoded.event);
       else {
@@ -257,24 +263,26 @@ export class RegistryWatch {
         this.reject(decoded.rejection, kv.value);
       }
     }
-    for (const key of this.reported.keys()) if (!invalid.has(key)) this.reported.delete(key);
+    for (const key of this.reported.keys()) if (!invalid.has(key) && !isNewer(key)) this.reported.delete(key);
     const current = this.opts.store.current;
-    const corrections = diffSnapshot(current, events);
-    const rewound = snapshot.revision < this.highest;
-    let next = current;
-    if (rewound) {
-      this.log.warn({ revision: snapshot.revision, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
-      next = buildTable(events, snapshot.revision, this.opts.flagRoutes, this.opts.defaultService);
-    } else if (corrections.length > 0 || current.revision !== snapshot.revision) {
-      next = applyEvents(current, corrections, snapshot.revision, this.opts.flagRoutes);
+    const corrections = diffSnapshot(current, events).filter((e) => !isNewer(e.key));
+    for (const [key, r] of this.newer) if (r <= rev) this.newer.delete(key);
+    let next: RouteTable;
+    if (rebuild) {
+      this.log.warn({ revision: rev, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
+      this.applied.entries = this.applied.routes = this.highest = rev;
+      next = buildTable(events, rev, this.opts.flagRoutes, this.opts.defaultService);
+    } else {
+      for (const family of FAMILIES) this.applied[family] = Math.max(this.applied[family], rev);
+      this.highest = Math.max(this.highest, rev);
+      const revision = Math.min(this.applied.entries, this.applied.routes);
+      next = corrections.length > 0 || current.revision !== revision ? applyEvents(current, corrections, revision, this.opts.flagRoutes) : current;
     }
-    this.applied.entries = this.applied.routes = snapshot.revision;
-    this.highest = rewound ? snapshot.revision : Math.max(this.highest, snapshot.revision);
     this.opts.store.swap(next);
     if (!this.synced) {
       this.synced = true;
       this.opts.store.markReady();
-      this.log.info({ revision: snapshot.revision, entries: next.entries.size, routes: next.routeKeys.size }, 'registry snapshot loaded');
+      this.log.info({ revision: rev, entries: next.entries.size, routes: next.routeKeys.size }, 'registry snapshot loaded');
     }
     this.lastSync = new Date();
     if (next !== current) this.opts.events?.onApplied(next.revision, corrections.length, performance.now() - started);
@@ -339,7 +347,7 @@ export class RegistryWatch {
   private flushNow(): void {
     if (this.flushTask !== undefined) clearImmediate(this.flushTask);
     this.flushTask = undefined;
-    if (this.holding || this.pending.length === 0) return;
+    if (this.pending.length === 0) return;
     const started = performance.now();
     const batches = this.pending;
     this.pending = [];
@@ -350,6 +358,7 @@ export class RegistryWatch {
         if (change.revision <= floor) continue; // already in the table, from a snapshot
         this.applied[family] = Math.max(this.applied[family], change.revision);
         this.highest = Math.max(this.highest, change.revision);
+        this.newer.set(change.key, change.revision);
         const event = this.decodeChange(change);
         if (event !== undefined) events.push(event);
       }

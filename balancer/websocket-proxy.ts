@@ -10,10 +10,30 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type httpProxy from 'http-proxy';
 import { failureKind, failureReason } from './ejector.js';
-import { applyForwarded, describeTarget, ensureRequestId, requestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop } from './forwarded.js';
-import type { EdgeContext } from './proxy.js';
-import type { Backend } from './types.js';
+import {
+  applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, requestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop,
+} from './forwarded.js';
+import type { ProxyEvents } from './proxy.js';
+import type { Backend, LbPolicy, Lookup, Picker } from './types.js';
+
+/** A backend address in the shape http-proxy takes; a fresh object per attempt (its identity matters). */
+export interface UpstreamTarget { protocol: string; hostname: string; host: string; port: string }
+
+/** What the WebSocket edge needs from the proxy core (shared with the HTTP edge). */
+export interface EdgeContext {
+  readonly engine: httpProxy;
+  readonly lookup: Lookup;
+  readonly picker: Picker;
+  readonly defaultLb: LbPolicy;
+  readonly events: ProxyEvents;
+  readonly upstreamTimeoutMs: number;
+  forwarded(socket: Socket): ForwardedContext;
+  targetFor(backend: Backend): UpstreamTarget;
+  /** Ejects the backend (once per cooldown) and reports it. */
+  backendFailed(backend: Backend, reason: string): void;
+}
 
 const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
 const NO_EXCLUDE: ReadonlySet<string> = new Set();

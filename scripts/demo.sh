@@ -52,7 +52,7 @@ pids+=($!)
 node dist/sidekick/main.js --host-ip 127.0.0.1 --node demo --metrics 127.0.0.1:0 >"$work/sidekick.log" 2>&1 &
 pids+=($!)
 
-run_web() { docker run -d --name "$1" --label "$LABEL=1" --label sidekick.service=web -p 127.0.0.1::80 sidekick-demo/web:latest >/dev/null; }
+run_web() { docker run -d --name "$1" --hostname "$1" --label "$LABEL=1" --label sidekick.service=web -p 127.0.0.1::80 sidekick-demo/web:latest >/dev/null; }
 for i in 1 2 3; do docker rm -f "demo-web-$i" >/dev/null 2>&1 || true; run_web "demo-web-$i"; done
 
 for _ in $(seq 1 100); do

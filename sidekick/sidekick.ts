@@ -1,7 +1,7 @@
 // Wires the pure core (entries, diff) to its edges (Docker, etcd). Listen, then list: the event
 // stream is opened first and every (re)connect triggers a full reconcile, so nothing between the
 // list and the subscription is missed. Events are hints; every decision comes from a fresh inspect.
-import type { Etcd3 } from 'etcd3';
+import { EtcdAuthenticationFailedError, type Etcd3 } from 'etcd3';
 import { Backoff } from '../common/backoff.js';
 import { CodedError, ErrorCode } from '../common/errors.js';
 import { mapLimit } from '../common/limit.js';
@@ -223,7 +223,12 @@ export class Sidekick {
     }
     if (this.stopped || this.retryTimer) return;
     const delay = this.retry.next();
-    this.log.warn({ err: (err as Error).message, kind, retryInMs: delay }, 'reconcile failed; will retry');
+    if (err instanceof EtcdAuthenticationFailedError) {
+      // Otherwise indistinguishable from an outage in the logs; the operator has to fix the config.
+      this.log.warn({ code: ErrorCode.etcdAuth, err: err.message, kind, retryInMs: delay }, 'etcd rejected the credentials (--etcd-user/--etcd-password); will retry');
+    } else {
+      this.log.warn({ err: (err as Error).message, kind, retryInMs: delay }, 'reconcile failed; will retry');
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.queue.markAll();

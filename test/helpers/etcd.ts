@@ -1,11 +1,35 @@
 // Spawns a real etcd (Debian's etcd-server) on random loopback ports with a temp data dir.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// Optionally serves clients over https with client-certificate auth (peers stay plain http on
+// loopback), and can switch on password auth (`enableAuth`).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
+import { promisify } from 'node:util';
+import { Etcd3, type IOptions } from 'etcd3';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+
+export interface EtcdTlsOptions {
+  /** CA that signed the server certificate and that client certificates must chain to. */
+  readonly caFile: string;
+  /** Server certificate and key (SANs must cover 127.0.0.1). */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /**
+   * Client certificate and key the helper itself uses (readiness check, `client()`, `etcdctl()`).
+   * Defaults to the server pair, which works when it carries the clientAuth extended key usage.
+   */
+  readonly client?: { readonly certFile: string; readonly keyFile: string };
+}
+
+export interface StartEtcdOptions {
+  /** Serve clients over https with `--client-cert-auth`; `endpoint` becomes https://127.0.0.1:<port>. */
+  readonly tls?: EtcdTlsOptions;
+}
 
 export interface EtcdServer {
   readonly endpoint: string;
@@ -15,21 +39,45 @@ export interface EtcdServer {
   stop(): Promise<void>;
   /** Start again on the same ports; `fresh` wipes the data dir first (data loss). */
   start(opts?: { fresh?: boolean }): Promise<void>;
-  /** A plain client for assertions. */
-  client(): Etcd3;
+  /** A plain client for assertions (with the helper's TLS client certificate; optional password auth). */
+  client(opts?: { auth?: { readonly username: string; readonly password: string } }): Etcd3;
   /** Stop, remove the data dir, close clients. Safe to call twice. */
   destroy(): Promise<void>;
 }
 
 const live = new Set<EtcdServer>();
+/** TLS files per server, for `etcdctl()`; kept off the EtcdServer interface so it stays as it was. */
+const tlsOf = new WeakMap<EtcdServer, EtcdTlsOptions>();
 
-export async function startEtcd(): Promise<EtcdServer> {
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer> {
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const { tls } = opts;
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   let proc: ChildProcess | undefined;
   const clients: Etcd3[] = [];
   let dataDir = mkdtempSync(join(tmpdir(), 'sk-etcd-'));
+  const tlsArgs = tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile] : [];
+
+  const healthy = async (): Promise<boolean> => {
+    if (!tls) {
+      const res = await fetch(`${endpoint}/health`).catch(() => undefined);
+      return res?.ok === true;
+    }
+    const pair = tls.client ?? { certFile: tls.certFile, keyFile: tls.keyFile };
+    return new Promise<boolean>((resolve) => {
+      const req = request(`${endpoint}/health`, {
+        ca: readFileSync(tls.caFile), cert: readFileSync(pair.certFile), key: readFileSync(pair.keyFile), timeout: 2000,
+        servername: 'localhost', // an IP is not a valid SNI name; the certificate covers both
+      }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  };
 
   const launch = async (): Promise<void> => {
     const peer = `http://127.0.0.1:${peerPort}`;
@@ -38,6 +86,7 @@ export async function startEtcd(): Promise<EtcdServer> {
       '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
+      ...tlsArgs,
       '--logger', 'zap', '--log-level', 'error',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -45,8 +94,7 @@ export async function startEtcd(): Promise<EtcdServer> {
     proc = child;
     await waitFor(`etcd on ${endpoint} (${stderr})`, async () => {
       if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${stderr}`);
-      const res = await fetch(`${endpoint}/health`).catch(() => undefined);
-      return res?.ok ? true : undefined;
+      return (await healthy()) ? true : undefined;
     }, 20_000, 50);
   };
 
@@ -74,8 +122,16 @@ export async function startEtcd(): Promise<EtcdServer> {
       }
       await launch();
     },
-    client() {
-      const c = new Etcd3({ hosts: endpoint, faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never } });
+    client(copts) {
+      const options: IOptions = { hosts: endpoint, faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never } };
+      if (tls) {
+        const pair = tls.client ?? { certFile: tls.certFile, keyFile: tls.keyFile };
+        options.credentials = { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(pair.certFile), privateKey: readFileSync(pair.keyFile) };
+        // grpc-js would send the IP as SNI name (a Node deprecation warning); the certificate covers localhost too.
+        options.grpcOptions = { 'grpc.ssl_target_name_override': 'localhost' };
+      }
+      if (copts?.auth) options.auth = { username: copts.auth.username, password: copts.auth.password };
+      const c = new Etcd3(options);
       clients.push(c);
       return c;
     },
@@ -87,8 +143,55 @@ export async function startEtcd(): Promise<EtcdServer> {
     },
   };
   live.add(server);
-  await launch();
+  if (tls) tlsOf.set(server, tls);
+  try {
+    await launch();
+  } catch (err) {
+    await server.destroy();
+    throw err;
+  }
   return server;
+}
+
+/** Runs etcdctl (v3 API) against the server, with its TLS files and, if given, `--user name:password`. */
+export async function etcdctl(server: EtcdServer, args: readonly string[], user?: string): Promise<string> {
+  const tls = tlsOf.get(server);
+  const flags = ['--endpoints', server.endpoint, '--dial-timeout', '3s', '--command-timeout', '5s'];
+  if (tls) {
+    const pair = tls.client ?? { certFile: tls.certFile, keyFile: tls.keyFile };
+    flags.push('--cacert', tls.caFile, '--cert', pair.certFile, '--key', pair.keyFile);
+  }
+  if (user !== undefined) flags.push('--user', user);
+  try {
+    const { stdout } = await run('etcdctl', [...flags, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 15_000 });
+    return stdout.trim();
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new Error(`etcdctl ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+export interface EtcdAuthSetup {
+  readonly rootPassword: string;
+  /** The unprivileged user, by default `sidekick`, granted readwrite on `prefix` only. */
+  readonly user?: string;
+  readonly password: string;
+  /** Key prefix the user may read and write; default `/services/`. */
+  readonly prefix?: string;
+}
+
+/**
+ * Switches on password auth: users root and `user`, role `registry` with readwrite on `prefix`,
+ * granted to `user`, then `auth enable` (root must exist first). Afterwards `client()` needs `auth`.
+ */
+export async function enableAuth(server: EtcdServer, s: EtcdAuthSetup): Promise<void> {
+  const user = s.user ?? 'sidekick';
+  await etcdctl(server, ['user', 'add', `root:${s.rootPassword}`]);
+  await etcdctl(server, ['user', 'add', `${user}:${s.password}`]);
+  await etcdctl(server, ['role', 'add', 'registry']);
+  await etcdctl(server, ['role', 'grant-permission', 'registry', '--prefix=true', 'readwrite', s.prefix ?? '/services/']);
+  await etcdctl(server, ['user', 'grant-role', user, 'registry']);
+  await etcdctl(server, ['auth', 'enable']);
 }
 
 /** Reads every key under a prefix as a plain object: the oracle tests compare against. */

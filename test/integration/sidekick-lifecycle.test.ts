@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, HEALTH_IMAGE, hostPortOf, removeTestContainers, runContainer, uniq } from '../helpers/docker.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
-import { startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
+import { listenUrl, startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
 import { readEntries, waitForEntries } from '../helpers/registry.js';
 import { delay } from '../helpers/wait.js';
 
@@ -138,5 +138,24 @@ describe('registrator compatibility and --all', () => {
     await runContainer({ name: unpublished });
     await delay(800);
     expect(Object.keys(await readEntries(etcd.client(), `${prefix}/web/`)).some((k) => k.includes(unpublished))).toBe(false);
+  });
+});
+
+describe('sidekick metrics listener', () => {
+  it('serves /healthz and /metrics with the documented series', async () => {
+    const base = await listenUrl(sidekick, 'metrics listening');
+    const health = (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ok', dockerConnected: true, etcdOk: true });
+    expect(Number(health.entries)).toBeGreaterThan(0);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('sidekick_entries_published')).toBe(health.entries);
+    expect(value('sidekick_docker_connected')).toBe(1);
+    expect(value('sidekick_etcd_connected')).toBe(1);
+    expect(value('sidekick_last_reconcile_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 120);
+    for (const series of ['sidekick_reconciles_total{kind="full",result="ok"}', 'sidekick_docker_events_total{action="start"}', 'sidekick_etcd_errors_total', 'sidekick_lease_losses_total']) {
+      expect(text).toContain(series);
+    }
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 });

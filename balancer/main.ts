@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// The only balancer file that touches `process`: config, signals, exit codes, worker processes.
+// --workers N > 1: the primary forks N workers that share the proxy port (node:cluster), each with
+// its own registry watch and table; the primary serves the admin listener and aggregates metrics.
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { createEtcdClient } from '../common/etcd-client.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { renderHelp } from '../common/options.js';
+import { packageVersion } from '../common/version.js';
+import { createAdminServer } from './admin.js';
+import { Balancer } from './balancer.js';
+import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
+
+const USAGE = 'Usage: balancer [options]\n\nProxies HTTP and WebSocket traffic to the live backends registered in etcd.';
+const EXAMPLES = [
+  'balancer --etcd-endpoints http://10.0.0.5:2379 --listen :80 --default-service web',
+  "balancer --route 'api.example.com/v1=api' --route '*.example.com=web' --lb least-request",
+  "ETCDCTL_API=3 etcdctl put /routes/api '{\"host\":\"api.example.com\",\"service\":\"api\"}'   # a live route",
+];
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+/** One process doing everything (workers = 1), or one worker (no admin listener). */
+async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' | 'worker'): Promise<number> {
+  const etcd = createEtcdClient(config);
+  const balancer = new Balancer({ config, etcd, log, admin: role === 'single' });
+  let addrs;
+  try {
+    addrs = await balancer.start();
+  } catch (err) {
+    process.stderr.write(`balancer: cannot listen: ${(err as Error).message} (check --listen and --admin)\n`);
+    await balancer.stop();
+    etcd.close();
+    return 2;
+  }
+  if (role === 'worker') {
+    AggregatorRegistry.setRegistries([balancer.metrics.registry]);
+    const tellReady = (): void => void process.send?.({ type: 'ready' });
+    if (balancer.store.ready) tellReady();
+    else {
+      const off = balancer.store.subscribe(() => {
+        if (balancer.store.ready) {
+          off();
+          tellReady();
+        }
+      });
+    }
+  }
+  log.info({ proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`, admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, etcd: config.etcdEndpoints, role }, 'balancer listening');
+  const reason = await waitForSignal();
+  log.info({ reason }, 'shutting down');
+  await balancer.stop();
+  etcd.close();
+  return 0;
+}
+
+/** The primary of --workers N: forks and supervises workers, serves admin. */
+async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> {
+  const etcd = createEtcdClient(config);
+  // The primary keeps its own watch so /api/table and readiness answer without asking workers.
+  const balancer = new Balancer({ config, etcd, log, admin: false, proxyListener: false });
+  const ready = new Set<number>();
+  let stopping = false;
+  const aggregator = new AggregatorRegistry();
+  const fork = (): Worker => {
+    const w = cluster.fork();
+    w.on('message', (msg: { type?: string }) => {
+      if (msg?.type === 'ready') ready.add(w.id);
+    });
+    return w;
+  };
+  cluster.on('exit', (w, code, signal) => {
+    ready.delete(w.id);
+    if (stopping) return;
+    log.error({ worker: w.id, code, signal }, 'worker exited; starting a new one');
+    setTimeout(() => !stopping && fork(), 500);
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  const admin = createAdminServer(
+    {
+      table: () => balancer.store.current,
+      isEjected: () => false,
+      inflight: () => 0,
+      readiness: () => {
+        const r = balancer.readiness();
+        const allReady = ready.size === config.workers && !stopping;
+        return { ready: r.ready && allReady, detail: { ...r.detail, workers: config.workers, workersReady: ready.size } };
+      },
+      metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+    },
+    log,
+  );
+  await balancer.start();
+  try {
+    const a = await admin.listen(config.admin);
+    log.info({ admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers }, 'balancer listening');
+  } catch (err) {
+    process.stderr.write(`balancer: --admin: cannot listen: ${(err as Error).message}\n`);
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
+    await balancer.stop();
+    etcd.close();
+    return 2;
+  }
+  const reason = await waitForSignal();
+  stopping = true;
+  log.info({ reason }, 'shutting down workers');
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => w.process.kill('SIGKILL'), config.grace + 5000);
+          w.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
+  await admin.close();
+  await balancer.stop();
+  etcd.close();
+  return 0;
+}
+
+async function main(): Promise<number> {
+  let loaded: LoadedBalancerConfig;
+  try {
+    loaded = loadBalancerConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`balancer: invalid configuration: ${p}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (loaded.help) {
+    process.stdout.write(renderHelp(balancerOptions, USAGE, EXAMPLES));
+    return 0;
+  }
+  if (loaded.version) {
+    process.stdout.write(`balancer ${packageVersion()}\n`);
+    return 0;
+  }
+  const { config } = loaded;
+  const log = createLogger('balancer', config.logLevel).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
+  if (cluster.isWorker) return runBalancer(config, log, 'worker');
+  if (config.workers > 1) return runPrimary(config, log);
+  return runBalancer(config, log, 'single');
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // etcd3/grpc may keep handles open after close(); we are done either way.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`balancer: fatal: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
