@@ -41,17 +41,11 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     return 2;
   }
   if (role === 'worker') {
+    // Constructing one installs prom-client's worker-side listener that answers the primary.
+    new AggregatorRegistry();
     AggregatorRegistry.setRegistries([balancer.metrics.registry]);
-    const tellReady = (): void => void process.send?.({ type: 'ready' });
-    if (balancer.store.ready) tellReady();
-    else {
-      const off = balancer.store.subscribe(() => {
-        if (balancer.store.ready) {
-          off();
-          tellReady();
-        }
-      });
-    }
+    process.send?.({ type: 'listening', proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}` });
+    void balancer.store.whenReady.then(() => process.send?.({ type: 'ready' }));
   }
   log.info({ proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`, admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, etcd: config.etcdEndpoints, role }, 'balancer listening');
   const reason = await waitForSignal();
@@ -68,11 +62,14 @@ async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> 
   const balancer = new Balancer({ config, etcd, log, admin: false, proxyListener: false });
   const ready = new Set<number>();
   let stopping = false;
+  let announceProxy!: (addr: string) => void;
+  const proxyAddress = new Promise<string>((r) => (announceProxy = r));
   const aggregator = new AggregatorRegistry();
   const fork = (): Worker => {
     const w = cluster.fork();
-    w.on('message', (msg: { type?: string }) => {
+    w.on('message', (msg: { type?: string; proxy?: string }) => {
       if (msg?.type === 'ready') ready.add(w.id);
+      if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
     });
     return w;
   };
@@ -100,7 +97,9 @@ async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> 
   await balancer.start();
   try {
     const a = await admin.listen(config.admin);
-    log.info({ admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers }, 'balancer listening');
+    // Workers share one listener (node:cluster): the first one to listen reports its address.
+    const proxy = await proxyAddress;
+    log.info({ proxy, admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers }, 'balancer listening');
   } catch (err) {
     process.stderr.write(`balancer: --admin: cannot listen: ${(err as Error).message}\n`);
     stopping = true;

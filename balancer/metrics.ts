@@ -28,15 +28,16 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     retries: new Counter({ name: 'balancer_retries_total', help: 'Requests retried on another backend after a connect failure', labelNames: ['service'] as const, registers: [registry] }),
     retryBudgetExhausted: new Counter({ name: 'balancer_retry_budget_exhausted_total', help: 'Retries refused because the retry budget was spent', labelNames: ['service'] as const, registers: [registry] }),
     ejections: new Counter({ name: 'balancer_ejections_total', help: 'Backends ejected after a connect failure', labelNames: ['service'] as const, registers: [registry] }),
-    registryRevision: new Gauge({ name: 'balancer_registry_revision', help: 'etcd revision the route table reflects', registers: [registry] }),
-    lastSync: new Gauge({ name: 'balancer_last_sync_timestamp_seconds', help: 'Unix time of the last applied registry snapshot or change', registers: [registry] }),
+    registryRevision: new Gauge({ name: 'balancer_registry_revision', aggregator: 'max', help: 'etcd revision the route table reflects', registers: [registry] }),
+    lastSync: new Gauge({ name: 'balancer_last_sync_timestamp_seconds', aggregator: 'max', help: 'Unix time of the last applied registry snapshot or change', registers: [registry] }),
     invalidEntries: new Counter({ name: 'balancer_invalid_entries_total', help: 'Registry values skipped as invalid (entries and routes)', registers: [registry] }),
     watchReconnects: new Counter({ name: 'balancer_watch_reconnects_total', help: 'Watch losses recovered by a fresh snapshot', registers: [registry] }),
     drift: new Counter({ name: 'balancer_registry_drift_total', help: 'Changes found by the periodic consistency check (should stay 0)', registers: [registry] }),
-    etcdConnected: new Gauge({ name: 'balancer_etcd_connected', help: '1 while the registry watch is connected', registers: [registry] }),
+    etcdConnected: new Gauge({ name: 'balancer_etcd_connected', aggregator: 'max', help: '1 while the registry watch is connected', registers: [registry] }),
     tableApply: new Histogram({ name: 'balancer_table_apply_seconds', help: 'Time to apply one batch of registry changes', buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry] }),
     backends: new Gauge({
       name: 'balancer_backends',
+      aggregator: 'max', // every worker has the same table: summing would multiply it
       help: 'Backends per service and state (up, ejected, draining)',
       labelNames: ['service', 'state'] as const,
       registers: [registry],
@@ -51,6 +52,7 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     }),
     backendUp: new Gauge({
       name: 'balancer_backend_up',
+      aggregator: 'max',
       help: '1 when the backend takes new requests, 0 when ejected or draining',
       labelNames: ['service', 'backend'] as const,
       registers: [registry],

@@ -2,14 +2,15 @@
 // both prefixes, then a watch per prefix from snapshot + 1. etcd3's watcher resumes from the wrong
 // revision after a reconnect and loses events silently (see the etcd brief), so every disconnect or
 // error cancels the watchers and goes through snapshot → diff → re-watch instead; the last table is
-// served meanwhile. A periodic check re-reads the snapshot and reports drift.
+// served meanwhile. A periodic check re-reads the snapshot and reports drift. The table's revision
+// is the one both watchers have reached: every change at or below it is in the table.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Range, type Etcd3, type IWatchResponse, type Watcher } from 'etcd3';
 import { retryForever, sleep } from '../common/backoff.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { classifyKey, decodeDelete, decodePut, diffSnapshot, registryBases, type DecoderOptions, type Rejection } from './registry-decoder.js';
+import { classifyKey, countDrift, decodeDelete, decodePut, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv, type Rejection } from './registry-decoder.js';
 import { applyEvents, buildTable } from './route-table.js';
 import type { TableStore } from './table-store.js';
 import type { RegistryEvent, RouteRule, RouteTable } from './types.js';
@@ -44,33 +45,31 @@ export interface RegistryWatchStatus {
   readonly lastError: string | undefined;
 }
 
-type Family = 'entries' | 'routes';
-const FAMILIES: readonly Family[] = ['entries', 'routes'];
+const KINDS: readonly KeyKind[] = ['entry', 'route'];
 const PAGE_SIZE = 1000; // keeps each range response far below gRPC's 4 MiB default message limit
 const MAX_PAGES = 10_000;
 const STOP_WAIT_MS = 5000;
 
-interface SnapshotKv { readonly key: string; readonly value: Buffer; readonly revision: number }
-interface Snapshot { readonly revision: number; readonly kvs: readonly SnapshotKv[] }
-interface Change { readonly revision: number; readonly put: boolean; readonly key: string; readonly value: Buffer }
+interface Snapshot { readonly revision: number; readonly kvs: readonly RawKv[] }
+interface Change extends RawKv { readonly put: boolean }
 /** One watch response: etcd never splits one revision's events across responses. */
-interface Batch { readonly family: Family; readonly changes: readonly Change[] }
+interface Batch { readonly kind: KeyKind; readonly changes: readonly Change[] }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class RegistryWatch {
   private readonly log: Logger;
   private readonly decoder: DecoderOptions;
-  private readonly bases: Readonly<Record<Family, string>>;
+  private readonly bases: Readonly<Record<KeyKind, string>>;
   private readonly abort = new AbortController();
   private started = false;
   private stopped = false;
   private synced = false;
   /**
-   * Per prefix, the newest revision whose changes are in the table. Tracked per watcher because etcd
-   * orders events within one watcher only: a catching-up watcher may deliver older revisions than its sibling.
+   * Per prefix, the newest revision whose changes are in the table. Per watcher because etcd orders
+   * events within one watcher only: a catching-up watcher may deliver older revisions than its sibling.
    */
-  private readonly applied: Record<Family, number> = { entries: 0, routes: 0 };
+  private readonly applied: Record<KeyKind, number> = { entry: 0, route: 0 };
   /** The highest revision ever applied: a snapshot below it means etcd was restored or wiped. */
   private highest = 0;
   private watchers: Watcher[] = [];
@@ -81,9 +80,8 @@ export class RegistryWatch {
   private pending: Batch[] = [];
   private flushTask: NodeJS.Immediate | undefined;
   /**
-   * Keys the watch changed at a revision above the last snapshot's, with that revision. A check's
-   * snapshot may be older than what the watch already applied (the watch keeps running during the
-   * read, so changes are never held back): those keys are left alone rather than reverted.
+   * Keys the watch changed since the last snapshot, with the revision. The watch keeps applying while a
+   * check reads (changes are never held back), so a check must not revert keys that moved past its snapshot.
    */
   private readonly newer = new Map<string, number>();
   private worker: Promise<void> | undefined;
@@ -99,7 +97,8 @@ export class RegistryWatch {
   constructor(private readonly opts: RegistryWatchOptions) {
     this.log = opts.log.child({ component: 'registry-watch' });
     this.decoder = { prefix: opts.prefix, routesPrefix: opts.routesPrefix, allowBackend: opts.allowBackend };
-    this.bases = registryBases(opts);
+    const { entries, routes } = registryBases(opts);
+    this.bases = { entry: entries, route: routes };
   }
 
   start(): void {
@@ -125,33 +124,26 @@ export class RegistryWatch {
   }
 
   status(): RegistryWatchStatus {
-    const { store } = this.opts;
-    return { connected: this.connected, ready: store.ready, revision: store.current.revision, lastSync: this.lastSync, lastError: this.lastError };
+    const { ready, current } = this.opts.store;
+    return { connected: this.connected, ready, revision: current.revision, lastSync: this.lastSync, lastError: this.lastError };
   }
 
   // ---- one worker runs snapshots, so a reconnect and a check never interleave -------------------
 
   private kick(): void {
     if (this.worker !== undefined || this.stopped) return;
-    this.worker = this.work()
+    this.worker = (async () => {
+      while (!this.stopped && (this.wantResync || this.wantCheck)) {
+        const resync = this.wantResync;
+        this.wantResync = this.wantCheck = false; // a resync is also a check
+        await (resync ? this.resync() : this.check());
+      }
+    })()
       .catch((err: unknown) => this.log.error({ err }, 'registry watch worker failed'))
       .finally(() => {
         this.worker = undefined;
         if (this.wantResync || this.wantCheck) this.kick();
       });
-  }
-
-  private async work(): Promise<void> {
-    while (!this.stopped) {
-      if (this.wantResync) {
-        this.wantResync = false;
-        this.wantCheck = false; // a resync is a check
-        await this.resync();
-      } else if (this.wantCheck) {
-        this.wantCheck = false;
-        await this.check();
-      } else return;
-    }
   }
 
   private scheduleCheck(): void {
@@ -199,14 +191,9 @@ export class RegistryWatch {
         return;
       }
       this.flushNow(); // what the watch delivered during the read is not drift
-      const floor = { ...this.applied };
-      const fresh = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
-      const drift = this.applySnapshot(snapshot, false).filter((e) => {
-        const family: Family = classifyKey(this.decoder, e.key) === 'route' ? 'routes' : 'entries';
-        // A put newer than what the watch applied is still on its way; a delete's revision is unknown,
-        // so one racing the check counts (rare, and erring towards reporting).
-        return e.kind.endsWith('delete') || (fresh.get(e.key) ?? 0) <= floor[family];
-      }).length;
+      const applied = { ...this.applied };
+      const revisions = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
+      const drift = countDrift(this.applySnapshot(snapshot, false), revisions, applied);
       if (drift > 0) {
         this.log.warn({ drift, revision: snapshot.revision }, 'consistency check corrected the table: the watch missed changes');
         this.opts.events?.onDrift(drift);
@@ -221,16 +208,16 @@ export class RegistryWatch {
 
   /** Both prefixes at one revision: the entries at the latest revision, then the routes at that same revision. */
   private async readSnapshot(): Promise<Snapshot> {
-    const entries = await this.readPrefix(this.bases.entries, 0);
-    const routes = await this.readPrefix(this.bases.routes, entries.revision);
+    const entries = await this.readPrefix(this.bases.entry, 0);
+    const routes = await this.readPrefix(this.bases.route, entries.revision);
     return { revision: entries.revision, kvs: [...entries.kvs, ...routes.kvs] };
   }
 
-  private async readPrefix(prefix: string, atRevision: number): Promise<{ revision: number; kvs: SnapshotKv[] }> {
+  private async readPrefix(prefix: string, atRevision: number): Promise<Snapshot> {
     const { start, end } = Range.prefix(prefix);
     let key = start;
     let revision = atRevision;
-    const kvs: SnapshotKv[] = [];
+    const kvs: RawKv[] = [];
     for (let page = 0; page < MAX_PAGES; page++) {
       // Later pages pin the first page's revision; if it gets compacted meanwhile the read fails and is retried.
       const res = await this.opts.client.kv.range({ key, range_end: end, limit: PAGE_SIZE, ...(revision > 0 ? { revision } : {}) });
@@ -252,17 +239,9 @@ export class RegistryWatch {
     const rev = snapshot.revision;
     if (rebuild) this.newer.clear();
     const isNewer = (key: string): boolean => (this.newer.get(key) ?? 0) > rev;
-    const events: RegistryEvent[] = [];
-    const invalid = new Set<string>();
-    for (const kv of snapshot.kvs) {
-      if (isNewer(kv.key)) continue;
-      const decoded = decodePut(this.decoder, kv.key, kv.value);
-      if (decoded.ok) events.push(decoded.event);
-      else {
-        invalid.add(kv.key);
-        this.reject(decoded.rejection, kv.value);
-      }
-    }
+    const { events, rejected } = decodeSnapshot(this.decoder, snapshot.kvs.filter((kv) => !isNewer(kv.key)));
+    for (const { rejection, value } of rejected) this.reject(rejection, value);
+    const invalid = new Set(rejected.map((r) => r.rejection.key));
     for (const key of this.reported.keys()) if (!invalid.has(key) && !isNewer(key)) this.reported.delete(key);
     const current = this.opts.store.current;
     const corrections = diffSnapshot(current, events).filter((e) => !isNewer(e.key));
@@ -270,12 +249,12 @@ export class RegistryWatch {
     let next: RouteTable;
     if (rebuild) {
       this.log.warn({ revision: rev, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
-      this.applied.entries = this.applied.routes = this.highest = rev;
+      this.applied.entry = this.applied.route = this.highest = rev;
       next = buildTable(events, rev, this.opts.flagRoutes, this.opts.defaultService);
     } else {
-      for (const family of FAMILIES) this.applied[family] = Math.max(this.applied[family], rev);
+      for (const kind of KINDS) this.applied[kind] = Math.max(this.applied[kind], rev);
       this.highest = Math.max(this.highest, rev);
-      const revision = Math.min(this.applied.entries, this.applied.routes);
+      const revision = Math.min(this.applied.entry, this.applied.route);
       next = corrections.length > 0 || current.revision !== revision ? applyEvents(current, corrections, revision, this.opts.flagRoutes) : current;
     }
     this.opts.store.swap(next);
@@ -293,13 +272,13 @@ export class RegistryWatch {
 
   private watch(fromRevision: number): void {
     const gen = this.generation;
-    for (const family of FAMILIES) {
+    for (const kind of KINDS) {
       // `.watcher()` rather than `.create()`: our listeners are on before anything is emitted, and
       // create() leaves a stray once('error') listener and never settles while etcd is down.
-      const w = this.opts.client.watch().prefix(this.bases[family]).startRevision(String(fromRevision)).watcher();
-      w.on('data', (res: IWatchResponse) => this.onData(gen, family, res));
+      const w = this.opts.client.watch().prefix(this.bases[kind]).startRevision(String(fromRevision)).watcher();
+      w.on('data', (res: IWatchResponse) => this.onData(gen, kind, res));
       w.on('connected', () => {
-        if (gen === this.generation && ++this.connectedWatchers === FAMILIES.length) this.setConnected(true);
+        if (gen === this.generation && ++this.connectedWatchers === KINDS.length) this.setConnected(true);
       });
       w.on('disconnected', (err) => this.onLost(gen, err));
       w.on('error', (err) => {
@@ -310,11 +289,11 @@ export class RegistryWatch {
     }
   }
 
-  private onData(gen: number, family: Family, res: IWatchResponse): void {
-    // Empty responses are progress notifications; 3.4.23 can send them ahead of events, so they are not trusted.
+  private onData(gen: number, kind: KeyKind, res: IWatchResponse): void {
+    // Empty responses are progress notifications: no change to apply, and the table's revision only moves on events and snapshots.
     if (gen !== this.generation || res.events.length === 0) return;
     const changes = res.events.map((ev) => ({ revision: Number(ev.kv.mod_revision), put: ev.type === 'Put', key: ev.kv.key.toString(), value: ev.kv.value }));
-    this.pending.push({ family, changes });
+    this.pending.push({ kind, changes });
     // setImmediate, not a timer: responses already read off the socket are applied together, none waits.
     this.flushTask ??= setImmediate(() => {
       this.flushTask = undefined;
@@ -352,37 +331,32 @@ export class RegistryWatch {
     const batches = this.pending;
     this.pending = [];
     const events: RegistryEvent[] = [];
-    for (const { family, changes } of batches) {
-      const floor = this.applied[family];
+    for (const { kind, changes } of batches) {
+      const floor = this.applied[kind];
       for (const change of changes) {
         if (change.revision <= floor) continue; // already in the table, from a snapshot
-        this.applied[family] = Math.max(this.applied[family], change.revision);
+        this.applied[kind] = Math.max(this.applied[kind], change.revision);
         this.highest = Math.max(this.highest, change.revision);
-        this.newer.set(change.key, change.revision);
+        if (this.opts.resyncMs > 0) this.newer.set(change.key, change.revision); // only checks need it; pruned by each
         const event = this.decodeChange(change);
         if (event !== undefined) events.push(event);
       }
     }
     if (events.length === 0) return;
     // The table is complete up to the revision both watchers have reached.
-    const revision = Math.min(this.applied.entries, this.applied.routes);
+    const revision = Math.min(this.applied.entry, this.applied.route);
     const next = applyEvents(this.opts.store.current, events, revision, this.opts.flagRoutes);
     this.opts.store.swap(next);
     this.opts.events?.onApplied(revision, events.length, performance.now() - started);
   }
 
   private decodeChange(change: Change): RegistryEvent | undefined {
-    if (change.put) {
-      const decoded = decodePut(this.decoder, change.key, change.value);
-      if (decoded.ok) {
-        this.reported.delete(change.key);
-        return decoded.event;
-      }
-      this.reject(decoded.rejection, change.value);
-      return decoded.removal; // never keep serving a value we can no longer validate
-    }
-    this.reported.delete(change.key);
-    return decodeDelete(this.decoder, change.key);
+    const decoded = change.put ? decodePut(this.decoder, change.key, change.value) : undefined;
+    if (decoded === undefined || decoded.ok) this.reported.delete(change.key);
+    if (decoded === undefined) return decodeDelete(this.decoder, change.key);
+    if (decoded.ok) return decoded.event;
+    this.reject(decoded.rejection, change.value);
+    return decoded.removal; // never keep serving a value we can no longer validate
   }
 
   private reject(rejection: Rejection, value: Buffer): void {

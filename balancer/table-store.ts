@@ -28,6 +28,9 @@ export function vanishedBackends(prev: RouteTable, next: RouteTable): string[] {
 export class TableStore {
   private table: RouteTable;
   private isReady = false;
+  private resolveReady!: () => void;
+  /** Resolves once the first registry snapshot has been applied. */
+  readonly whenReady = new Promise<void>((r) => (this.resolveReady = r));
   private readonly listeners = new Set<TableListener>();
 
   constructor(defaultService?: string, private readonly log?: Logger) {
@@ -45,6 +48,7 @@ export class TableStore {
 
   markReady(): void {
     this.isReady = true;
+    this.resolveReady();
   }
 
   /** Replaces the table in one assignment, then tells subscribers. A no-op when `next` is already live. */

@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const TEST_LABEL = 'sidekick.test';
+/** Set by the global setup: containers of this run carry `sidekick.test=<run>`, so two runs never remove each other's. */
+export const testRun = (): string => process.env.SIDEKICK_TEST_RUN ?? 'adhoc';
 export const WEB_IMAGE = 'sidekick-test/web:latest';
 export const HEALTH_IMAGE = 'sidekick-test/web-health:latest';
 
@@ -33,7 +35,7 @@ export interface RunOptions {
 
 /** `docker run -d` with the test label, so cleanup finds it whatever happens. Returns the id. */
 export async function runContainer(o: RunOptions): Promise<string> {
-  const args = ['run', '-d', '--name', o.name, '--label', `${TEST_LABEL}=1`];
+  const args = ['run', '-d', '--name', o.name, '--label', `${TEST_LABEL}=${testRun()}`];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${v}`);
   for (const [k, v] of Object.entries(o.env ?? {})) args.push('-e', `${k}=${v}`);
   for (const p of o.publish ?? []) args.push('-p', p);
@@ -48,7 +50,7 @@ export async function hostPortOf(name: string, containerPort = '80/tcp'): Promis
 }
 
 export async function removeTestContainers(): Promise<void> {
-  const ids = (await docker('ps', '-aq', '--filter', `label=${TEST_LABEL}`)).split('\n').filter(Boolean);
+  const ids = (await docker('ps', '-aq', '--filter', `label=${TEST_LABEL}=${testRun()}`)).split('\n').filter(Boolean);
   if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
 }
 

@@ -116,6 +116,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     set dataDir(v: string) { dataDir = v; },
     stop,
     async start(opts) {
+      if (proc && proc.exitCode === null) return; // already running: never orphan the live process
       if (opts?.fresh) {
         rmSync(dataDir, { recursive: true, force: true });
         dataDir = mkdtempSync(join(tmpdir(), 'sk-etcd-'));

@@ -13,10 +13,11 @@ async function dockerReachable(): Promise<boolean> {
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // Workers inherit the environment: every container this run starts is labelled with its id.
+  process.env.SIDEKICK_TEST_RUN = `${process.pid}-${Date.now().toString(36)}`;
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   const hasDocker = await dockerReachable();
   if (hasDocker) {
-    await removeTestContainers();
     await buildTestImages();
   }
   return async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMatcher } from '../../balancer/cidr.js';
-import { classifyKey, decodeDelete, decodePut, diffSnapshot, registryBases, type DecoderOptions } from '../../balancer/registry-decoder.js';
+import { classifyKey, countDrift, decodeDelete, decodePut, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions } from '../../balancer/registry-decoder.js';
 import { applyEvents, buildTable, emptyTable } from '../../balancer/route-table.js';
 import { TableStore, vanishedBackends } from '../../balancer/table-store.js';
 import type { RegistryEvent, RouteTable } from '../../balancer/types.js';
@@ -128,6 +128,28 @@ describe('diffSnapshot', () => {
       expect(flat(fixed)).toEqual(flat(want));
       expect(diffSnapshot(fixed, snapshot)).toEqual([]);
     }
+  });
+});
+
+describe('decodeSnapshot and countDrift', () => {
+  it('splits a snapshot into valid puts and refused key/values', () => {
+    const kv = (key: string, value: string, revision = 1) => ({ key, value: Buffer.from(value), revision });
+    const { events, rejected } = decodeSnapshot(opts, [kv('/services/web/a', entryValue()), kv('/services/web/b', 'nope'), kv('/routes/x', '{"service":"web"}'), kv('/routes/y', '{}')]);
+    expect(events.map((ev) => `${ev.kind} ${ev.key}`)).toEqual(['entry-put /services/web/a', 'route-put /routes/x']);
+    expect(rejected.map((r) => [r.rejection.key, r.value.toString()])).toEqual([['/services/web/b', 'nope'], ['/routes/y', '{}']]);
+  });
+
+  const applied = { entry: 10, route: 5 };
+  const revisions = new Map([['/services/web/a', 9], ['/services/web/b', 11], ['/routes/x', 5], ['/routes/y', 6]]);
+  it.each<[string, RegistryEvent[], number]>([
+    ['nothing to correct', [], 0],
+    ['a put the watch should have delivered', [e('web', 'a')], 1],
+    ['a put still on its way (above the applied revision)', [e('web', 'b')], 0],
+    ['a route put at the applied revision', [r('x', { service: 'web' })], 1],
+    ['a route put above the route watch', [r('y', { service: 'web' })], 0],
+    ['deletes always count', [{ kind: 'entry-delete', key: '/services/web/c' }, { kind: 'route-delete', key: '/routes/z' }], 2],
+  ])('%s', (_name, corrections, want) => {
+    expect(countDrift(corrections, revisions, applied)).toBe(want);
   });
 });
 

@@ -1,0 +1,61 @@
+// A bounded load generator for loopback targets: fixed concurrency, stops at a deadline or a
+// request cap, and records every failure so tests can assert "0 failed requests".
+import { Agent, request } from 'node:http';
+
+export interface LoadResult {
+  sent: number;
+  ok: number;
+  failures: Array<{ status: number | string; body: string }>;
+  /** Response body → count, e.g. which backend served it. */
+  bodies: Map<string, number>;
+}
+
+export interface LoadOptions {
+  readonly url: string;
+  readonly concurrency?: number;
+  readonly durationMs?: number;
+  readonly maxRequests?: number;
+  readonly headers?: Record<string, string>;
+  /** Ends the load early. */
+  readonly signal?: AbortSignal;
+}
+
+export function get(url: string, opts: { agent?: Agent; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: opts.agent, headers: opts.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('client timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency ?? 8 });
+  const deadline = Date.now() + (o.durationMs ?? 2000);
+  const max = o.maxRequests ?? 100_000;
+  const result: LoadResult = { sent: 0, ok: 0, failures: [], bodies: new Map() };
+  const worker = async (): Promise<void> => {
+    while (Date.now() < deadline && result.sent < max && !o.signal?.aborted) {
+      result.sent++;
+      try {
+        const r = await get(o.url, { agent, headers: o.headers });
+        if (r.status === 200) {
+          result.ok++;
+          const key = r.body.trim();
+          result.bodies.set(key, (result.bodies.get(key) ?? 0) + 1);
+        } else result.failures.push({ status: r.status, body: r.body.slice(0, 200) });
+      } catch (err) {
+        result.failures.push({ status: (err as Error).message, body: '' });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency ?? 8 }, worker));
+  agent.destroy();
+  return result;
+}

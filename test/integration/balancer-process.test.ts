@@ -1,0 +1,174 @@
+// The balancer program against a real etcd and real node:http backends on loopback: outages,
+// WebSockets, graceful shutdown, header trust, the backend allow-list, workers and the CLI.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { get, runLoad } from '../helpers/load.js';
+import { runProgram, startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
+import { delay, waitFor } from '../helpers/wait.js';
+
+let etcd: EtcdServer;
+let client: Etcd3;
+const servers: Server[] = [];
+
+interface Backend { port: number; seen: IncomingHttpHeaders[] }
+
+/** A loopback backend answering `name` (after `delayMs`), recording request headers. */
+async function backend(name: string, delayMs = 0): Promise<Backend> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    setTimeout(() => res.end(name), delayMs);
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`${name}:${m.toString()}`)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.push(server);
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+async function register(service: string, instance: string, port: number, host = '127.0.0.1'): Promise<void> {
+  await client.put(`/services/${service}/${instance}`).value(JSON.stringify({ host, port }));
+}
+
+async function startBalancer(args: string[] = []): Promise<{ p: Program; proxy: string; admin: string }> {
+  const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args]);
+  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
+  const admin = `http://${String(line.admin)}`;
+  await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
+  return { p, proxy: `http://${String(line.proxy)}`, admin };
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = etcd.client();
+});
+afterEach(async () => {
+  await stopAllPrograms();
+  await client.delete().all();
+  for (const s of servers.splice(0)) s.closeAllConnections(), s.close();
+});
+afterAll(async () => {
+  await etcd?.destroy();
+});
+
+describe('balancer process', () => {
+  it('keeps serving the last table while etcd is down, and applies changes again once it is back', async () => {
+    const a = await backend('a');
+    await register('web', 'a', a.port);
+    const { proxy, admin } = await startBalancer(['--default-service', 'web']);
+    await etcd.stop();
+    const during = await runLoad({ url: `${proxy}/`, concurrency: 4, durationMs: 1500 });
+    expect(during.failures).toEqual([]);
+    expect(during.ok).toBeGreaterThan(50);
+    const ready = (await (await fetch(`${admin}/readyz`)).json()) as { ready: boolean; etcd: { connected: boolean } };
+    expect(ready.ready).toBe(true);
+    await waitFor('etcd reported disconnected', async () => !((await (await fetch(`${admin}/readyz`)).json()) as { etcd: { connected: boolean } }).etcd.connected, 10_000);
+    await etcd.start();
+    const b = await backend('b');
+    await register('web', 'b', b.port);
+    await client.delete().key('/services/web/a');
+    await waitFor('change after etcd returned', async () => (await get(`${proxy}/`)).body === 'b', 15_000);
+  });
+
+  it('a WebSocket through the balancer survives an unrelated registry change', async () => {
+    const a = await backend('a');
+    await register('ws', 'a', a.port);
+    const { proxy } = await startBalancer(['--default-service', 'ws']);
+    const ws = new WebSocket(proxy.replace('http', 'ws'));
+    const messages: string[] = [];
+    ws.on('message', (m) => messages.push(m.toString()));
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    ws.send('one');
+    await waitFor('first echo', () => messages.includes('a:one'));
+    const other = await backend('other');
+    await register('unrelated', 'x', other.port);
+    await register('ws', 'b', other.port); // the same service gains a backend: still unrelated to this socket
+    await delay(300);
+    ws.send('two');
+    await waitFor('echo after the change', () => messages.includes('a:two'));
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  });
+
+  it('SIGTERM under load: readiness drops first, no in-flight request fails, exit 0', async () => {
+    const slow = await backend('slow', 300);
+    await register('web', 'slow', slow.port);
+    const { p, proxy, admin } = await startBalancer(['--default-service', 'web', '--grace', '5s']);
+    const inflight = Array.from({ length: 20 }, () => get(`${proxy}/`));
+    await delay(100);
+    p.proc.kill('SIGTERM');
+    await waitFor('readiness dropped', async () => (await fetch(`${admin}/readyz`).catch(() => undefined))?.status === 503, 2000, 10);
+    const results = await Promise.all(inflight);
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    expect(await p.exited()).toBe(0);
+  });
+
+  it('trusts X-Forwarded-For only from --trusted-proxies', async () => {
+    const a = await backend('a');
+    await register('web', 'a', a.port);
+    const untrusted = await startBalancer(['--default-service', 'web']);
+    await get(`${untrusted.proxy}/`, { headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.test' } });
+    expect(a.seen.at(-1)?.['x-forwarded-for']).toBe('127.0.0.1');
+    expect(a.seen.at(-1)?.['x-forwarded-proto']).toBe('http');
+    expect(a.seen.at(-1)?.['x-request-id']).toMatch(/\S+/);
+    await untrusted.p.stop();
+    const trusted = await startBalancer(['--default-service', 'web', '--trusted-proxies', '127.0.0.0/8']);
+    await get(`${trusted.proxy}/`, { headers: { 'x-forwarded-for': '6.6.6.6' } });
+    expect(a.seen.at(-1)?.['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.1');
+  });
+
+  it('--backends-allow rejects entries outside the allowed CIDRs and counts them', async () => {
+    const a = await backend('a');
+    await register('web', 'inside', a.port, '127.0.0.1');
+    await register('web', 'outside', a.port, '127.0.0.2');
+    await register('web', 'dns', a.port, 'localhost');
+    const { proxy, admin } = await startBalancer(['--default-service', 'web', '--backends-allow', '127.0.0.1/32']);
+    const table = (await (await fetch(`${admin}/api/table`)).json()) as { services: Array<{ backends: Array<{ instance: string }> }> };
+    expect(table.services[0]?.backends.map((b) => b.instance)).toEqual(['inside']);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^balancer_invalid_entries_total 2$/m);
+    expect((await get(`${proxy}/`)).status).toBe(200);
+  });
+
+  it('--workers 2 serves traffic from two processes, reports readiness and aggregated metrics', async () => {
+    const a = await backend('a');
+    await register('web', 'a', a.port);
+    const { proxy, admin } = await startBalancer(['--default-service', 'web', '--workers', '2']);
+    const ready = (await (await fetch(`${admin}/readyz`)).json()) as { workersReady: number };
+    expect(ready.workersReady).toBe(2);
+    const result = await runLoad({ url: `${proxy}/`, concurrency: 8, maxRequests: 400, durationMs: 5000 });
+    expect(result.failures).toEqual([]);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^balancer_requests_total\{service="web",code="200"\} 400$/m);
+    const table = (await (await fetch(`${admin}/api/table`)).json()) as { services: unknown[] };
+    expect(table.services).toHaveLength(1);
+  });
+});
+
+describe('balancer CLI', () => {
+  it.each([
+    [['--lb', 'random'], '--lb'],
+    [['--retries', '-1'], '--retries'],
+    [['--upstream-timeout', 'soon'], '--upstream-timeout'],
+    [['--route', 'no-equals-sign'], '--route'],
+    [['--trusted-proxies', '10.0.0.0/33'], '--trusted-proxies'],
+    [['--backends-allow', 'x'], '--backends-allow'],
+    [['--listen', 'nope'], '--listen'],
+    [['--workers', '0'], '--workers'],
+    [['--routes-prefix', '/services'], '--routes-prefix'],
+  ])('%j exits 2 naming %s', async (args, flag) => {
+    const { code, output } = await runProgram('balancer', args);
+    expect(code).toBe(2);
+    expect(output).toContain(`invalid configuration: ${flag}`);
+  });
+
+  it('--help lists the options grouped with examples', async () => {
+    const { code, output } = await runProgram('balancer', ['--help']);
+    expect(code).toBe(0);
+    for (const text of ['routing:', '--route <rule>', '--lb', '--retries', '--upstream-timeout', '--admin', '(default 127.0.0.1:9090)', '--workers', 'Examples:']) expect(output).toContain(text);
+  });
+});
