@@ -51,7 +51,8 @@ async function webService(n: number, weights: readonly number[] = []): Promise<{
 
 beforeAll(async () => {
   etcd = await startEtcd();
-  sidekick = startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', '3s']);
+  // TTL well above the few seconds one test freezes the sidekick for (its lease must outlive it).
+  sidekick = startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', '15s']);
   balancer = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream-timeout', '1s', '--grace', '2s']);
   const line = await waitFor('balancer listening', () => balancer.logs().find((l) => l.msg === 'balancer listening'), 10_000);
   proxyUrl = `http://${String(line.proxy)}`;

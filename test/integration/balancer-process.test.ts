@@ -94,6 +94,30 @@ describe('balancer process', () => {
     ws.close();
   });
 
+  it('closes a WebSocket within --drain when its backend is withdrawn, and drops the backend’s metric series', async () => {
+    const a = await backend('a');
+    const b = await backend('b');
+    await register('ws', 'a', a.port);
+    const { proxy, admin } = await startBalancer(['--default-service', 'ws', '--drain', '1s']);
+    const ws = new WebSocket(proxy.replace('http', 'ws'));
+    const echoes: string[] = [];
+    ws.on('message', (m) => echoes.push(m.toString()));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    ws.send('hi');
+    await waitFor('echo', () => echoes.includes('a:hi'));
+    await get(`${proxy}/`);
+    expect(await (await fetch(`${admin}/metrics`)).text()).toContain('balancer_backend_up{service="ws",backend="a"} 1');
+    await register('ws', 'b', b.port);
+    const withdrawn = Date.now();
+    await client.delete().key('/services/ws/a');
+    await closed;
+    expect(Date.now() - withdrawn).toBeLessThan(1500);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).not.toContain('backend="a"');
+    expect(metrics).toContain('balancer_backend_up{service="ws",backend="b"} 1');
+  });
+
   it('SIGTERM under load: readiness drops first, no in-flight request fails, exit 0', async () => {
     const slow = await backend('slow', 300);
     await register('web', 'slow', slow.port);
