@@ -64,3 +64,18 @@ describe('per-container mode (--container)', () => {
     await waitForEntries(etcd.client(), '/services/web/', 'late container published', (e) => `/services/web/${node}:${name}:80` in e);
   });
 });
+
+describe('--address container', () => {
+  it('publishes the container’s own IP with the container port, never a host port', async () => {
+    const node = uniq('n');
+    const service = uniq('svc');
+    const name = uniq('c');
+    await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
+    startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--address', 'container']);
+    const key = `/services/${service}/${node}:${name}:80`;
+    const e = await waitForEntries(etcd.client(), `/services/${service}/`, 'container address', (x) => key in x);
+    const ip = await docker('inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', name);
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(e[key]).toMatchObject({ host: ip, port: 80 });
+  });
+});
