@@ -1,7 +1,7 @@
 // Balancer configuration: flags > environment > defaults, validated once, frozen.
 import { availableParallelism } from 'node:os';
 import { checkEtcdSettings, etcdOptionDefs } from '../common/etcd-client.js';
-import { LOG_LEVELS } from '../common/logger.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../common/logger.js';
 import { flagName, option, parseOptions, type OptionValues } from '../common/options.js';
 import { durationAtLeast, parseEnum, parseInteger, parseKeyPrefix, parseListenAddress, parseNonEmpty } from '../common/parsers.js';
 import { DEFAULT_PREFIX, isValidServiceName } from '../common/registry.js';
@@ -40,6 +40,7 @@ export const balancerOptions = {
   grace: option({ env: ['BALANCER_GRACE'], default: 10_000, defaultText: '10s', parse: durationAtLeast(0, 3_600_000), group: group.ops, placeholder: 'duration', describe: 'on SIGTERM: time in-flight requests get to finish' }),
   workers: option({ env: ['BALANCER_WORKERS'], default: 1, parse: parseWorkers, group: group.ops, placeholder: 'n|auto', describe: 'proxy processes sharing the listener; auto = one per core' }),
   logLevel: option({ env: ['BALANCER_LOG_LEVEL', 'LOG_LEVEL'], default: 'info' as (typeof LOG_LEVELS)[number], parse: parseEnum(...LOG_LEVELS), group: group.ops, placeholder: 'level', describe: 'log level: fatal, error, warn, info, debug, trace, silent' }),
+  logFormat: option({ env: ['BALANCER_LOG_FORMAT', 'LOG_FORMAT'], default: 'auto' as (typeof LOG_FORMATS)[number], parse: parseEnum(...LOG_FORMATS), group: group.ops, placeholder: 'format', describe: 'logs as JSON lines, or pretty (coloured, for people); auto = pretty on a terminal' }),
 };
 
 export type BalancerConfig = OptionValues<typeof balancerOptions>;

@@ -6,7 +6,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger, logFormat, type Logger } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { packageVersion } from '../common/version.js';
 import { createAdminServer } from './admin.js';
@@ -151,7 +151,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
-  const log = createLogger('balancer', config.logLevel).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
+  const log = createLogger('balancer', config.logLevel, logFormat(config.logFormat, process.stdout.isTTY === true)).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
   if (cluster.isWorker) return runBalancer(config, log, 'worker');
   if (config.workers > 1) return runPrimary(config, log);
   return runBalancer(config, log, 'single');

@@ -1,7 +1,7 @@
 // Sidekick configuration: flags > environment > defaults, validated once, frozen.
 import type { NetworkInterfaceInfo } from 'node:os';
 import { checkEtcdSettings, etcdOptionDefs } from '../common/etcd-client.js';
-import { LOG_LEVELS } from '../common/logger.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../common/logger.js';
 import { option, parseOptions, type OptionValues } from '../common/options.js';
 import { durationAtLeast, parseBoolean, parseEnum, parseIp, parseKeyPrefix, parseListenAddress, parseNonEmpty, type ListenAddress } from '../common/parsers.js';
 import { DEFAULT_PREFIX } from '../common/registry.js';
@@ -43,6 +43,8 @@ export const sidekickOptions = {
   dockerHost: option({ env: ['SIDEKICK_DOCKER_HOST', 'DOCKER_HOST'], default: 'unix:///var/run/docker.sock', parse: parseDockerHost, group: 'containers', placeholder: 'url', describe: 'Docker Engine API endpoint (read-only access is enough)' }),
   metrics: option({ env: ['SIDEKICK_METRICS'], default: parseListenAddress('127.0.0.1:9091') as ListenAddress | 'off', defaultText: '127.0.0.1:9091', parse: parseMetrics, group: 'operations', placeholder: 'host:port|off', describe: 'listener for /healthz and /metrics' }),
   logLevel: option({ env: ['SIDEKICK_LOG_LEVEL', 'LOG_LEVEL'], default: 'info' as (typeof LOG_LEVELS)[number], parse: parseEnum(...LOG_LEVELS), group: 'operations', placeholder: 'level', describe: 'log level: fatal, error, warn, info, debug, trace, silent' }),
+  logFormat: option({ env: ['SIDEKICK_LOG_FORMAT', 'LOG_FORMAT'], default: 'auto' as (typeof LOG_FORMATS)[number], parse: parseEnum(...LOG_FORMATS), group: 'operations', placeholder: 'format', describe: 'logs as JSON lines, or pretty (coloured, for people); auto = pretty on a terminal' }),
+  dryRun: option({ env: ['SIDEKICK_DRY_RUN'], default: false, parse: parseBoolean, boolean: true, group: 'operations', describe: 'print the entries this host would publish (as key value lines) and exit; etcd is not contacted' }),
 };
 
 export type SidekickConfig = OptionValues<typeof sidekickOptions>;

@@ -40,3 +40,18 @@ export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult 
   }
   return { entries, warnings: allWarnings };
 }
+
+/** The entry options a sidekick configuration implies. */
+export function entryOptions(config: {
+  prefix: string; node: string; address: 'host' | 'container'; hostIp: string; network: string; all: boolean; container: string;
+}): EntryOptions {
+  return {
+    prefix: config.prefix,
+    node: config.node,
+    mode: config.address,
+    hostIp: config.hostIp,
+    network: config.network || undefined,
+    all: config.all,
+    implicit: config.container !== '',
+  };
+}

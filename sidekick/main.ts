@@ -4,12 +4,14 @@ import { hostname, networkInterfaces } from 'node:os';
 import Dockerode from 'dockerode';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { createLogger, logFormat } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { sendJson, sendText, StatusServer } from '../common/status-server.js';
 import { packageVersion } from '../common/version.js';
 import { loadSidekickConfig, sidekickOptions, type LoadedConfig } from './config.js';
 import { DockerSource, dockerConnection } from './docker-source.js';
+import { dryRun } from './dry-run.js';
+import { entryOptions } from './entries.js';
 import { createSidekickMetrics } from './metrics.js';
 import { Sidekick } from './sidekick.js';
 
@@ -40,7 +42,19 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
-  const log = createLogger('sidekick', config.logLevel);
+  if (config.dryRun) {
+    const docker = new DockerSource(new Dockerode(dockerConnection(config.dockerHost)), createLogger('sidekick', 'silent'), config.container || undefined);
+    try {
+      const { entries, warnings } = await dryRun(docker, entryOptions(config), config.container || undefined);
+      for (const w of warnings) process.stderr.write(`sidekick: warning: ${w}\n`);
+      for (const [key, value] of entries) process.stdout.write(`${key} ${value}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`sidekick: --dry-run: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const log = createLogger('sidekick', config.logLevel, logFormat(config.logFormat, process.stdout.isTTY === true));
   for (const note of loaded.notes) log.info(note);
   const metrics = createSidekickMetrics();
   const etcd = createEtcdClient(config);

@@ -10,7 +10,7 @@ import type { SidekickConfig } from './config.js';
 import type { Container } from './container.js';
 import { diffEntries, isEmptyDiff, type PublishedValue } from './diff.js';
 import type { DockerEvent, DockerSource } from './docker-source.js';
-import { desiredEntries, type EntryOptions } from './entries.js';
+import { desiredEntries, entryOptions, type EntryOptions } from './entries.js';
 import { KillTracker } from './kill-tracker.js';
 import { LeaseSession } from './lease-session.js';
 import type { SidekickMetrics } from './metrics.js';
@@ -60,15 +60,7 @@ export class Sidekick {
   constructor(private readonly deps: SidekickDeps) {
     const { config } = deps;
     this.log = deps.log.child({ component: 'sidekick' });
-    this.entryOptions = {
-      prefix: config.prefix,
-      node: config.node,
-      mode: config.address,
-      hostIp: config.hostIp,
-      network: config.network || undefined,
-      all: config.all,
-      implicit: config.container !== '',
-    };
+    this.entryOptions = entryOptions(config);
     this.session = new LeaseSession(deps.etcd, config.ttl / 1000, deps.log.child({ component: 'lease' }), (err) => {
       deps.metrics.leaseLosses.inc();
       this.log.warn({ err: err.message }, 'lease lost; granting a new one and republishing everything');

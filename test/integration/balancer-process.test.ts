@@ -190,6 +190,13 @@ describe('balancer CLI', () => {
     expect(output).toContain(`invalid configuration: ${flag}`);
   });
 
+  it('--log-format pretty writes human-readable lines instead of JSON', async () => {
+    const p = startProgram('balancer', ['--log-format', 'pretty', '--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+    await waitFor('a pretty log line', () => /INFO.*balancer listening/.test(p.output()), 10_000);
+    expect(p.output().split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(await p.stop()).toBe(0);
+  });
+
   it('--help lists the options grouped with examples', async () => {
     const { code, output } = await runProgram('balancer', ['--help']);
     expect(code).toBe(0);

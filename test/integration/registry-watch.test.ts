@@ -63,7 +63,7 @@ function startWatch(endpoint: string, extra: Partial<RegistryWatchOptions> = {},
     flagRoutes: [],
     defaultService: undefined,
     store,
-    log: process.env.TEST_LOG ? createLogger('test', 'debug', process.stderr) : silentLogger(),
+    log: process.env.TEST_LOG ? createLogger('test', 'debug', 'pretty') : silentLogger(),
     resyncMs: 60_000,
     events: {
       onInvalid: (key) => seen.invalid.push(key),

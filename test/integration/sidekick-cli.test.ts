@@ -1,6 +1,11 @@
 // The command line as operators meet it: help, version, and bad configuration (exit 2, flag named).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { docker, hostPortOf, removeTestContainers, runContainer, uniq } from '../helpers/docker.js';
 import { runProgram } from '../helpers/program.js';
+
+afterAll(async () => {
+  await removeTestContainers();
+});
 
 describe('sidekick CLI', () => {
   it.each([
@@ -41,5 +46,23 @@ describe('sidekick CLI', () => {
     const { code, output } = await runProgram('sidekick', ['--version']);
     expect(code).toBe(0);
     expect(output).toMatch(/^sidekick \d+\.\d+\.\d+/);
+  });
+});
+
+describe('sidekick --dry-run', () => {
+  it('prints what it would publish as key value lines without contacting etcd, and warns about skipped containers', async () => {
+    const service = uniq('dry');
+    const name = uniq('c');
+    const skipped = uniq('multi');
+    await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
+    await runContainer({ name: skipped, labels: { 'sidekick.service': `${service}-x` }, publish: ['127.0.0.1::80', '127.0.0.1::81'], extra: ['--expose', '81'] });
+    // Nothing listens on port 1: a dry run must not need etcd.
+    const { code, output } = await runProgram('sidekick', ['--dry-run', '--node', 'n1', '--host-ip', '127.0.0.1', '--etcd-endpoints', 'http://127.0.0.1:1']);
+    expect(code).toBe(0);
+    const id = await docker('inspect', '-f', '{{.Id}}', name);
+    const line = output.split('\n').find((l) => l.startsWith(`/services/${service}/n1:${name}:80 `));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line?.slice(line.indexOf(' ') + 1) ?? '')).toEqual({ host: '127.0.0.1', port: await hostPortOf(name), node: 'n1', container: { id, name } });
+    expect(output).toContain(`warning: container ${skipped}: cannot choose a port`);
   });
 });
