@@ -1,4 +1,4 @@
-// The sidekick against a secured etcd, with real etcd processes: mutual TLS (client certificates)
+// Both programs against a secured etcd, with real etcd processes: mutual TLS (client certificates)
 // and user/password auth, including an etcd restart under password auth (etcd3 #177: later calls
 // deadlocked with the per-host circuit breaker). Wrong credentials must give a clear, retried
 // error, not a crash loop; an inconsistent TLS configuration is refused at startup (exit 2).
@@ -219,5 +219,56 @@ describe('TLS configuration', () => {
     const { code, output } = await runProgram('sidekick', ['--etcd-endpoints', 'http://127.0.0.1:2379', '--etcd-ca', pki().caFile]);
     expect(code).toBe(2);
     expect(output).toContain('invalid configuration: --etcd-ca');
+  });
+});
+
+describe('balancer against a secured etcd', () => {
+  async function webBackend(): Promise<{ port: number; close: () => void }> {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => res.end('secured-ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    return { port, close: () => void (server.closeAllConnections(), server.close()) };
+  }
+
+  async function proxiedBody(p: Program): Promise<string> {
+    const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 15_000);
+    const admin = `http://${String(line.admin)}`;
+    await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 15_000);
+    return waitFor('a proxied 200', async () => {
+      const res = await fetch(`http://${String(line.proxy)}/`);
+      return res.status === 200 ? res.text() : undefined;
+    }, 15_000);
+  }
+
+  it('reads the registry over mutual TLS', async () => {
+    const c = pki();
+    const etcd = await tlsEtcd();
+    const backend = await webBackend();
+    try {
+      await etcd.client().put('/services/web/manual:a:80').value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
+      const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--etcd-ca', c.caFile, '--etcd-cert', c.clientCertFile, '--etcd-key', c.clientKeyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--default-service', 'web']);
+      expect(await proxiedBody(p)).toBe('secured-ok');
+    } finally {
+      backend.close();
+    }
+  });
+
+  it('reads the registry as a read-only user with password auth', async () => {
+    const etcd = await authEtcd();
+    const { etcdctl } = await import('../helpers/etcd.js');
+    await etcdctl(etcd, ['user', 'add', 'balancer:balancer-Pw-1'], `root:${ROOT_PASSWORD}`);
+    await etcdctl(etcd, ['role', 'add', 'reader'], `root:${ROOT_PASSWORD}`);
+    for (const prefix of ['/services/', '/routes/']) await etcdctl(etcd, ['role', 'grant-permission', 'reader', '--prefix=true', 'read', prefix], `root:${ROOT_PASSWORD}`);
+    await etcdctl(etcd, ['user', 'grant-role', 'balancer', 'reader'], `root:${ROOT_PASSWORD}`);
+    const backend = await webBackend();
+    try {
+      await etcdctl(etcd, ['put', '/services/web/manual:a:80', JSON.stringify({ host: '127.0.0.1', port: backend.port })], `root:${ROOT_PASSWORD}`);
+      const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'balancer', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--default-service', 'web'], { ETCD_PASSWORD: 'balancer-Pw-1' });
+      expect(await proxiedBody(p)).toBe('secured-ok');
+      expect(p.output()).not.toContain('balancer-Pw-1');
+    } finally {
+      backend.close();
+    }
   });
 });
