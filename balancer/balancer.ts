@@ -14,6 +14,7 @@ import { createPicker } from './pickers.js';
 import { createProxy, type ProxyHandler } from './proxy.js';
 import { RegistryWatch } from './registry-watch.js';
 import { matchRoute } from './route-table.js';
+import { TrafficStats } from './stats.js';
 import { TableStore, vanishedBackends } from './table-store.js';
 
 export interface BalancerDeps {
@@ -35,6 +36,8 @@ export class Balancer {
   readonly store: TableStore;
   readonly proxy: ProxyHandler;
   readonly metrics: BalancerMetrics;
+  /** Per-service request and 5xx counts for the dashboard (/api/stats). */
+  readonly traffic = new TrafficStats();
   private readonly watch: RegistryWatch;
   private readonly server: Server;
   private readonly adminServer: StatusServer | undefined;
@@ -53,9 +56,12 @@ export class Balancer {
       upstreamTimeoutMs: config.upstreamTimeout,
       ejectCooldownMs: config.ejectCooldown,
       trustedProxies: config.trustedProxies,
-      logger: deps.log.child({ component: 'proxy' }),
+      logger: deps.log, // the proxy adds component: 'proxy'
       events: {
-        onResponse: (service, _backend, status, seconds) => this.metrics.observeRequest(service || 'none', status, seconds),
+        onResponse: (service, _backend, status, seconds) => {
+          this.metrics.observeRequest(service || 'none', status, seconds);
+          this.traffic.record(service || 'none', status);
+        },
         onRetry: (service) => this.metrics.retries.inc({ service }),
         onEject: (service, id) => {
           this.metrics.ejections.inc({ service });
@@ -75,7 +81,10 @@ export class Balancer {
         this.proxy.closeBackendSockets(id, config.drain);
       }
       const gone = [...prev.services.keys()].filter((s) => !next.services.has(s));
-      if (gone.length > 0) this.metrics.forgetServices(gone);
+      if (gone.length > 0) {
+        this.metrics.forgetServices(gone);
+        this.traffic.forget(gone);
+      }
     });
     const allow = config.backendsAllow !== undefined ? createMatcher(config.backendsAllow) : undefined;
     this.watch = new RegistryWatch({
@@ -86,7 +95,7 @@ export class Balancer {
       defaultService: config.defaultService,
       ...(allow ? { allowBackend: allow } : {}),
       store: this.store,
-      log: deps.log.child({ component: 'registry' }),
+      log: deps.log, // the watch adds component: 'registry-watch'
       resyncMs: config.resync,
       events: {
         onInvalid: () => this.metrics.invalidEntries.inc(),
@@ -100,7 +109,7 @@ export class Balancer {
         onDrift: (n) => this.metrics.drift.inc(n),
       },
     });
-    this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
       // While draining, tell keep-alive clients to reconnect elsewhere after this response.
       if (this.shuttingDown) res.setHeader('connection', 'close');
       this.proxy.handleRequest(req, res);
@@ -123,6 +132,7 @@ export class Balancer {
               inflight: (id) => this.proxy.inflight.get(id),
               readiness: () => this.readiness(),
               metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+              stats: () => this.traffic.snapshot(),
             },
             this.log,
           );

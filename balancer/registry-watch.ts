@@ -1,16 +1,17 @@
 // The balancer's etcd edge: keeps the TableStore equal to the registry. One consistent snapshot of
-// both prefixes, then a watch per prefix from snapshot + 1. etcd3's watcher resumes from the wrong
-// revision after a reconnect and loses events silently (see the etcd brief), so every disconnect or
-// error cancels the watchers and goes through snapshot → diff → re-watch instead; the last table is
-// served meanwhile. A periodic check re-reads the snapshot and reports drift. The table's revision
+// both prefixes (registry-snapshot.ts), then a watch per prefix from snapshot + 1. etcd3's watcher
+// resumes from the wrong revision after a reconnect and loses events silently (see the etcd brief),
+// so every disconnect or error cancels the watchers and goes through snapshot → diff → re-watch
+// instead; the last table is served meanwhile. A periodic check re-reads the snapshot and reports drift. The table's revision
 // is the one both watchers have reached: every change at or below it is in the table.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Range, type Etcd3, type IWatchResponse, type Watcher } from 'etcd3';
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { retryForever, sleep } from '../common/backoff.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { classifyKey, countDrift, decodeDelete, decodePut, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv, type Rejection } from './registry-decoder.js';
+import { readSnapshot, type Snapshot } from './registry-snapshot.js';
 import { applyEvents, buildTable } from './route-table.js';
 import type { TableStore } from './table-store.js';
 import type { RegistryEvent, RouteRule, RouteTable } from './types.js';
@@ -31,6 +32,7 @@ export interface RegistryWatchOptions {
   readonly defaultService: string | undefined;
   readonly allowBackend?: (host: string) => boolean;
   readonly store: TableStore;
+  /** The watch adds its own `component: 'registry-watch'` binding: pass the parent logger. */
   readonly log: Logger;
   /** Period of the consistency check; 0 disables it. */
   readonly resyncMs: number;
@@ -46,11 +48,8 @@ export interface RegistryWatchStatus {
 }
 
 const KINDS: readonly KeyKind[] = ['entry', 'route'];
-const PAGE_SIZE = 1000; // keeps each range response far below gRPC's 4 MiB default message limit
-const MAX_PAGES = 10_000;
 const STOP_WAIT_MS = 5000;
 
-interface Snapshot { readonly revision: number; readonly kvs: readonly RawKv[] }
 interface Change extends RawKv { readonly put: boolean }
 /** One watch response: etcd never splits one revision's events across responses. */
 interface Batch { readonly kind: KeyKind; readonly changes: readonly Change[] }
@@ -161,7 +160,7 @@ export class RegistryWatch {
     const recovering = this.synced;
     this.flushNow(); // events delivered before the loss are real: apply them
     this.dropWatchers();
-    const snapshot = await retryForever(() => this.readSnapshot(), {
+    const snapshot = await retryForever(() => readSnapshot(this.opts.client, this.bases), {
       initialMs: 100,
       maxMs: 3000,
       signal: this.abort.signal,
@@ -184,7 +183,7 @@ export class RegistryWatch {
     if (!this.synced) return;
     const before = this.highest;
     try {
-      const snapshot = await this.readSnapshot();
+      const snapshot = await readSnapshot(this.opts.client, this.bases);
       if (this.stopped) return;
       if (snapshot.revision < before) {
         this.wantResync = true; // etcd went backwards: the watchers see another history, start over
@@ -205,30 +204,6 @@ export class RegistryWatch {
   }
 
   // ---- snapshot -------------------------------------------------------------------------------
-
-  /** Both prefixes at one revision: the entries at the latest revision, then the routes at that same revision. */
-  private async readSnapshot(): Promise<Snapshot> {
-    const entries = await this.readPrefix(this.bases.entry, 0);
-    const routes = await this.readPrefix(this.bases.route, entries.revision);
-    return { revision: entries.revision, kvs: [...entries.kvs, ...routes.kvs] };
-  }
-
-  private async readPrefix(prefix: string, atRevision: number): Promise<Snapshot> {
-    const { start, end } = Range.prefix(prefix);
-    let key = start;
-    let revision = atRevision;
-    const kvs: RawKv[] = [];
-    for (let page = 0; page < MAX_PAGES; page++) {
-      // Later pages pin the first page's revision; if it gets compacted meanwhile the read fails and is retried.
-      const res = await this.opts.client.kv.range({ key, range_end: end, limit: PAGE_SIZE, ...(revision > 0 ? { revision } : {}) });
-      if (revision === 0) revision = Number(res.header.revision);
-      for (const kv of res.kvs) kvs.push({ key: kv.key.toString(), value: kv.value, revision: Number(kv.mod_revision) });
-      const last = res.kvs.at(-1);
-      if (!res.more || last === undefined) return { revision, kvs };
-      key = Buffer.concat([last.key, Buffer.from([0])]);
-    }
-    throw new Error(`more than ${MAX_PAGES * PAGE_SIZE} keys under ${prefix}`);
-  }
 
   /**
    * Makes the table equal to the snapshot, except keys the watch has already moved past it; `rebuild`

@@ -17,9 +17,7 @@ import {
 } from './forwarded.js';
 import type { ProxyEvents } from './proxy.js';
 import type { Backend, LbPolicy, Lookup, Picker } from './types.js';
-
-/** A backend address in the shape http-proxy takes; a fresh object per attempt (its identity matters). */
-export interface UpstreamTarget { protocol: string; hostname: string; host: string; port: string }
+import type { UpstreamTarget } from './upstream-pool.js';
 
 /** What the WebSocket edge needs from the proxy core (shared with the HTTP edge). */
 export interface EdgeContext {

@@ -89,7 +89,7 @@ export function parseEntryKey(prefix: string, key: string): Decoded<ParsedKey> {
   return { ok: true, value: { service, instance } };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -128,16 +128,23 @@ export function validateEntry(input: unknown): Decoded<Entry> {
   return { ok: true, value: Object.freeze(entry) };
 }
 
-export function decodeEntry(raw: string | Buffer): Decoded<Entry> {
+/**
+ * The first step of decoding any stored value (entries and routes alike): refuse oversized values
+ * before parsing them, then parse JSON. What the JSON must look like is the caller's to validate.
+ */
+export function parseJsonValue(raw: string | Buffer): Decoded<unknown> {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   if (size > MAX_VALUE_BYTES) return { ok: false, error: `value larger than ${MAX_VALUE_BYTES} bytes` };
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    return { ok: true, value: JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as unknown };
   } catch {
     return { ok: false, error: 'value is not valid JSON' };
   }
-  return validateEntry(parsed);
+}
+
+export function decodeEntry(raw: string | Buffer): Decoded<Entry> {
+  const parsed = parseJsonValue(raw);
+  return parsed.ok ? validateEntry(parsed.value) : parsed;
 }
 
 /** Canonical encoding: fixed field order and defaults omitted, so equal entries encode to equal bytes. */

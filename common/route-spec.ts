@@ -3,7 +3,7 @@
 // Value: {"host": "api.example.com", "pathPrefix": "/v1", "service": "api", "lb": "least-request", "sticky": true}
 // Flag:  --route '<host><path>=<service>'  e.g. api.example.com/v1=api, *.example.com=web, /static=assets, =web
 import { isIP } from 'node:net';
-import { type Decoded, MAX_VALUE_BYTES, isValidHost, isValidServiceName, normalizePrefix } from './registry.js';
+import { type Decoded, isRecord, isValidHost, isValidServiceName, normalizePrefix, parseJsonValue } from './registry.js';
 
 export type LbPolicy = 'round-robin' | 'least-request';
 
@@ -96,10 +96,6 @@ export function isLbPolicy(v: unknown): v is LbPolicy {
   return (LB_POLICIES as readonly unknown[]).includes(v);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** The one validator for route values and flags; unknown fields are ignored. */
 export function validateRoute(input: unknown, source: string): Decoded<RouteRule> {
   if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
@@ -124,15 +120,8 @@ export function validateRoute(input: unknown, source: string): Decoded<RouteRule
 
 /** Decodes the value stored at `key`; the rule's `source` is the key, for logs and /api/table. */
 export function decodeRoute(key: string, raw: string | Buffer): Decoded<RouteRule> {
-  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (size > MAX_VALUE_BYTES) return { ok: false, error: `value larger than ${MAX_VALUE_BYTES} bytes` };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return { ok: false, error: 'value is not valid JSON' };
-  }
-  return validateRoute(parsed, key);
+  const parsed = parseJsonValue(raw);
+  return parsed.ok ? validateRoute(parsed.value, key) : parsed;
 }
 
 /** Canonical encoding (fixed field order, defaults omitted), for tools that write routes. */

@@ -1,31 +1,18 @@
 // The HTTP proxy edge against real node:http backends on 127.0.0.1, with a stub lookup and a stub
 // round-robin picker (the real ones are tested on their own). Every server is closed in afterEach.
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProxy, type PickerDeps, type ProxyEvents, type ProxyHandler, type ProxyOptions, STICKY_COOKIE } from '../../balancer/proxy.js';
-import type { Backend, Lookup, Picker, RouteMatch } from '../../balancer/types.js';
+import { createProxy, type ProxyEvents, type ProxyHandler, type ProxyOptions, STICKY_COOKIE } from '../../balancer/proxy.js';
+import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
+import { closeHttp, listen } from '../helpers/servers.js';
+import { stubPicker } from '../helpers/stub-picker.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-function listen(server: http.Server | NetServer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr !== null ? addr.port : 0);
-    });
-  });
-}
-
-function closeHttp(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 interface Seen {
   readonly method: string;
@@ -109,24 +96,6 @@ function stubLookup(routes: Map<string, Route>): Lookup {
     const rule = { host, pathPrefix: '/', service: r.service, lb: undefined, sticky: r.sticky ?? false, source: 'test' };
     const view = r.backends === undefined ? undefined : { name: r.service, backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     return { rule, service: r.service, view };
-  };
-}
-
-/** Stub picker: round-robin over non-excluded, non-ejected backends (all non-excluded if every one is ejected). */
-function stubPicker(deps: PickerDeps): Picker {
-  let next = 0;
-  return {
-    pick(view, _policy, exclude, preferredId) {
-      const usable = view.backends.filter((b) => !exclude.has(b.id));
-      const healthy = usable.filter((b) => !deps.isEjected(b.id));
-      const candidates = healthy.length > 0 ? healthy : usable;
-      if (preferredId !== undefined) {
-        const p = candidates.find((b) => b.id === preferredId);
-        if (p !== undefined) return p;
-      }
-      if (candidates.length === 0) return undefined;
-      return candidates[next++ % candidates.length];
-    },
   };
 }
 

@@ -1,32 +1,19 @@
 // WebSocket upgrades through the proxy edge, against real `ws` servers on 127.0.0.1 with a stub
 // lookup and a stub round-robin picker. Every server and socket is closed in afterEach.
 import http, { type IncomingHttpHeaders } from 'node:http';
-import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createProxy, type PickerDeps, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy.js';
-import type { Backend, Lookup, Picker, RouteMatch } from '../../balancer/types.js';
+import { createProxy, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy.js';
+import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
+import { closeHttp, listen } from '../helpers/servers.js';
+import { stubPicker } from '../helpers/stub-picker.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-function listen(server: http.Server | NetServer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr !== null ? addr.port : 0);
-    });
-  });
-}
-
-function closeHttp(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 function backendFor(name: string, port: number): Backend {
   return { id: `chat/${name}`, service: 'chat', instance: name, entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false }, target: `http://127.0.0.1:${port}` };
@@ -70,22 +57,6 @@ function stubLookup(routes: Map<string, Route>): Lookup {
     if (r === undefined) return undefined;
     const rule = { host, pathPrefix: '/', service: 'chat', lb: undefined, sticky: r.sticky ?? false, source: 'test' };
     return { rule, service: 'chat', view: r.backends === undefined ? undefined : { name: 'chat', backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) } };
-  };
-}
-
-function stubPicker(deps: PickerDeps): Picker {
-  let next = 0;
-  return {
-    pick(view, _policy, exclude, preferredId) {
-      const usable = view.backends.filter((b) => !exclude.has(b.id));
-      const healthy = usable.filter((b) => !deps.isEjected(b.id));
-      const candidates = healthy.length > 0 ? healthy : usable;
-      if (preferredId !== undefined) {
-        const p = candidates.find((b) => b.id === preferredId);
-        if (p !== undefined) return p;
-      }
-      return candidates.length === 0 ? undefined : candidates[next++ % candidates.length];
-    },
   };
 }
 

@@ -1,0 +1,33 @@
+// The benchmark's upstream: a minimal node:http server on N loopback ports (argument, default 1).
+// `/64k` answers 64 KiB, anything else a 3-byte body. Reports its ports to the parent over IPC.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const count = Number(process.argv[2] ?? '1');
+const small = Buffer.from('ok\n');
+const big = Buffer.alloc(64 * 1024, 'x');
+const smallHeaders = { 'content-type': 'text/plain', 'content-length': String(small.length) };
+const bigHeaders = { 'content-type': 'text/plain', 'content-length': String(big.length) };
+
+async function main(): Promise<void> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/64k') {
+        res.writeHead(200, bigHeaders);
+        res.end(big);
+      } else {
+        res.writeHead(200, smallHeaders);
+        res.end(small);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ports.push((server.address() as AddressInfo).port);
+  }
+  process.send?.({ type: 'ready', ports });
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+void main();

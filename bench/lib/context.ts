@@ -1,0 +1,46 @@
+// What every scenario gets: the mode's parameters, the shared etcd and backend, and where to report.
+import type { Etcd } from './etcd.js';
+import type { Row } from './report.js';
+
+export interface Params {
+  /** Interleaved rounds per competitor in throughput comparisons. */
+  readonly rounds: number;
+  /** Seconds per wrk run. */
+  readonly seconds: number;
+  /** Measured seconds per fixed-rate (1,000 req/s) run. */
+  readonly rateSeconds: number;
+  readonly putTrials: number;
+  readonly containerTrials: number;
+  readonly healthTrials: number;
+  readonly startTrials: number;
+  readonly applyTrials: number;
+  readonly churnSeconds: number;
+  readonly churnRate: number;
+  readonly skContainers: number;
+  readonly idleSeconds: number;
+  readonly profileSeconds: number;
+}
+
+export const QUICK: Params = {
+  rounds: 2, seconds: 2, rateSeconds: 2, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
+  applyTrials: 50, churnSeconds: 3, churnRate: 1000, skContainers: 30, idleSeconds: 3, profileSeconds: 5,
+};
+
+export const FULL: Params = {
+  rounds: 5, seconds: 5, rateSeconds: 8, putTrials: 100, containerTrials: 50, healthTrials: 50, startTrials: 5,
+  applyTrials: 300, churnSeconds: 10, churnRate: 1000, skContainers: 200, idleSeconds: 10, profileSeconds: 15,
+};
+
+export interface Context {
+  readonly quick: boolean;
+  readonly params: Params;
+  readonly work: string;
+  /** This run's id: container labels and names carry it. */
+  readonly run: string;
+  readonly etcd: Etcd;
+  /** The shared node:http backend (one port). */
+  readonly backendPort: number;
+  readonly rows: Row[];
+  /** Raw measurements per scenario, written to results.json. */
+  readonly raw: Record<string, unknown>;
+}

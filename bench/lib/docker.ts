@@ -1,0 +1,112 @@
+// Docker for the benchmark: the repo's scratch+busybox web image, containers labelled with this
+// run's id (so cleanup finds exactly ours), and the engine's event stream for precise timestamps.
+// Timed actions use the Engine API directly (what `docker run` / `docker stop` call), so the CLI's
+// own start-up time is not charged to the system under test.
+import { join } from 'node:path';
+import Dockerode from 'dockerode';
+import { runCommand } from './procs.js';
+import { ROOT } from './components.js';
+
+export const BENCH_LABEL = 'sidekick.bench';
+export const WEB_IMAGE = 'sidekick-bench/web:latest';
+export const HEALTH_IMAGE = 'sidekick-bench/web-health:latest';
+
+export const docker = new Dockerode({ socketPath: '/var/run/docker.sock' });
+
+export async function buildImages(): Promise<void> {
+  const r = await runCommand('bash', [join(ROOT, 'scripts', 'build-web-image.sh'), WEB_IMAGE, HEALTH_IMAGE], 180_000);
+  if (r.code !== 0) throw new Error(`building the web image failed: ${r.stderr}`);
+}
+
+export interface Started { readonly id: string; readonly name: string }
+
+export async function runContainer(run: string, name: string, image: string, labels: Record<string, string>): Promise<Started> {
+  const c = await docker.createContainer({
+    Image: image,
+    name,
+    Hostname: name,
+    Labels: { [BENCH_LABEL]: run, ...labels },
+    HostConfig: { AutoRemove: false },
+  });
+  await c.start();
+  return { id: c.id, name };
+}
+
+export async function containerIp(id: string): Promise<string> {
+  const info = await docker.getContainer(id).inspect();
+  const nets = Object.values(info.NetworkSettings.Networks ?? {});
+  return nets[0]?.IPAddress ?? '';
+}
+
+/** Removes every container of this run (force), a few at a time. */
+export async function removeRunContainers(run: string): Promise<number> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=${run}`] } });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const c = list[next++]!;
+      await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  return list.length;
+}
+
+export interface DockerEvent { readonly id: string; readonly action: string; readonly timeMs: number; readonly name: string }
+
+/** The run's container events, read continuously; `next(pred)` resolves with the first match at or after the call. */
+export class EventLog {
+  private readonly events: DockerEvent[] = [];
+  private readonly waiters = new Set<{ pred: (e: DockerEvent) => boolean; resolve: (e: DockerEvent) => void; from: number }>();
+  private stream: NodeJS.ReadableStream | undefined;
+
+  async open(run: string): Promise<void> {
+    const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`${BENCH_LABEL}=${run}`] } })) as NodeJS.ReadableStream;
+    this.stream = stream;
+    let buf = '';
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          const raw = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes?: Record<string, string> }; timeNano: number };
+          this.push({ id: raw.Actor.ID, action: raw.Action, timeMs: raw.timeNano / 1e6, name: raw.Actor.Attributes?.name ?? '' });
+        } catch {
+          // a partial or foreign line: ignore
+        }
+      }
+    });
+  }
+
+  private push(e: DockerEvent): void {
+    this.events.push(e);
+    if (this.events.length > 100_000) this.events.splice(0, 50_000);
+    for (const w of this.waiters) {
+      if (w.pred(e)) {
+        this.waiters.delete(w);
+        w.resolve(e);
+      }
+    }
+  }
+
+  /** The first event matching `pred`, already seen or still to come, bounded by `timeoutMs`. */
+  find(pred: (e: DockerEvent) => boolean, timeoutMs: number): Promise<DockerEvent> {
+    const seen = this.events.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (e: DockerEvent) => { clearTimeout(timer); resolve(e); }, from: Date.now() };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new Error(`no matching Docker event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  close(): void {
+    (this.stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+  }
+}

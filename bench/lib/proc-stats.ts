@@ -1,0 +1,62 @@
+// Resource use of a running process from /proc: resident memory and CPU time.
+import { readFileSync } from 'node:fs';
+
+/** VmRSS in MiB, NaN once the process is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** utime + stime in seconds (USER_HZ is 100 on Linux). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Children's pids (cluster workers), from /proc/<pid>/task/<pid>/children. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Parses a Prometheus histogram from /metrics text into cumulative buckets. */
+export function parseHistogram(text: string, name: string): { buckets: Array<{ le: number; count: number }>; sum: number; count: number } {
+  const buckets: Array<{ le: number; count: number }> = [];
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}_bucket{`)) {
+      const le = /le="([^"]+)"/.exec(line)?.[1] ?? '+Inf';
+      buckets.push({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count: Number(line.slice(line.lastIndexOf(' ') + 1)) });
+    } else if (line.startsWith(`${name}_sum`)) sum = Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith(`${name}_count`)) count = Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return { buckets, sum, count };
+}
+
+/** Quantile of the observations between two scrapes, as the upper bound of the bucket it falls in. */
+export function histogramDelta(before: ReturnType<typeof parseHistogram>, after: ReturnType<typeof parseHistogram>, q: number): { count: number; mean: number; quantileLe: number } {
+  const count = after.count - before.count;
+  const mean = count > 0 ? (after.sum - before.sum) / count : Number.NaN;
+  let quantileLe = Number.NaN;
+  for (const b of after.buckets) {
+    const prev = before.buckets.find((x) => x.le === b.le)?.count ?? 0;
+    if (count > 0 && b.count - prev >= q * count) {
+      quantileLe = b.le;
+      break;
+    }
+  }
+  return { count, mean, quantileLe };
+}

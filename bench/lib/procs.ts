@@ -1,0 +1,120 @@
+// Every process the benchmark starts goes through here, so one cleanup stops them all, on success,
+// failure or Ctrl-C. Each pid is also appended, with its kernel start time, to `<work>/pids`, so the
+// shell wrapper can stop exactly these processes (never a name match) if the harness itself is killed.
+import { spawn, fork, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep } from './util.js';
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resolves with the exit code or signal name. */
+  readonly exited: Promise<number | string>;
+  alive(): boolean;
+  /** Signal, wait up to `timeoutMs`, then SIGKILL. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+  /** The last `bytes` of its log, for error messages. */
+  tail(bytes?: number): string;
+}
+
+const live = new Set<Proc>();
+let workDir = '';
+
+export function setWorkDir(dir: string): void {
+  workDir = dir;
+}
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; with the pid it names one process. */
+export function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function track(name: string, child: ChildProcess, logFile: string, fd: number | undefined): Proc {
+  if (child.pid === undefined) throw new Error(`${name}: could not start (${child.spawnfile})`);
+  const pid = child.pid;
+  if (workDir) appendFileSync(join(workDir, 'pids'), `${pid} ${startTime(pid)} ${name}\n`);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
+  if (fd !== undefined) void exited.finally(() => closeSync(fd));
+  const proc: Proc = {
+    name,
+    child,
+    pid,
+    logFile,
+    exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
+      if (proc.alive()) child.kill(signal);
+      const timer = setTimeout(() => proc.alive() && child.kill('SIGKILL'), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      live.delete(proc);
+      return result;
+    },
+    tail(bytes = 2000) {
+      try {
+        const text = readFileSync(logFile, 'utf8');
+        return text.slice(-bytes);
+      } catch {
+        return '';
+      }
+    },
+  };
+  live.add(proc);
+  void exited.then(() => live.delete(proc));
+  return proc;
+}
+
+/** Starts a program with stdout and stderr going to `<work>/<name>.log`. */
+export function start(name: string, cmd: string, args: readonly string[], env: Record<string, string> = {}): Proc {
+  const logFile = join(workDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const stdio: StdioOptions = ['ignore', fd, fd];
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio });
+  return track(name, child, logFile, fd);
+}
+
+/** Forks a Node module with an IPC channel (load generators report through it). */
+export function forkNode(name: string, modulePath: string, args: readonly string[]): Proc {
+  const logFile = join(workDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = fork(modulePath, args, { stdio: ['ignore', fd, fd, 'ipc'] });
+  return track(name, child, logFile, fd);
+}
+
+/** Runs a short command to completion with a deadline; resolves with its exit code and output. */
+export function runCommand(cmd: string, args: readonly string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = child.pid !== undefined ? track(`${cmd}-${child.pid}`, child, '/dev/null', undefined) : undefined;
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code, sig) => {
+      clearTimeout(timer);
+      if (proc) live.delete(proc);
+      resolve({ code: code ?? sig ?? 'unknown', stdout, stderr });
+    });
+  });
+}
+
+/** Stops every live process: SIGTERM to all at once, SIGKILL after `graceMs`. */
+export async function stopAll(graceMs = 5000): Promise<void> {
+  const procs = [...live];
+  await Promise.all(procs.map((p) => p.stop('SIGTERM', graceMs)));
+  await sleep(0);
+}
+
+export function liveCount(): number {
+  return live.size;
+}

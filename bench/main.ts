@@ -1,0 +1,228 @@
+// `npm run bench [-- --quick] [-- --profile]`: runs every scenario in one go against real processes on
+// loopback, prints a table with targets, writes bench-results/results.json, results.md and chart.svg,
+// and stops everything it started. Exits 0 when it measured (even with FAIL rows), non-zero when the
+// harness itself failed. See bench/README.md.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, startBackend } from './lib/components.js';
+import { FULL, QUICK, type Context, type Params } from './lib/context.js';
+import { buildImages, docker, removeRunContainers } from './lib/docker.js';
+import { startEtcd, type Etcd } from './lib/etcd.js';
+import { runCommand, setWorkDir, stopAll } from './lib/procs.js';
+import { renderMarkdown, renderSvg, renderTable, writeJson, type Panel, type Row } from './lib/report.js';
+import { log } from './lib/util.js';
+import { convergence, type ConvergenceRaw } from './scenarios/convergence.js';
+import { profile } from './scenarios/profile.js';
+import { scale } from './scenarios/scale.js';
+import { sidekickScale } from './scenarios/sidekick.js';
+import { throughput, type ThroughputRaw } from './scenarios/throughput.js';
+
+const SCENARIOS = ['throughput', 'convergence', 'scale', 'sidekick', 'profile'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --quick              short runs and fewer trials (under two minutes of measuring)
+  --only <list>        comma-separated subset of: ${SCENARIOS.join(', ')}
+  --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
+  --containers <n>     containers for the sidekick scale test (quick 30, full 200)
+  --rounds <n>         interleaved rounds per competitor (quick 2, full 5)
+  --seconds <n>        seconds per wrk run (quick 2, full 5)
+  --out <dir>          results directory (default bench-results)
+  --keep               keep the temporary work dir (logs of every process)
+`;
+
+async function machine(): Promise<Record<string, unknown>> {
+  const version = async (cmd: string, args: string[]): Promise<string> => {
+    const r = await runCommand(cmd, args, 10_000).catch(() => undefined);
+    return ((r?.stdout ?? '') + (r?.stderr ?? '')).split('\n')[0]?.trim() ?? '';
+  };
+  let os = '';
+  try {
+    os = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '';
+  } catch {
+    // not Linux-like
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os,
+    kernel: release(),
+    node: process.version,
+    nginx: (await version('nginx', ['-v'])).replace('nginx version: ', ''),
+    wrk: (await version('wrk', ['-v'])).split(' [')[0],
+    etcd: await version('etcd', ['--version']),
+    docker: await docker.version().then((v) => v.Version, () => 'unreachable'),
+    loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
+  };
+}
+
+function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string, subtitle: string): string {
+  const panels: Panel[] = [];
+  const t = raw.throughput as ThroughputRaw | undefined;
+  if (t) {
+    panels.push({
+      title: 'Throughput, wrk -t1 -c32 keep-alive (median req/s)',
+      series: ['small', '64 KiB'],
+      unit: '',
+      groups: t.competitors.map((c) => ({ label: c, values: [t.medians[c]?.small?.rps ?? Number.NaN, t.medians[c]?.['64KiB']?.rps ?? Number.NaN] })),
+    });
+    const nginxP99 = t.fixedRateMedians.nginx?.p99 ?? Number.NaN;
+    panels.push({
+      title: 'Latency at a fixed 1,000 req/s (median of rounds, ms)',
+      series: ['p50', 'p99', 'p99.9'],
+      unit: 'ms',
+      groups: Object.entries(t.fixedRateMedians).map(([c, v]) => ({ label: c, values: [v.p50, v.p99, v.p999] })),
+      ...(Number.isFinite(nginxP99) ? { marker: { value: nginxP99 + 2, label: 'target: nginx p99 + 2 ms' } } : {}),
+    });
+  }
+  const c = raw.convergence as ConvergenceRaw | undefined;
+  if (c) {
+    const labels: Record<string, string> = { putToRouted: 'put → routed', deleteToRemoved: 'delete → removed', startToFirst200: 'start → first 200', healthyToFirst200: 'healthy → first 200', stopToNoNew: 'stop → no new requests' };
+    panels.push({
+      title: 'Convergence (ms)',
+      series: ['p50', 'p99'],
+      unit: 'ms',
+      groups: Object.entries(labels).map(([k, label]) => ({ label: `${label} (n=${c.summaries[k]?.n ?? 0})`, values: [c.summaries[k]?.p50 ?? Number.NaN, c.summaries[k]?.p99 ?? Number.NaN] })),
+      marker: { value: 100, label: 'target 100 ms' },
+    });
+  }
+  const verdicts = rows.filter((r) => r.pass !== undefined);
+  const failed = verdicts.filter((r) => r.pass === false).length;
+  return renderSvg(title, `${subtitle} · ${verdicts.length - failed}/${verdicts.length} targets met`, panels);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      containers: { type: 'string' },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      out: { type: 'string', default: join(ROOT, 'bench-results') },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const chosen = new Set<Scenario>(values.only ? (values.only.split(',').map((s) => s.trim()) as Scenario[]) : SCENARIOS.filter((s) => s !== 'profile'));
+  for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+  if (values.profile) chosen.add('profile');
+  const base = values.quick ? QUICK : FULL;
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${v}`);
+    return n;
+  };
+  const params: Params = {
+    ...base,
+    skContainers: num(values.containers, 'containers') ?? base.skContainers,
+    rounds: num(values.rounds, 'rounds') ?? base.rounds,
+    seconds: num(values.seconds, 'seconds') ?? base.seconds,
+  };
+  const outDir = values.out!;
+  mkdirSync(outDir, { recursive: true });
+  const ownWork = process.env.BENCH_WORK === undefined;
+  const work = process.env.BENCH_WORK ?? mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
+  mkdirSync(work, { recursive: true });
+  setWorkDir(work);
+  const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const needsDocker = chosen.has('convergence') || chosen.has('sidekick');
+  let etcd: Etcd | undefined;
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    etcd?.client.close();
+    await stopAll(5000);
+    if (needsDocker) await removeRunContainers(run).catch((err: unknown) => log(`container cleanup failed: ${(err as Error).message}`));
+    if (ownWork && !values.keep) rmSync(work, { recursive: true, force: true });
+    else if (values.keep) log(`work dir kept: ${work}`);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping everything`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  const started = Date.now();
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  const errors: string[] = [];
+  try {
+    log(`mode ${values.quick ? 'quick' : 'full'}, scenarios ${[...chosen].join(', ')}, work dir ${work}`);
+    const info = await machine();
+    if (needsDocker) {
+      if (info.docker === 'unreachable') throw new Error('no Docker engine answers on /var/run/docker.sock (bench/run.sh starts one)');
+      await buildImages();
+    }
+    etcd = await startEtcd(work);
+    const backend = await startBackend('backend', 1);
+    const ctx: Context = { quick: values.quick!, params, work, run, etcd, backendPort: backend.ports[0]!, rows, raw };
+    const steps: Array<[Scenario, () => Promise<unknown>]> = [
+      ['throughput', () => throughput(ctx)],
+      ['convergence', () => convergence(ctx)],
+      ['scale', () => scale(ctx)],
+      ['sidekick', () => sidekickScale(ctx)],
+      ['profile', () => profile(ctx, outDir)],
+    ];
+    for (const [name, fn] of steps) {
+      if (!chosen.has(name)) continue;
+      const t0 = Date.now();
+      try {
+        raw[name] = await fn();
+        log(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        const msg = `${name}: harness error: ${(err as Error).stack ?? String(err)}`;
+        errors.push(msg);
+        log(msg);
+        rows.push({ scenario: name, metric: 'HARNESS ERROR', value: (err as Error).message.slice(0, 120), unit: '', pass: false });
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const mode = values.quick ? 'quick' : 'full';
+    const results = { date: new Date().toISOString(), mode, command: `npm run bench${values.quick ? ' -- --quick' : ''}`, seconds, params, machine: info, rows, raw, errors };
+    writeJson(join(outDir, 'results.json'), results);
+    const machineLine = `${info.cpu as string}, ${info.cores as number} cores, ${info.memoryGiB as number} GiB, ${info.os as string}, Node ${info.node as string}, nginx ${info.nginx as string}, etcd ${String(info.etcd).replace('etcd Version: ', '')}`;
+    writeFileSync(join(outDir, 'chart.svg'), chart(rows, raw, `npm run bench${values.quick ? ' -- --quick' : ''} — ${results.date.slice(0, 16).replace('T', ' ')} UTC`, machineLine));
+    const failed = rows.filter((r) => r.pass === false);
+    const md = [
+      `Measured ${results.date.slice(0, 10)} with \`${results.command}\` (${mode} mode, ${seconds.toFixed(0)} s) on ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}.`,
+      '',
+      renderMarkdown(rows),
+      '',
+      failed.length ? `Targets missed: ${failed.map((r) => r.metric).join('; ')}.` : 'All targets met.',
+      '',
+    ].join('\n');
+    writeFileSync(join(outDir, 'results.md'), md);
+    process.stdout.write(`\n${renderTable(rows)}\n\n`);
+    process.stdout.write(`machine: ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}\n`);
+    process.stdout.write(`mode: ${mode}, ${seconds.toFixed(0)} s; results: ${join(outDir, 'results.json')}, ${join(outDir, 'results.md')}, ${join(outDir, 'chart.svg')}\n`);
+    const verdicts = rows.filter((r) => r.pass !== undefined);
+    process.stdout.write(`targets: ${verdicts.length - failed.length} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.map((r) => r.metric).join('; ')})` : ''}\n`);
+    process.stdout.write('note: absolute numbers drift on a shared machine; compare the ratios of competitors run interleaved in the same run.\n');
+  } finally {
+    await cleanup();
+  }
+  return errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: fatal: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

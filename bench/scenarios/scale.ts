@@ -1,0 +1,204 @@
+// Scenario 3a: the balancer at registry scale. 10,000 entries (1,000 services × 10 instances, all
+// pointing at 10 real backend ports) and 1,000 route keys, written in transactions; then
+//   initial sync     spawn → /readyz 200 at the last write's revision, next to the same for an empty
+//                    registry (the difference is the sync itself, without Node's start-up)
+//   apply            one changed entry: the balancer's own balancer_table_apply_seconds histogram
+//                    (bucket upper bound of the p99) and put → visible in /readyz's revision
+//   RSS              VmRSS after sync and the maximum during churn
+//   churn            1,000 puts/s for N s; lag sampled every 100 ms; catch-up time after the last put
+//   throughput       wrk on one 10-backend service at 10k entries vs a balancer holding only that service
+import { type BalancerProc, readyz, spawnBalancer, startBackend, startBalancer, waitReady, wrk } from '../lib/components.js';
+import type { Context } from '../lib/context.js';
+import { putMany, type PutOp } from '../lib/etcd.js';
+import { get } from '../lib/http.js';
+import { cpuSeconds, histogramDelta, parseHistogram, rssMiB } from '../lib/proc-stats.js';
+import { epochMs, log, median, sleep, summarize, type Summary } from '../lib/util.js';
+
+const SERVICES = 1000;
+const PER_SERVICE = 10;
+const pad = (n: number): string => String(n).padStart(4, '0');
+
+export interface ScaleRaw {
+  writeMs: number;
+  lastRevision: number;
+  readyEmptyMs: number[];
+  readyScaleMs: number[];
+  syncMs: number;
+  rssAfterSyncMiB: number;
+  apply: { histogram: { count: number; mean: number; quantileLe: number }; putToVisible: Summary };
+  churn: { seconds: number; target: number; acked: number; achievedRate: number; maxLag: number; lagSamples: number[]; catchUpMs: number; rssMaxMiB: number; cpuPercent: number; writerSkipped: number; putErrors: number };
+  throughput: { runs: Array<{ round: number; competitor: string; rps: number; p99: number; errors: number }>; scaleRps: number; tenRps: number; ratio: number };
+}
+
+function entryValue(port: number, weight = 1): string {
+  return JSON.stringify({ host: '127.0.0.1', port, weight, tags: ['bench'], node: 'bench' });
+}
+
+export async function scale(ctx: Context): Promise<ScaleRaw> {
+  const { etcd, params } = ctx;
+  const backends = await startBackend('backend-10ports', PER_SERVICE);
+  const ports = backends.ports;
+  const ops: PutOp[] = [];
+  for (let s = 0; s < SERVICES; s++) {
+    for (let i = 0; i < PER_SERVICE; i++) ops.push({ key: `/scale/services/s${pad(s)}/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
+  }
+  for (let s = 0; s < SERVICES; s++) ops.push({ key: `/scale/routes/r${pad(s)}`, value: JSON.stringify({ host: `s${pad(s)}.bench`, service: `s${pad(s)}` }) });
+  // The "10-backend case": the same service alone.
+  for (let i = 0; i < PER_SERVICE; i++) ops.push({ key: `/small/services/s0500/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
+  ops.push({ key: '/small/routes/r0500', value: JSON.stringify({ host: 's0500.bench', service: 's0500' }) });
+  log(`scale: writing ${ops.length} keys`);
+  const w0 = performance.now();
+  const lastRevision = await putMany(etcd.client, ops);
+  const writeMs = performance.now() - w0;
+  const scaleOpts = { etcd: etcd.endpoint, prefix: '/scale/services', routesPrefix: '/scale/routes', workers: 1 as const };
+
+  log(`scale: initial sync, ${params.startTrials} starts each of an empty and a 10k-entry registry`);
+  const readyEmptyMs: number[] = [];
+  const readyScaleMs: number[] = [];
+  let big: BalancerProc | undefined;
+  for (let i = 0; i < params.startTrials; i++) {
+    const empty = await spawnBalancer('balancer-empty', { etcd: etcd.endpoint, prefix: '/empty/services', routesPrefix: '/empty/routes', workers: 1 });
+    readyEmptyMs.push(await waitReady(empty, 0, 30_000, 2));
+    await empty.proc.stop();
+    const b = await spawnBalancer('balancer-scale', scaleOpts);
+    readyScaleMs.push(await waitReady(b, lastRevision, 30_000, 2));
+    if (i < params.startTrials - 1) await b.proc.stop();
+    else big = b;
+  }
+  const scaleB = big!;
+  await sleep(500);
+  const rssAfterSyncMiB = rssMiB(scaleB.proc.pid);
+
+  // -- apply of one change ---------------------------------------------------------------------
+  log(`scale: ${params.applyTrials} single changes`);
+  const metricsText = async (): Promise<string> => (await get(`${scaleB.admin}/metrics`, undefined, undefined, 10_000)).body;
+  const h0 = parseHistogram(await metricsText(), 'balancer_table_apply_seconds');
+  const visible: number[] = [];
+  for (let i = 0; i < params.applyTrials; i++) {
+    const s = (i * 37) % SERVICES;
+    const n = i % PER_SERVICE;
+    const t0 = epochMs();
+    const res = await etcd.client.put(`/scale/services/s${pad(s)}/bench:n${n}:${ports[n]}`).value(entryValue(ports[n]!, 1 + (i % 3)));
+    const rev = Number(res.header.revision);
+    for (let k = 0; k < 100_000; k++) {
+      if ((await readyz(scaleB)).revision >= rev) break;
+    }
+    visible.push(epochMs() - t0);
+  }
+  const h1 = parseHistogram(await metricsText(), 'balancer_table_apply_seconds');
+  const apply = { histogram: histogramDelta(h0, h1, 0.99), putToVisible: summarize(visible) };
+
+  // -- churn -------------------------------------------------------------------------------------
+  log(`scale: churn at ${params.churnRate}/s for ${params.churnSeconds}s`);
+  const churn = await runChurn(ctx, scaleB, ports);
+
+  // -- throughput at scale vs the 10-backend case ---------------------------------------------------
+  const ten = await startBalancer('balancer-10', { etcd: etcd.endpoint, prefix: '/small/services', routesPrefix: '/small/routes', workers: 1 });
+  log(`scale: throughput at 10k entries vs 10 backends, ${params.rounds} rounds × ${params.seconds}s`);
+  const competitors = [{ name: 'scale-10k', url: scaleB.url }, { name: 'ten-backends', url: ten.url }];
+  const runs: ScaleRaw['throughput']['runs'] = [];
+  for (const c of competitors) await wrk(`${c.url}/`, 1, 32, 's0500.bench');
+  for (let round = 0; round < params.rounds; round++) {
+    for (let k = 0; k < competitors.length; k++) {
+      const c = competitors[(k + round) % competitors.length]!;
+      const r = await wrk(`${c.url}/`, params.seconds, 32, 's0500.bench');
+      runs.push({ round, competitor: c.name, rps: r.rps, p99: r.p99, errors: r.errors + r.non2xx });
+    }
+  }
+  const scaleRps = median(runs.filter((r) => r.competitor === 'scale-10k').map((r) => r.rps));
+  const tenRps = median(runs.filter((r) => r.competitor === 'ten-backends').map((r) => r.rps));
+  await Promise.all([scaleB.proc.stop(), ten.proc.stop(), backends.proc.stop()]);
+  const raw: ScaleRaw = {
+    writeMs, lastRevision, readyEmptyMs, readyScaleMs,
+    syncMs: median(readyScaleMs) - median(readyEmptyMs),
+    rssAfterSyncMiB, apply, churn,
+    throughput: { runs, scaleRps, tenRps, ratio: scaleRps / tenRps },
+  };
+  report(ctx, raw);
+  return raw;
+}
+
+async function runChurn(ctx: Context, b: BalancerProc, ports: readonly number[]): Promise<ScaleRaw['churn']> {
+  const { etcd, params } = ctx;
+  const rate = params.churnRate;
+  const total = rate * params.churnSeconds;
+  const maxInFlight = 256;
+  let issued = 0;
+  let acked = 0;
+  let inFlight = 0;
+  let skipped = 0;
+  let putErrors = 0;
+  let maxRev = 0;
+  let rssMax = rssMiB(b.proc.pid);
+  const lagSamples: number[] = [];
+  const cpu0 = cpuSeconds(b.proc.pid);
+  const t0 = performance.now();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await sleep(100);
+      const r = await readyz(b).catch(() => undefined);
+      if (r && maxRev > 0) lagSamples.push(Math.max(0, maxRev - r.revision));
+      rssMax = Math.max(rssMax, rssMiB(b.proc.pid));
+    }
+  })();
+  const put = (i: number): void => {
+    inFlight++;
+    const s = (i * 7919) % SERVICES;
+    const n = i % PER_SERVICE;
+    etcd.client.put(`/scale/services/s${pad(s)}/bench:n${n}:${ports[n]}`).value(entryValue(ports[n]!, 1 + (i % 5)))
+      .then((res) => {
+        acked++;
+        maxRev = Math.max(maxRev, Number(res.header.revision));
+      }, () => putErrors++)
+      .finally(() => inFlight--);
+  };
+  // Paced in 10 ms steps: each step issues what the schedule says is due.
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
+    while (issued < due) {
+      if (inFlight >= maxInFlight) {
+        skipped += due - issued;
+        issued = due;
+        break;
+      }
+      put(issued++);
+    }
+    await sleep(10);
+  }
+  for (let k = 0; k < 1000 && inFlight > 0; k++) await sleep(5);
+  const writeSeconds = (performance.now() - t0) / 1000;
+  const tEnd = performance.now();
+  let catchUpMs = Number.NaN;
+  for (let k = 0; k < 100_000 && performance.now() - tEnd < 30_000; k++) {
+    if ((await readyz(b)).revision >= maxRev) {
+      catchUpMs = performance.now() - tEnd;
+      break;
+    }
+  }
+  sampling = false;
+  await sampler;
+  const cpuPercent = ((cpuSeconds(b.proc.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  return { seconds: writeSeconds, target: rate, acked, achievedRate: acked / writeSeconds, maxLag: Math.max(0, ...lagSamples), lagSamples, catchUpMs, rssMaxMiB: rssMax, cpuPercent, writerSkipped: skipped, putErrors };
+}
+
+function report(ctx: Context, raw: ScaleRaw): void {
+  const S = '3 scale';
+  ctx.rows.push({ scenario: S, metric: 'write 10,000 entries + 1,000 routes (txns of 100)', value: raw.writeMs, unit: 'ms' });
+  const scaleReady = median(raw.readyScaleMs);
+  ctx.rows.push({ scenario: S, metric: 'balancer spawn → ready, empty registry', value: median(raw.readyEmptyMs), unit: 'ms', note: `n=${raw.readyEmptyMs.length}` });
+  ctx.rows.push({ scenario: S, metric: 'balancer spawn → ready at 10k entries', value: scaleReady, unit: 'ms', target: '≤ 1,000 ms', pass: scaleReady <= 1000, note: `n=${raw.readyScaleMs.length}, incl. Node start-up` });
+  ctx.rows.push({ scenario: S, metric: 'initial sync of 10k entries (difference)', value: raw.syncMs, unit: 'ms', target: '≤ 1,000 ms', pass: raw.syncMs <= 1000 });
+  const h = raw.apply.histogram;
+  ctx.rows.push({ scenario: S, metric: 'apply one change at 10k, p99 (apply histogram)', value: h.quantileLe * 1000, unit: 'ms', target: '≤ 1 ms', pass: h.quantileLe <= 0.001, note: `bucket bound; mean ${(h.mean * 1000).toFixed(3)} ms, n=${h.count}` });
+  const v = raw.apply.putToVisible;
+  ctx.rows.push({ scenario: S, metric: 'put → visible in /readyz at 10k, p99', value: v.p99, unit: 'ms', note: `p50 ${v.p50.toFixed(2)} ms, n=${v.n}` });
+  ctx.rows.push({ scenario: S, metric: 'RSS after sync at 10k', value: raw.rssAfterSyncMiB, unit: 'MiB', target: '≤ 150 MB', pass: raw.rssAfterSyncMiB * 1.048576 <= 150 });
+  ctx.rows.push({ scenario: S, metric: 'RSS max during churn', value: raw.churn.rssMaxMiB, unit: 'MiB', target: '≤ 150 MB', pass: raw.churn.rssMaxMiB * 1.048576 <= 150 });
+  const c = raw.churn;
+  const sustained = c.achievedRate >= 0.95 * c.target && c.catchUpMs <= 1000 && c.putErrors === 0;
+  ctx.rows.push({ scenario: S, metric: `churn: changes/s written for ${c.seconds.toFixed(0)} s`, value: c.achievedRate, unit: '/s', target: `≥ ${c.target * 0.95}/s`, pass: c.achievedRate >= 0.95 * c.target, note: `${c.acked} acked${c.writerSkipped ? `, ${c.writerSkipped} skipped by the writer` : ''}` });
+  ctx.rows.push({ scenario: S, metric: 'churn: catch-up after the last put', value: c.catchUpMs, unit: 'ms', target: '≤ 1,000 ms (no backlog)', pass: sustained, note: `max lag ${c.maxLag} revisions, balancer CPU ${c.cpuPercent.toFixed(0)} %` });
+  const t = raw.throughput;
+  ctx.rows.push({ scenario: S, metric: 'req/s at 10k entries / 10-backend case', value: t.ratio, unit: '×', target: '≥ 0.9×', pass: t.ratio >= 0.9, note: `${Math.round(t.scaleRps)} vs ${Math.round(t.tenRps)} req/s` });
+}

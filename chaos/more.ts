@@ -1,0 +1,3 @@
+import type { Scenario } from './scenarios.js';
+
+export const extraScenarios: readonly Scenario[] = [];

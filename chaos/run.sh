@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm run chaos`: installs what is missing, builds the programs and the harness, builds the web image
+# under a chaos-only tag, runs the scenarios (CHAOS_ONLY=1,4 or CHAOS_FAST=1 to choose) and prints the table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh
+[ "${STARTED_DOCKERD:-0}" = 1 ] && echo "chaos: started dockerd (log /tmp/sidekick-dockerd.log); it is left running" >&2
+npx tsc -p tsconfig.build.json
+npx tsc -p chaos/tsconfig.json
+# The test helpers locate the programs as <their root>/dist/<name>/main.js; compiled under dist/chaos
+# their root is dist/chaos, so point dist/chaos/dist back at dist.
+ln -sfn .. dist/chaos/dist
+export CHAOS_IMAGE=${CHAOS_IMAGE:-sidekick-chaos/web:latest}
+bash scripts/build-web-image.sh "$CHAOS_IMAGE"
+node dist/chaos/chaos/run.js

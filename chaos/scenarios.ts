@@ -1,0 +1,333 @@
+// The chaos scenarios: each starts what it needs, injects one fault under bounded loopback load,
+// measures, compares registry and route table with `docker ps`, cleans up, and returns its row.
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { docker, removeTestContainers, uniq } from '../test/helpers/docker.js';
+import { etcdctl, startEtcd, type EtcdServer } from '../test/helpers/etcd.js';
+import { get, runLoad } from '../test/helpers/load.js';
+import { stopAllPrograms } from '../test/helpers/program.js';
+import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
+import { delay, waitFor } from '../test/helpers/wait.js';
+import { backgroundLoad, compare, converge, describeFailures, metric, procStats, startBalancer, startSidekick, table, webContainer, type Balancer, type Row } from './lib.js';
+
+export interface Scenario {
+  readonly id: string;
+  readonly name: string;
+  /** Part of the fast set (`CHAOS_FAST=1`). */
+  readonly fast: boolean;
+  run(): Promise<Row>;
+}
+
+/** Runs `body` with a fresh etcd; always tears down programs, containers and etcd. */
+async function withEtcd<T>(body: (etcd: EtcdServer) => Promise<T>): Promise<T> {
+  const etcd = await startEtcd();
+  try {
+    return await body(etcd);
+  } finally {
+    await stopAllPrograms();
+    await removeTestContainers();
+    await etcd.destroy();
+  }
+}
+
+/** etcd + one per-host sidekick + a balancer defaulting to `service` + `n` web containers, converged. */
+async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; balancerEndpoints?: string; balancerArgs?: string[] } = {}): Promise<{ service: string; node: string; b: Balancer; names: string[] }> {
+  const service = uniq('cw');
+  const node = uniq('cn');
+  startSidekick(etcd.endpoint, node, ['--ttl', opts.ttl ?? '10s']);
+  const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, ['--default-service', service, '--upstream-timeout', '2s', ...(opts.balancerArgs ?? [])]);
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) names.push(await webContainer(service));
+  const c = await converge(etcd.client(), b, service, 15_000);
+  if (!c.last.equal) throw new Error(`setup never converged: ${JSON.stringify(c.last)}`);
+  return { service, node, b, names };
+}
+
+function row(scenario: string, target: string, fields: Omit<Row, 'scenario' | 'target' | 'pass' | 'note'>, problems: string[]): Row {
+  return { scenario, target, ...fields, pass: problems.length === 0, note: problems.join('; ') };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function etcdOutage(fresh: boolean, outageMs: number): Promise<Row> {
+  const scenario = fresh ? '2 etcd data lost' : `1 etcd down ${outageMs / 1000} s`;
+  return withEtcd(async (etcd) => {
+    const { service, b, names } = await standardWorld(etcd, 3);
+    const load = backgroundLoad(`${b.proxyUrl}/`);
+    await delay(1000);
+    await etcd.stop();
+    let added = '';
+    if (!fresh) {
+      // Churn while etcd is away: one container stopped, one started.
+      added = await webContainer(service);
+      await docker('stop', '-t', '1', names[0] as string);
+    }
+    await delay(outageMs);
+    await etcd.start({ fresh });
+    const c = await converge(etcd.client(), b, service, 20_000);
+    await delay(1000);
+    const result = await load.stop();
+    const end = await compare(etcd.client(), b, service);
+    const problems: string[] = [];
+    if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
+    if (c.ms > 5000) problems.push(`converged after ${c.ms} ms > 5000 ms (${JSON.stringify(c.last)})`);
+    if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
+    if (!fresh && !end.truth.includes(added)) problems.push('added container missing from truth');
+    return row(scenario, '0 failed; table == truth ≤ 5 s after etcd returns', { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale }, problems);
+  });
+}
+
+async function compactionWhileCut(): Promise<Row> {
+  return withEtcd(async (etcd) => {
+    const proxy = await startTcpProxy({ port: etcd.clientPort });
+    try {
+      const { service, b, names } = await standardWorld(etcd, 3, { balancerEndpoints: `http://127.0.0.1:${proxy.port}` });
+      const reconnectsBefore = await metric(b, 'balancer_watch_reconnects_total');
+      const load = backgroundLoad(`${b.proxyUrl}/`);
+      await delay(500);
+      proxy.block(true);
+      const added = await webContainer(service);
+      await docker('stop', '-t', '1', names[1] as string);
+      const client = etcd.client();
+      await waitFor('sidekick caught up', async () => (await compare(client, undefined, service)).equal, 10_000);
+      for (let i = 0; i < 300; i++) await client.put(`/chaos-filler/${i % 7}`).value(String(i));
+      const rev = JSON.parse(await etcdctl(etcd, ['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { revision: number } } }>;
+      await etcdctl(etcd, ['compact', String(rev[0]?.Status.header.revision)]);
+      await delay(1000);
+      proxy.block(false);
+      const c = await converge(client, b, service, 20_000);
+      await delay(500);
+      const result = await load.stop();
+      const end = await compare(client, b, service);
+      const problems: string[] = [];
+      if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
+      if (c.ms > 5000) problems.push(`converged after ${c.ms} ms (${JSON.stringify(c.last)})`);
+      if (!end.equal || !end.table.includes(added)) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
+      if ((await metric(b, 'balancer_watch_reconnects_total')) <= reconnectsBefore) problems.push('no watch reconnect counted');
+      return row('4 compaction while watch cut', '0 failed; resync, table == truth ≤ 5 s after the link returns', { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale }, problems);
+    } finally {
+      await proxy.close();
+    }
+  });
+}
+
+async function sidekickKill(): Promise<Row> {
+  return withEtcd(async (etcd) => {
+    const ttlS = 5;
+    const service = uniq('ck');
+    const node = uniq('cn');
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) names.push(await webContainer(service));
+    const sk = names.map((n) => startSidekick(etcd.endpoint, node, ['--container', n, '--ttl', `${ttlS}s`]));
+    const b = await startBalancer(etcd.endpoint, ['--default-service', service, '--upstream-timeout', '2s']);
+    const client = etcd.client();
+    const c0 = await converge(client, b, service, 15_000);
+    if (!c0.last.equal) throw new Error(`setup never converged: ${JSON.stringify(c0.last)}`);
+    const load = backgroundLoad(`${b.proxyUrl}/`);
+    await delay(500);
+    sk[0]?.proc.kill('SIGKILL');
+    const killed = Date.now();
+    const victim = names[0] as string;
+    await waitFor('victim entry expired', async () => !(await compare(client, b, service)).registry.includes(victim), 30_000, 25);
+    const expiredMs = Date.now() - killed;
+    startSidekick(etcd.endpoint, node, ['--container', victim, '--ttl', `${ttlS}s`]);
+    const c = await converge(client, b, service, 15_000);
+    await delay(ttlS * 1000 + 1000); // the restarted entry must survive the old lease's TTL, once
+    const result = await load.stop();
+    const end = await compare(client, b, service);
+    const problems: string[] = [];
+    if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
+    if (expiredMs > (ttlS + 1) * 1000) problems.push(`entry gone after ${expiredMs} ms > TTL + 1 s`);
+    if (!end.equal) problems.push(`not equal at the end (duplicates or missing): ${JSON.stringify(end)}`);
+    return row('5 sidekick SIGKILL', `entries gone ≤ TTL + 1 s (TTL ${ttlS} s); no duplicates after restart`, { sent: result.sent, failed: result.failures.length, convergeMs: Math.max(expiredMs, c.ms), stale: end.stale }, problems);
+  });
+}
+
+async function backendKill(): Promise<Row> {
+  return withEtcd(async (etcd) => {
+    const { service, b, names } = await standardWorld(etcd, 3, { balancerArgs: ['--eject-cooldown', '30s'] });
+    const client = etcd.client();
+    const load = backgroundLoad(`${b.proxyUrl}/`);
+    await delay(800);
+    // Phase 1: the registry keeps the dead backend (its sidekick is frozen): the balancer alone
+    // absorbs the failure and ejects it.
+    const skPid = await sidekickPid();
+    process.kill(skPid, 'SIGSTOP');
+    let ejected = false;
+    try {
+      await docker('kill', names[1] as string);
+      ejected = await waitFor('backend ejected', async () => {
+        const t = await table(b);
+        return t.services.find((s) => s.name === service)?.backends.some((x) => x.instance.includes(names[1] as string) && x.state === 'ejected');
+      }, 5000, 20).catch(() => false) === true;
+      await delay(1500);
+    } finally {
+      process.kill(skPid, 'SIGCONT');
+    }
+    // Phase 2: a second kill with the sidekick running: withdrawn from the registry and the table.
+    const t0 = Date.now();
+    await docker('kill', names[2] as string);
+    const c = await converge(client, b, service, 15_000);
+    const withdrawMs = Date.now() - t0;
+    await delay(500);
+    const result = await load.stop();
+    const end = await compare(client, b, service);
+    const problems: string[] = [];
+    if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
+    if (!ejected) problems.push('killed backend never shown as ejected');
+    if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
+    return row('7 backend SIGKILL', '0 failed idempotent requests; backend ejected; table == truth', { sent: result.sent, failed: result.failures.length, convergeMs: Number.isFinite(c.ms) ? withdrawMs : c.ms, stale: end.stale }, problems);
+  });
+}
+
+/** The pid of the single sidekick this process started (from /proc, by our own child list). */
+async function sidekickPid(): Promise<number> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('sidekick/main.js')) return Number(d);
+    } catch {
+      // raced with an exit
+    }
+  }
+  throw new Error('sidekick child not found');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Stub { port: number; sockets: Set<Socket>; requests: number; close(): Promise<void> }
+
+/** A TCP server that accepts and never answers. */
+async function hangServer(): Promise<Stub> {
+  const sockets = new Set<Socket>();
+  const stub: Stub = { port: 0, sockets, requests: 0, close: async () => undefined };
+  const srv: Server = createNetServer((s) => {
+    sockets.add(s);
+    stub.requests++;
+    s.on('error', () => undefined).on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  stub.port = (srv.address() as { port: number }).port;
+  stub.close = () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); srv.close(() => r()); });
+  return stub;
+}
+
+/** An HTTP server that answers after `delayMs` (headers included). */
+async function slowServer(delayMs: number, body = 'slow'): Promise<Stub> {
+  const sockets = new Set<Socket>();
+  const stub: Stub = { port: 0, sockets, requests: 0, close: async () => undefined };
+  const srv = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    stub.requests++;
+    req.resume();
+    const t = setTimeout(() => res.end(body), delayMs);
+    res.on('close', () => clearTimeout(t));
+  });
+  srv.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  stub.port = (srv.address() as { port: number }).port;
+  stub.close = () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); });
+  return stub;
+}
+
+async function hungBackends(total: number): Promise<Row> {
+  return withEtcd(async (etcd) => {
+    const timeoutMs = 300;
+    const hang = await hangServer();
+    const slow = await slowServer(timeoutMs * 4);
+    try {
+      const { b } = await standardWorld(etcd, 2, { balancerArgs: ['--upstream-timeout', `${timeoutMs}ms`, '--route', 'hang.test=hang', '--route', 'slow.test=slow'] });
+      const client = etcd.client();
+      await client.put('/services/hang/manual:hang:1').value(JSON.stringify({ host: '127.0.0.1', port: hang.port }));
+      await client.put('/services/slow/manual:slow:1').value(JSON.stringify({ host: '127.0.0.1', port: slow.port }));
+      await waitFor('hang and slow in the table', async () => (await table(b)).services.filter((s) => s.name === 'hang' || s.name === 'slow').length === 2, 5000);
+      // Timing: a single request to each answers 504 at the timeout.
+      const timing: number[] = [];
+      for (const host of ['hang.test', 'slow.test']) {
+        const t0 = Date.now();
+        const r = await get(`${b.proxyUrl}/`, { headers: { host } });
+        timing.push(Date.now() - t0);
+        if (r.status !== 504) throw new Error(`${host} answered ${r.status}, want 504`);
+      }
+      // Warm up, then measure the balancer's sockets and memory around `total` such requests.
+      await runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 50, maxRequests: 500, durationMs: 60_000 });
+      await delay(1500);
+      const pid = b.program.proc.pid as number;
+      const before = procStats(pid);
+      const other = backgroundLoad(`${b.proxyUrl}/`, {}, 4);
+      const half = Math.floor(total / 2);
+      const [h, s] = await Promise.all([
+        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 50, maxRequests: half, durationMs: 300_000 }),
+        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'slow.test' }, concurrency: 50, maxRequests: total - half, durationMs: 300_000 }),
+      ]);
+      const otherResult = await other.stop();
+      await delay(2000);
+      const after = procStats(pid);
+      const not504 = [...h.failures, ...s.failures].filter((f) => f.status !== 504).length + h.ok + s.ok;
+      const problems: string[] = [];
+      if (timing.some((t) => t < timeoutMs - 20 || t > timeoutMs + 500)) problems.push(`504 after ${timing.join('/')} ms, timeout ${timeoutMs} ms`);
+      if (not504 > 0) problems.push(`${not504} of ${total} hung/slow requests did not get 504`);
+      if (otherResult.failures.length > 0) problems.push(`other service: ${otherResult.failures.length} failed: ${describeFailures(otherResult)}`);
+      if (after.fds > before.fds + 10) problems.push(`balancer fds ${before.fds} → ${after.fds}`);
+      if (after.rssKiB > before.rssKiB + 30 * 1024) problems.push(`balancer RSS ${before.rssKiB} → ${after.rssKiB} KiB`);
+      if (hang.sockets.size + slow.sockets.size > 10) problems.push(`${hang.sockets.size + slow.sockets.size} upstream sockets still open`);
+      const note = `504 in ${timing.join('/')} ms; fds ${before.fds}→${after.fds}; RSS ${Math.round(before.rssKiB / 1024)}→${Math.round(after.rssKiB / 1024)} MiB; upstream sockets left ${hang.sockets.size + slow.sockets.size}`;
+      const r = row('8 hung + slow backends', `504 at ${timeoutMs} ms; others 0 failed; no fd/RSS growth over ${total}`, { sent: total + otherResult.sent, failed: otherResult.failures.length + not504, stale: 0 }, problems);
+      if (r.pass) r.note = note;
+      else r.note += ` (${note})`;
+      return r;
+    } finally {
+      await hang.close();
+      await slow.close();
+    }
+  });
+}
+
+async function balancerSigterm(): Promise<Row> {
+  return withEtcd(async (etcd) => {
+    const slow = await slowServer(1500, 'finished');
+    try {
+      const client = etcd.client();
+      await client.put('/services/slowterm/manual:s:1').value(JSON.stringify({ host: '127.0.0.1', port: slow.port }));
+      const b = await startBalancer(etcd.endpoint, ['--default-service', 'slowterm', '--grace', '5s', '--upstream-timeout', '5s']);
+      const n = 40;
+      const inflight = Array.from({ length: n }, () => get(`${b.proxyUrl}/`).catch((e: Error) => ({ status: 0, body: e.message, headers: {} })));
+      await waitFor('all requests at the backend', () => slow.requests >= n, 5000, 10);
+      const exit = b.program.exited();
+      const termAt = Date.now();
+      b.program.proc.kill('SIGTERM');
+      let notReadyAt = 0;
+      await waitFor('readyz 503', async () => {
+        const r = await fetch(`${b.adminUrl}/readyz`).catch(() => undefined);
+        if (r === undefined || r.status === 503) notReadyAt = Date.now();
+        return notReadyAt > 0;
+      }, 3000, 5).catch(() => undefined);
+      const results = await Promise.all(inflight);
+      const firstDone = Date.now();
+      const code = await exit;
+      const failed = results.filter((r) => r.status !== 200 || r.body.trim() !== 'finished');
+      const problems: string[] = [];
+      if (failed.length > 0) problems.push(`${failed.length} in-flight failed: ${failed.slice(0, 3).map((f) => `${f.status} ${f.body}`).join(', ')}`);
+      if (notReadyAt === 0 || notReadyAt > firstDone) problems.push('readiness not dropped before the in-flight requests finished');
+      if (code !== 0) problems.push(`exit ${code}`);
+      return row('9 balancer SIGTERM', 'in-flight complete; not ready first; exit 0', { sent: n, failed: failed.length, convergeMs: notReadyAt > 0 ? notReadyAt - termAt : undefined, stale: 0 }, problems);
+    } finally {
+      await slow.close();
+    }
+  });
+}
+
+export const scenarios: readonly Scenario[] = [
+  { id: '1', name: 'etcd stopped 20 s, same data', fast: false, run: () => etcdOutage(false, 20_000) },
+  { id: '2', name: 'etcd data lost', fast: true, run: () => etcdOutage(true, 3000) },
+  { id: '4', name: 'compaction while watch cut', fast: true, run: compactionWhileCut },
+  { id: '5', name: 'sidekick SIGKILL', fast: true, run: sidekickKill },
+  { id: '7', name: 'backend SIGKILL', fast: true, run: backendKill },
+  { id: '8', name: 'hung and slow backends', fast: false, run: () => hungBackends(10_000) },
+  { id: '9', name: 'balancer SIGTERM', fast: true, run: balancerSigterm },
+];
+
+export { hangServer, slowServer, withEtcd, standardWorld };
