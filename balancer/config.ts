@@ -24,7 +24,7 @@ const group = { proxy: 'proxy', routing: 'routing', registry: 'registry', ops: '
 export const balancerOptions = {
   ...etcdOptionDefs('BALANCER'),
   listen: option({ env: ['BALANCER_LISTEN'], default: parseListenAddress('0.0.0.0:8080'), defaultText: '0.0.0.0:8080', parse: parseListenAddress, group: group.proxy, placeholder: 'host:port', describe: 'proxy listener for HTTP and WebSocket traffic' }),
-  admin: option({ env: ['BALANCER_ADMIN'], default: parseListenAddress('127.0.0.1:9090'), defaultText: '127.0.0.1:9090', parse: parseListenAddress, group: group.ops, placeholder: 'host:port', describe: 'admin listener: /healthz, /readyz, /metrics, /api/table (keep it on loopback or a private network)' }),
+  admin: option({ env: ['BALANCER_ADMIN'], default: parseListenAddress('127.0.0.1:9090'), defaultText: '127.0.0.1:9090', parse: parseListenAddress, group: group.ops, placeholder: 'host:port', describe: 'admin listener: dashboard (/), /healthz, /readyz, /metrics, /api/table, /api/stats (keep it on loopback or a private network)' }),
   prefix: option({ env: ['BALANCER_PREFIX'], default: DEFAULT_PREFIX, parse: parseKeyPrefix, group: group.registry, placeholder: 'path', describe: 'etcd key prefix of the entries written by sidekicks' }),
   routesPrefix: option({ env: ['BALANCER_ROUTES_PREFIX'], default: DEFAULT_ROUTES_PREFIX, parse: parseKeyPrefix, group: group.registry, placeholder: 'path', describe: 'etcd key prefix of route rules' }),
   resync: option({ env: ['BALANCER_RESYNC'], default: 60_000, defaultText: '60s', parse: durationAtLeast(1000), group: group.registry, placeholder: 'duration', describe: 'periodic consistency check: re-read the registry and correct drift' }),

@@ -157,6 +157,12 @@ function fmtAge(ms) {
   return Math.floor(s / 3600) + ' h ago';
 }
 
+// gRPC errors chain several sentences ("14 UNAVAILABLE: No connection established. Last error: …").
+function firstSentence(text) {
+  const s = String(text).split(/\.\s/)[0];
+  return s.length > 160 ? s.slice(0, 159) + '…' : s;
+}
+
 async function getJson(path) {
   const ctl = new AbortController();
   const timer = setTimeout(function () { ctl.abort(); }, TIMEOUT_MS);
@@ -224,7 +230,7 @@ function banners(ready, stats) {
     out.push(h('div', { class: 'banner bad', role: 'alert', 'data-banner': 'etcd' },
       h('p', null, h('b', null, 'etcd disconnected. '),
         h('span', { class: 'detail' }, 'Routing continues with the last table applied (revision ' + ready.revision + ', last sync ' + age + ').',
-          etcd.lastError ? ' Last error: ' + etcd.lastError : ''))));
+          etcd.lastError ? [' Last error: ', h('span', { title: etcd.lastError }, firstSentence(etcd.lastError))] : null))));
   }
   if (!ready.ready) {
     let why = 'not serving yet';
@@ -272,13 +278,13 @@ function render(table, ready, stats) {
   show('banners', banners(ready, stats));
 
   // Summary.
-  const pctClass = errClass(totalPct);
+  const pctClass = workersMode ? '' : errClass(totalPct);
   show('tiles', [
     h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Requests/s'), h('div', { class: 'value', 'data-total-rps': '' }, workersMode ? '–' : fmtRate(totalRps))),
     h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Errors (5xx)'), h('div', { class: 'value' + (pctClass ? ' ' + pctClass + '-text' : '') }, workersMode ? '–' : fmtPct(totalPct))),
     h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Backends up'), h('div', { class: 'value' }, String(up), h('small', null, ' / ' + all))),
     h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Services'), h('div', { class: 'value' }, String(services.length))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'In flight'), h('div', { class: 'value' }, String(ready.inflight !== undefined ? ready.inflight : '–'))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'In flight'), h('div', { class: 'value' }, workersMode || ready.inflight === undefined ? '–' : String(ready.inflight))),
     h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Revision'), h('div', { class: 'value' }, String(table.revision))),
   ]);
 

@@ -47,7 +47,8 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     process.send?.({ type: 'listening', proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}` });
     void balancer.store.whenReady.then(() => process.send?.({ type: 'ready' }));
   }
-  log.info({ proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`, admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, etcd: config.etcdEndpoints, role }, 'balancer listening');
+  // A worker's line has its own message: "balancer listening" is said once, with both addresses.
+  log.info({ proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`, admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, etcd: config.etcdEndpoints, role }, role === 'worker' ? 'worker listening' : 'balancer listening');
   const reason = await waitForSignal();
   log.info({ reason }, 'shutting down');
   await balancer.stop();

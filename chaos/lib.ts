@@ -13,8 +13,8 @@ import { waitFor } from '../test/helpers/wait.js';
 
 const run = promisify(execFile);
 
-/** The image run.sh builds with scripts/build-web-image.sh under a chaos-only tag. */
-export const CHAOS_IMAGE = process.env.CHAOS_IMAGE ?? 'sidekick-chaos/web:latest';
+/** The image run.sh builds with scripts/build-web-image.sh under a chaos-only tag (tests pass theirs). */
+export const chaosImage = (): string => process.env.CHAOS_IMAGE ?? 'sidekick-chaos/web:latest';
 
 export interface Row {
   scenario: string;
@@ -47,12 +47,16 @@ export async function startBalancer(endpoints: string, extra: readonly string[] 
 }
 
 export function startSidekick(endpoints: string, node: string, extra: readonly string[] = []): Program {
-  return startProgram('sidekick', ['--etcd-endpoints', endpoints, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--log-format', 'json', '--ttl', '10s', ...extra]);
+  const p = startProgram('sidekick', ['--etcd-endpoints', endpoints, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--log-format', 'json', ...(extra.includes('--ttl') ? [] : ['--ttl', '10s']), ...extra]);
+  p.exited().then((code) => {
+    if (code !== 0 && code !== 'SIGKILL' && code !== 'SIGTERM') console.error(`chaos: sidekick exited ${code}: ${p.output().slice(-1500)}`);
+  }, () => undefined);
+  return p;
 }
 
 /** Starts a web container for `service` (published on loopback), answering "served by <name>". */
 export async function webContainer(service: string, name = uniq(service)): Promise<string> {
-  await runContainer({ name, image: CHAOS_IMAGE, labels: { 'sidekick.service': service, 'chaos.service': service }, publish: ['127.0.0.1::80'], extra: ['--hostname', name] });
+  await runContainer({ name, image: chaosImage(), labels: { 'sidekick.service': service, 'chaos.service': service }, publish: ['127.0.0.1::80'], extra: ['--hostname', name] });
   return name;
 }
 

@@ -35,7 +35,8 @@ async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; 
   const service = uniq('cw');
   const node = uniq('cn');
   startSidekick(etcd.endpoint, node, ['--ttl', opts.ttl ?? '10s']);
-  const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, ['--default-service', service, '--upstream-timeout', '2s', ...(opts.balancerArgs ?? [])]);
+  const extra = opts.balancerArgs ?? [];
+  const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, ['--default-service', service, ...(extra.includes('--upstream-timeout') ? [] : ['--upstream-timeout', '2s']), ...extra]);
   const names: string[] = [];
   for (let i = 0; i < n; i++) names.push(await webContainer(service));
   const c = await converge(etcd.client(), b, service, 15_000);
@@ -208,6 +209,7 @@ async function hangServer(): Promise<Stub> {
   const srv: Server = createNetServer((s) => {
     sockets.add(s);
     stub.requests++;
+    s.resume(); // read (and drop) the request so the peer's FIN is seen
     s.on('error', () => undefined).on('close', () => sockets.delete(s));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -235,7 +237,7 @@ async function slowServer(delayMs: number, body = 'slow'): Promise<Stub> {
 
 async function hungBackends(total: number): Promise<Row> {
   return withEtcd(async (etcd) => {
-    const timeoutMs = 300;
+    const timeoutMs = 1000;
     const hang = await hangServer();
     const slow = await slowServer(timeoutMs * 4);
     try {
@@ -253,15 +255,15 @@ async function hungBackends(total: number): Promise<Row> {
         if (r.status !== 504) throw new Error(`${host} answered ${r.status}, want 504`);
       }
       // Warm up, then measure the balancer's sockets and memory around `total` such requests.
-      await runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 50, maxRequests: 500, durationMs: 60_000 });
+      await runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 100, maxRequests: 1000, durationMs: 60_000 });
       await delay(1500);
       const pid = b.program.proc.pid as number;
       const before = procStats(pid);
       const other = backgroundLoad(`${b.proxyUrl}/`, {}, 4);
       const half = Math.floor(total / 2);
       const [h, s] = await Promise.all([
-        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 50, maxRequests: half, durationMs: 300_000 }),
-        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'slow.test' }, concurrency: 50, maxRequests: total - half, durationMs: 300_000 }),
+        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 100, maxRequests: half, durationMs: 300_000 }),
+        runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'slow.test' }, concurrency: 100, maxRequests: total - half, durationMs: 300_000 }),
       ]);
       const otherResult = await other.stop();
       await delay(2000);

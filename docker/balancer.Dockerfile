@@ -13,7 +13,7 @@ ARG NODE_BASE=sidekick-local/node-base:20
 # Stage 1: assemble /app, drop what Node never loads, and prove every import resolves.
 FROM ${NODE_BASE} AS app
 # Lets scripts/build-images.sh remove this stage once the final image is built.
-LABEL sidekick.build-stage=app
+LABEL sidekick.build=stage
 USER 0:0
 COPY busybox /bin/busybox
 COPY package.json package-lock.json /app/

@@ -22,7 +22,14 @@ done
 wants() { local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# Every image built here carries the label sidekick.build (the programs' build stage by its
+# Dockerfile, the rest by `build`). The build stage is left untagged, and so is an earlier image
+# once its tag moves to a new build: remove ours, and only ours, whatever happens.
+cleanup() {
+  rm -rf "$work"
+  docker image prune -f --filter label=sidekick.build >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 built=()
 log() { echo "build-images: $*" >&2; }
 
@@ -31,7 +38,7 @@ build() {
   local tag=$1 file=$2 ctx=$3
   shift 3
   log "building $tag"
-  if ! docker build --force-rm -f "$file" -t "$tag" "$@" "$ctx" >"$work/build.log" 2>&1; then
+  if ! docker build --force-rm -f "$file" -t "$tag" --label sidekick.build=image "$@" "$ctx" >"$work/build.log" 2>&1; then
     cat "$work/build.log" >&2
     log "building $tag failed"
     exit 1
@@ -95,7 +102,7 @@ if wants sidekick || wants balancer; then
   if ! (cd "$ctx" && npm ci "${npm_flags[@]}" 2>"$work/npm.log"); then
     grep -q EUSAGE "$work/npm.log" || { cat "$work/npm.log" >&2; exit 1; }
     log "npm ci: lock file out of sync with package.json; npm install from the lock file instead"
-    (cd "$ctx" && npm install "${npm_flags[@]}")
+    (cd "$ctx" && npm install "${npm_flags[@]}") >&2
   fi
   cp -r dist/common dist/sidekick dist/balancer "$ctx/dist/"
   cp /bin/busybox "$ctx/busybox"
@@ -104,8 +111,6 @@ if wants sidekick || wants balancer; then
     build "$prefix/$program:latest" "docker/$program.Dockerfile" "$ctx" --build-arg "NODE_BASE=$base" --label "org.opencontainers.image.version=$version"
     docker tag "$prefix/$program:latest" "$prefix/$program:$version"
   done
-  # The build stage is untagged once the final stage is built: remove it (only ours, by label).
-  docker image prune -f --filter label=sidekick.build-stage=app >/dev/null
 fi
 
 if wants etcd; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine (as root, or with sudo):
-# etcd, etcdctl, Docker, static busybox for the test image, and the npm dependencies.
+# etcd, etcdctl, Docker, static busybox for the test image, Chromium, and the npm dependencies.
 # Then makes sure a Docker engine answers, starting dockerd if needed.
 # Source it: it exports STARTED_DOCKERD=1 when it started dockerd, so the caller can stop it.
 set -euo pipefail
@@ -13,6 +13,7 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 { [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; } || missing+=(busybox-static)
 command -v file >/dev/null 2>&1 || missing+=(file)
+[ -x /usr/bin/chromium ] || missing+=(chromium) # headless browser for the dashboard test (driven by playwright-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]}" >&2
   as_root apt-get update -qq

@@ -129,11 +129,29 @@ export async function readyz(b: { admin: string }): Promise<Readyz> {
   return JSON.parse(r.body) as Readyz;
 }
 
-export function startSidekick(name: string, etcd: string, prefix: string, node: string): Proc {
-  return start(name, process.execPath, [
+export interface SidekickProc { readonly proc: Proc; readonly metrics: string | undefined }
+
+/** Starts a host-wide sidekick publishing container IPs; `metrics` adds its /healthz listener. */
+export async function startSidekick(name: string, etcd: string, prefix: string, node: string, metrics = false): Promise<SidekickProc> {
+  const port = metrics ? await freePort() : 0;
+  const proc = start(name, process.execPath, [
     join(DIST, 'sidekick', 'main.js'), '--etcd-endpoints', etcd, '--prefix', prefix, '--node', node,
-    '--host-ip', '127.0.0.1', '--address', 'container', '--metrics', 'off', '--log-level', 'warn', '--log-format', 'json',
+    '--host-ip', '127.0.0.1', '--address', 'container', '--metrics', metrics ? `127.0.0.1:${port}` : 'off',
+    '--log-level', 'warn', '--log-format', 'json',
   ]);
+  return { proc, metrics: metrics ? `http://127.0.0.1:${port}` : undefined };
+}
+
+/** Waits until the sidekick is connected to Docker and etcd and has finished its first full reconcile. */
+export async function waitSidekickSynced(s: SidekickProc, timeoutMs = 30_000): Promise<void> {
+  if (!s.metrics) throw new Error('waitSidekickSynced needs a sidekick started with metrics');
+  await waitFor('sidekick connected and reconciled', async () => {
+    if (!s.proc.alive()) throw new Error(`sidekick exited: ${s.proc.tail()}`);
+    const r = await get(`${s.metrics}/healthz`, undefined, undefined, 2000).catch(() => undefined);
+    if (r?.status !== 200) return false;
+    const h = JSON.parse(r.body) as { dockerConnected?: boolean; etcdOk?: boolean; lastFullReconcile?: string };
+    return h.dockerConnected === true && h.etcdOk === true && h.lastFullReconcile !== undefined;
+  }, timeoutMs, 20);
 }
 
 // ---- load ---------------------------------------------------------------------------------------

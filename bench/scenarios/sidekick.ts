@@ -47,7 +47,7 @@ export async function sidekickScale(ctx: Context): Promise<SidekickRaw> {
     const containersStartMs = performance.now() - c0;
     if (startError !== undefined) log(`sidekick: stopped at ${started} containers: ${startError}`);
     const t0 = performance.now();
-    const sk = startSidekick('sidekick-scale', etcd.endpoint, prefix, `bench-sk-${run}`);
+    const sk = (await startSidekick('sidekick-scale', etcd.endpoint, prefix, `bench-sk-${run}`)).proc;
     let published = 0;
     let publishMs = Number.NaN;
     for (let i = 0; i < 6000 && performance.now() - t0 < 60_000; i++) {

@@ -51,7 +51,8 @@ async function register(service: string, instance: string, port: number, extra: 
 
 async function startBalancer(args: string[], waitReady = true): Promise<{ p: Program; proxy: string; admin: string }> {
   const p = startProgram('balancer', ['--etcd-endpoints', etcd!.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args]);
-  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
+  // The line with the admin address (with --workers, workers log one without it).
+  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening' && l.admin !== undefined), 10_000);
   const admin = `http://${String(line.admin)}`;
   if (waitReady) await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
   return { p, proxy: `http://${String(line.proxy)}`, admin };
@@ -140,7 +141,7 @@ describe('admin dashboard', () => {
       await waitFor('api 5xx rate > 0 on the page', async () => (await number('[data-service="api"] [data-errors]')) > 0, UI_WAIT, 200);
       await page.waitForSelector('[data-backend="web/gone"][data-state="ejected"]');
       expect(await number('[data-total-rps]')).toBeGreaterThan(0);
-      await delay(3000); // a few points of history for the sparklines
+      await delay(6000); // some history for the sparklines
       await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       await delay(300);
@@ -157,6 +158,21 @@ describe('admin dashboard', () => {
     const stats = (await (await fetch(`${bal.admin}/api/stats`)).json()) as { services: Record<string, { requests: number; errors: number }> };
     expect(stats.services.web?.requests).toBeGreaterThanOrEqual(web.ok);
     expect(stats.services.api?.errors).toBe(api.failures.filter((f) => f.status === 503).length);
+  });
+
+  it('--workers 2: /api/stats on the primary says so, and the page explains why it shows no rates', async () => {
+    const multi = await startBalancer(['--default-service', 'web', '--workers', '2']);
+    const workersPage = await openDashboard(multi.admin);
+    try {
+      const stats = (await (await fetch(`${multi.admin}/api/stats`)).json()) as { services: Record<string, unknown>; workers?: number };
+      expect(stats).toMatchObject({ services: {}, workers: 2 });
+      await workersPage.locator('[data-banner="workers"]').waitFor({ state: 'visible' });
+      await workersPage.waitForSelector('[data-backend="web/a"][data-state="up"]');
+      expect(await workersPage.locator('[data-total-rps]').textContent()).toBe('–');
+    } finally {
+      await workersPage.close();
+      await multi.p.stop();
+    }
   });
 
   it('shows "etcd disconnected" and "not ready" banners', async () => {
