@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine (as root, or with sudo):
-# etcd, etcdctl, Docker, static busybox for the test image, Chromium, and the npm dependencies.
+# etcd, etcdctl, Docker, static busybox for the test image, Chromium, systemd-analyze, docker-compose,
+# openssl, curl, iproute2, and the npm dependencies.
 # Then makes sure a Docker engine answers, starting dockerd if needed.
 # Source it: it exports STARTED_DOCKERD=1 when it started dockerd, so the caller can stop it.
 set -euo pipefail
@@ -14,6 +15,11 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 { [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; } || missing+=(busybox-static)
 command -v file >/dev/null 2>&1 || missing+=(file)
 [ -x /usr/bin/chromium ] || missing+=(chromium) # headless browser for the dashboard test (driven by playwright-core)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)       # verifies templates/*.service
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # validates templates/docker-compose.yml
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)               # test certificates for etcd TLS
+command -v curl >/dev/null 2>&1 || missing+=(curl)                     # the demo's curl loop
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)                   # network namespaces in the fault suite
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]}" >&2
   as_root apt-get update -qq
