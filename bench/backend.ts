@@ -6,12 +6,13 @@ import type { AddressInfo } from 'node:net';
 const count = Number(process.argv[2] ?? '1');
 const small = Buffer.from('ok\n');
 const big = Buffer.alloc(64 * 1024, 'x');
-const smallHeaders = { 'content-type': 'text/plain', 'content-length': String(small.length) };
-const bigHeaders = { 'content-type': 'text/plain', 'content-length': String(big.length) };
 
 async function main(): Promise<void> {
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
+    // x-port tells which port (backend) answered: the scale test uses it to see a change go live.
+    const smallHeaders = { 'content-type': 'text/plain', 'content-length': String(small.length), 'x-port': '' };
+    const bigHeaders = { 'content-type': 'text/plain', 'content-length': String(big.length), 'x-port': '' };
     const server = createServer((req, res) => {
       req.resume();
       if (req.url === '/64k') {
@@ -23,7 +24,9 @@ async function main(): Promise<void> {
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    ports.push((server.address() as AddressInfo).port);
+    const port = (server.address() as AddressInfo).port;
+    smallHeaders['x-port'] = bigHeaders['x-port'] = String(port);
+    ports.push(port);
   }
   process.send?.({ type: 'ready', ports });
   process.on('disconnect', () => process.exit(0));

@@ -11,9 +11,9 @@ import { ROOT, startBackend } from './lib/components.js';
 import { FULL, QUICK, type Context, type Params } from './lib/context.js';
 import { buildImages, docker, removeRunContainers } from './lib/docker.js';
 import { startEtcd, type Etcd } from './lib/etcd.js';
-import { runCommand, setWorkDir, stopAll } from './lib/procs.js';
+import { abort, aborted, runCommand, setWorkDir, stopAll } from './lib/procs.js';
 import { renderMarkdown, renderSvg, renderTable, writeJson, type Panel, type Row } from './lib/report.js';
-import { log } from './lib/util.js';
+import { log, sleep } from './lib/util.js';
 import { convergence, type ConvergenceRaw } from './scenarios/convergence.js';
 import { profile } from './scenarios/profile.js';
 import { scale } from './scenarios/scale.js';
@@ -144,9 +144,15 @@ async function main(): Promise<number> {
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
+    abort();
     etcd?.client.close();
     await stopAll(5000);
-    if (needsDocker) await removeRunContainers(run).catch((err: unknown) => log(`container cleanup failed: ${(err as Error).message}`));
+    if (needsDocker) {
+      // Twice: a create call already in flight when we started may land after the first pass.
+      await removeRunContainers(run).catch((err: unknown) => log(`container cleanup failed: ${(err as Error).message}`));
+      await sleep(1000);
+      await removeRunContainers(run).catch(() => undefined);
+    }
     if (ownWork && !values.keep) rmSync(work, { recursive: true, force: true });
     else if (values.keep) log(`work dir kept: ${work}`);
   };
@@ -179,7 +185,7 @@ async function main(): Promise<number> {
       ['profile', () => profile(ctx, outDir)],
     ];
     for (const [name, fn] of steps) {
-      if (!chosen.has(name)) continue;
+      if (!chosen.has(name) || aborted()) continue;
       const t0 = Date.now();
       try {
         raw[name] = await fn();

@@ -154,7 +154,7 @@ export const fmtMs = (ms: number | undefined): string => (ms === undefined ? 'â€
 
 export function printTable(rows: readonly Row[]): string {
   const head = ['scenario', 'sent', 'failed', 'max converge', 'stale', 'target', 'result'];
-  const body = rows.map((r) => [r.scenario, String(r.sent), String(r.failed), fmtMs(r.convergeMs), String(r.stale), r.target, r.pass ? 'PASS' : `FAIL: ${r.note}`]);
+  const body = rows.map((r) => [r.scenario, String(r.sent), String(r.failed), fmtMs(r.convergeMs), String(r.stale), r.target, r.pass ? (r.note ? `PASS (${r.note})` : 'PASS') : `FAIL: ${r.note}`]);
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((c) => `| ${c.map((x) => x.replace(/\|/g, '/')).join(' | ')} |`)];
   return lines.join('\n');
 }

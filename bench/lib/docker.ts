@@ -4,7 +4,7 @@
 // own start-up time is not charged to the system under test.
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { runCommand } from './procs.js';
+import { aborted, runCommand } from './procs.js';
 import { ROOT } from './components.js';
 
 export const BENCH_LABEL = 'sidekick.bench';
@@ -21,6 +21,7 @@ export async function buildImages(): Promise<void> {
 export interface Started { readonly id: string; readonly name: string }
 
 export async function runContainer(run: string, name: string, image: string, labels: Record<string, string>): Promise<Started> {
+  if (aborted()) throw new Error(`${name}: not started, the benchmark is stopping`);
   const c = await docker.createContainer({
     Image: image,
     name,

@@ -2,7 +2,8 @@
 import { Agent, request } from 'node:http';
 import { epochMs } from './util.js';
 
-export interface Reply { status: number; body: string; at: number }
+
+export interface Reply { status: number; body: string; at: number; headers: Record<string, string | string[] | undefined> }
 
 export const pollAgent = new Agent({ keepAlive: true, maxSockets: 4 });
 
@@ -13,7 +14,7 @@ export function get(url: string, host?: string, agent: Agent = pollAgent, timeou
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, at: epochMs() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, at: epochMs(), headers: res.headers }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${url}`)));
@@ -33,7 +34,7 @@ export async function getJson<T>(url: string): Promise<T> {
  * until `done(reply)` holds; returns that reply and how many requests it took. Errors count as replies
  * with status 0. Bounded by `timeoutMs`.
  */
-export async function pollUntil(url: string, host: string | undefined, done: (r: Reply) => boolean, timeoutMs: number): Promise<{ reply: Reply; polls: number }> {
+export async function pollUntil(url: string, host: string | undefined, done: (r: Reply) => boolean, timeoutMs: number, pauseMs = 0): Promise<{ reply: Reply; polls: number }> {
   const deadline = epochMs() + timeoutMs;
   let polls = 0;
   while (epochMs() < deadline) {
@@ -42,9 +43,10 @@ export async function pollUntil(url: string, host: string | undefined, done: (r:
     try {
       r = await get(url, host, pollAgent, 2000);
     } catch (err) {
-      r = { status: 0, body: (err as Error).message, at: epochMs() };
+      r = { status: 0, body: (err as Error).message, at: epochMs(), headers: {} };
     }
     if (done(r)) return { reply: r, polls };
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
   throw new Error(`poll of ${url} (host ${host ?? '-'}) did not converge within ${timeoutMs} ms`);
 }

@@ -22,6 +22,20 @@ export interface Proc {
 
 const live = new Set<Proc>();
 let workDir = '';
+let aborting = false;
+
+/** After a signal: nothing new may start, so cleanup cannot race a scenario that is still running. */
+export function abort(): void {
+  aborting = true;
+}
+
+export function aborted(): boolean {
+  return aborting;
+}
+
+function refuseIfAborting(name: string): void {
+  if (aborting) throw new Error(`${name}: not started, the benchmark is stopping`);
+}
 
 export function setWorkDir(dir: string): void {
   workDir = dir;
@@ -74,6 +88,7 @@ function track(name: string, child: ChildProcess, logFile: string, fd: number | 
 
 /** Starts a program with stdout and stderr going to `<work>/<name>.log`. */
 export function start(name: string, cmd: string, args: readonly string[], env: Record<string, string> = {}): Proc {
+  refuseIfAborting(name);
   const logFile = join(workDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const stdio: StdioOptions = ['ignore', fd, fd];
@@ -83,6 +98,7 @@ export function start(name: string, cmd: string, args: readonly string[], env: R
 
 /** Forks a Node module with an IPC channel (load generators report through it). */
 export function forkNode(name: string, modulePath: string, args: readonly string[]): Proc {
+  refuseIfAborting(name);
   const logFile = join(workDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const child = fork(modulePath, args, { stdio: ['ignore', fd, fd, 'ipc'] });
@@ -92,6 +108,7 @@ export function forkNode(name: string, modulePath: string, args: readonly string
 /** Runs a short command to completion with a deadline; resolves with its exit code and output. */
 export function runCommand(cmd: string, args: readonly string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
+    refuseIfAborting(cmd);
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc = child.pid !== undefined ? track(`${cmd}-${child.pid}`, child, '/dev/null', undefined) : undefined;
     let stdout = '';
