@@ -53,7 +53,7 @@ async function machine(): Promise<Record<string, unknown>> {
     os,
     kernel: release(),
     node: process.version,
-    nginx: (await version('nginx', ['-v'])).replace('nginx version: ', ''),
+    nginx: (await version('nginx', ['-v'])).replace('nginx version: nginx/', ''),
     wrk: (await version('wrk', ['-v'])).split(' [')[0],
     etcd: await version('etcd', ['--version']),
     docker: await docker.version().then((v) => v.Version, () => 'unreachable'),
@@ -70,6 +70,12 @@ function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string
       series: ['small', '64 KiB'],
       unit: '',
       groups: t.competitors.map((c) => ({ label: c, values: [t.medians[c]?.small?.rps ?? Number.NaN, t.medians[c]?.['64KiB']?.rps ?? Number.NaN] })),
+    });
+    panels.push({
+      title: 'CPU time per request (median µs; process and its workers) — less sensitive to a shared machine',
+      series: ['small', '64 KiB'],
+      unit: 'µs',
+      groups: t.competitors.map((c) => ({ label: c, values: [t.medians[c]?.small?.cpuUsPerReq ?? Number.NaN, t.medians[c]?.['64KiB']?.cpuUsPerReq ?? Number.NaN] })),
     });
     const nginxP99 = t.fixedRateMedians.nginx?.p99 ?? Number.NaN;
     panels.push({
@@ -176,7 +182,7 @@ async function main(): Promise<number> {
     }
     etcd = await startEtcd(work);
     const backend = await startBackend('backend', 1);
-    const ctx: Context = { quick: values.quick!, params, work, run, etcd, backendPort: backend.ports[0]!, rows, raw };
+    const ctx: Context = { quick: values.quick!, params, work, run, etcd, backendPort: backend.ports[0]!, backendProc: backend.proc, rows, raw };
     const steps: Array<[Scenario, () => Promise<unknown>]> = [
       ['throughput', () => throughput(ctx)],
       ['convergence', () => convergence(ctx)],
@@ -196,6 +202,10 @@ async function main(): Promise<number> {
         log(msg);
         rows.push({ scenario: name, metric: 'HARNESS ERROR', value: (err as Error).message.slice(0, 120), unit: '', pass: false });
       }
+    }
+    if (aborted()) {
+      log('interrupted: results not written (the previous ones are kept)');
+      return 130;
     }
     const seconds = (Date.now() - started) / 1000;
     const mode = values.quick ? 'quick' : 'full';

@@ -57,6 +57,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-npx tsc -p tsconfig.build.json
+# Incremental builds (fast when nothing changed); tsc does not notice deleted outputs, so start over then.
+[ -f dist/balancer/main.js ] && [ -f dist/sidekick/main.js ] || rm -f dist/.tsbuildinfo-bench
+[ -f dist/bench/main.js ] || rm -f dist/bench/.tsbuildinfo
+npx tsc -p tsconfig.build.json --incremental --tsBuildInfoFile dist/.tsbuildinfo-bench
 npx tsc -p bench/tsconfig.json
 node dist/bench/main.js "$@"

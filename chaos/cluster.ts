@@ -11,7 +11,7 @@ import { freePort } from '../test/helpers/ports.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { removeTestContainers } from '../test/helpers/docker.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
-import { backgroundLoad, compare, converge, describeFailures, metric, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
+import { backgroundLoad, registerCleanup, compare, converge, describeFailures, metric, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
 
 const run = promisify(execFile);
 
@@ -29,7 +29,7 @@ export interface Cluster {
   readonly endpoints: string;
   client(): Etcd3;
   leader(): Promise<Member>;
-  destroy(): Promise<void>;
+  destroy: () => Promise<void>;
 }
 
 /** `n` members on loopback; `extraClientHosts` adds client listeners (e.g. a veth address). */
@@ -93,6 +93,12 @@ export async function startCluster(n: number, extraClientHosts: readonly string[
       for (const m of members) await m.kill();
       for (const s of specs) rmSync(s.dataDir, { recursive: true, force: true });
     },
+  };
+  const unregister = registerCleanup(() => cluster.destroy());
+  const destroy = cluster.destroy;
+  cluster.destroy = async () => {
+    unregister();
+    await destroy();
   };
   for (const m of members) await m.start();
   try {

@@ -10,7 +10,7 @@ import { testRun, uniq } from '../test/helpers/docker.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
-import { backgroundLoad, chaosImage, compare, converge, describeFailures, startBalancer, startSidekick, table, type Row } from './lib.js';
+import { backgroundLoad, registerCleanup, chaosImage, compare, converge, describeFailures, startBalancer, startSidekick, table, type Row } from './lib.js';
 
 const run = promisify(execFile);
 const sh = async (cmd: string, ...args: string[]): Promise<string> => (await run(cmd, args, { maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
@@ -19,7 +19,7 @@ interface PrivateDockerd {
   readonly host: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  destroy(): Promise<void>;
+  destroy: () => Promise<void>;
 }
 
 async function startPrivateDockerd(): Promise<PrivateDockerd> {
@@ -74,6 +74,12 @@ async function startPrivateDockerd(): Promise<PrivateDockerd> {
       rmSync(execRoot, { recursive: true, force: true });
       await sh('ip', 'link', 'del', bridge).catch(() => '');
     },
+  };
+  const unregister = registerCleanup(() => d.destroy());
+  const destroy = d.destroy.bind(d);
+  d.destroy = async () => {
+    unregister();
+    await destroy();
   };
   try {
     await d.start();

@@ -16,6 +16,22 @@ const run = promisify(execFile);
 /** The image run.sh builds with scripts/build-web-image.sh under a chaos-only tag (tests pass theirs). */
 export const chaosImage = (): string => process.env.CHAOS_IMAGE ?? 'sidekick-chaos/web:latest';
 
+const finalizers = new Set<() => Promise<void>>();
+
+/** Registers teardown for resources the test helpers do not track (clusters, netns, a private dockerd). */
+export function registerCleanup(fn: () => Promise<void>): () => void {
+  finalizers.add(fn);
+  return () => void finalizers.delete(fn);
+}
+
+/** Runs every registered teardown once (on SIGINT, or after a scenario that threw). */
+export async function runCleanups(): Promise<void> {
+  for (const fn of [...finalizers].reverse()) {
+    finalizers.delete(fn);
+    await fn().catch(() => undefined);
+  }
+}
+
 export interface Row {
   scenario: string;
   sent: number;

@@ -8,7 +8,7 @@ import { removeTestContainers, uniq } from '../test/helpers/docker.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
 import { startCluster } from './cluster.js';
-import { backgroundLoad, compare, converge, describeFailures, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
+import { backgroundLoad, registerCleanup, compare, converge, describeFailures, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
 
 const run = promisify(execFile);
 const ip = async (...args: string[]): Promise<void> => void (await run('ip', args));
@@ -23,6 +23,12 @@ export async function partition(): Promise<Row> {
   const hostIp = `10.251.${net}.1`;
   let setUp = false;
   let nsSidekick: ChildProcess | undefined;
+  const teardownNet = async (): Promise<void> => {
+    if (nsSidekick && nsSidekick.exitCode === null) nsSidekick.kill('SIGKILL');
+    if (setUp) await ip('link', 'del', hostIf).catch(() => undefined);
+    await ip('netns', 'del', ns).catch(() => undefined);
+  };
+  const unregister = registerCleanup(teardownNet);
   await ip('netns', 'add', ns);
   try {
     await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
@@ -86,7 +92,7 @@ export async function partition(): Promise<Row> {
       await cluster.destroy();
     }
   } finally {
-    if (setUp) await ip('link', 'del', hostIf).catch(() => undefined);
-    await ip('netns', 'del', ns).catch(() => undefined);
+    unregister();
+    await teardownNet();
   }
 }

@@ -4,13 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { removeTestContainers } from '../test/helpers/docker.js';
 import { destroyAllEtcd } from '../test/helpers/etcd.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
-import { printTable, type Row } from './lib.js';
+import { printTable, runCleanups, type Row } from './lib.js';
 import { scenarios } from './scenarios.js';
 import { extraScenarios } from './more.js';
 
 process.env.SIDEKICK_TEST_RUN ??= `chaos-${process.pid}-${Date.now().toString(36)}`;
 
 async function cleanup(): Promise<void> {
+  await runCleanups();
   await stopAllPrograms().catch(() => undefined);
   await removeTestContainers().catch(() => undefined);
   await destroyAllEtcd().catch(() => undefined);

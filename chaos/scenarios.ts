@@ -8,6 +8,7 @@ import { get, runLoad } from '../test/helpers/load.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
+import type { Program } from '../test/helpers/program.js';
 import { backgroundLoad, compare, converge, describeFailures, metric, procStats, startBalancer, startSidekick, table, webContainer, type Balancer, type Row } from './lib.js';
 
 export interface Scenario {
@@ -31,17 +32,17 @@ async function withEtcd<T>(body: (etcd: EtcdServer) => Promise<T>): Promise<T> {
 }
 
 /** etcd + one per-host sidekick + a balancer defaulting to `service` + `n` web containers, converged. */
-async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; balancerEndpoints?: string; balancerArgs?: string[] } = {}): Promise<{ service: string; node: string; b: Balancer; names: string[] }> {
+async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; balancerEndpoints?: string; balancerArgs?: string[] } = {}): Promise<{ service: string; node: string; b: Balancer; names: string[]; sidekick: Program }> {
   const service = uniq('cw');
   const node = uniq('cn');
-  startSidekick(etcd.endpoint, node, ['--ttl', opts.ttl ?? '10s']);
+  const sidekick = startSidekick(etcd.endpoint, node, ['--ttl', opts.ttl ?? '10s']);
   const extra = opts.balancerArgs ?? [];
   const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, ['--default-service', service, ...(extra.includes('--upstream-timeout') ? [] : ['--upstream-timeout', '2s']), ...extra]);
   const names: string[] = [];
   for (let i = 0; i < n; i++) names.push(await webContainer(service));
   const c = await converge(etcd.client(), b, service, 15_000);
   if (!c.last.equal) throw new Error(`setup never converged: ${JSON.stringify(c.last)}`);
-  return { service, node, b, names };
+  return { service, node, b, names, sidekick };
 }
 
 function row(scenario: string, target: string, fields: Omit<Row, 'scenario' | 'target' | 'pass' | 'note'>, problems: string[]): Row {
@@ -53,7 +54,7 @@ function row(scenario: string, target: string, fields: Omit<Row, 'scenario' | 't
 async function etcdOutage(fresh: boolean, outageMs: number): Promise<Row> {
   const scenario = fresh ? '2 etcd data lost' : `1 etcd down ${outageMs / 1000} s`;
   return withEtcd(async (etcd) => {
-    const { service, b, names } = await standardWorld(etcd, 3);
+    const { service, b, names, sidekick } = await standardWorld(etcd, 3);
     const load = backgroundLoad(`${b.proxyUrl}/`);
     await delay(1000);
     await etcd.stop();
@@ -74,6 +75,13 @@ async function etcdOutage(fresh: boolean, outageMs: number): Promise<Row> {
     if (c.ms > 5000) problems.push(`converged after ${c.ms} ms > 5000 ms (${JSON.stringify(c.last)})`);
     if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
     if (!fresh && !end.truth.includes(added)) problems.push('added container missing from truth');
+    if (fresh && result.failures.length > 0) {
+      // Evidence: when the balancer rebuilt from the wiped registry, and when the sidekick republished.
+      const at = (l: Record<string, unknown> | undefined): number => (l ? Date.parse(String(l.time)) : Number.NaN);
+      const rebuilt = at(b.program.logs().find((l) => String(l.msg).startsWith('etcd revision went backwards')));
+      const granted = at(sidekick.logs().filter((l) => l.msg === 'lease granted')[1]);
+      problems.push(`balancer rebuilt from the empty registry ${granted - rebuilt} ms before the sidekick's new lease`);
+    }
     return row(scenario, '0 failed; table == truth ≤ 5 s after etcd returns', { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale }, problems);
   });
 }
@@ -146,13 +154,13 @@ async function sidekickKill(): Promise<Row> {
 
 async function backendKill(): Promise<Row> {
   return withEtcd(async (etcd) => {
-    const { service, b, names } = await standardWorld(etcd, 3, { balancerArgs: ['--eject-cooldown', '30s'] });
+    const { service, b, names, sidekick } = await standardWorld(etcd, 3, { balancerArgs: ['--eject-cooldown', '30s'] });
     const client = etcd.client();
     const load = backgroundLoad(`${b.proxyUrl}/`);
     await delay(800);
     // Phase 1: the registry keeps the dead backend (its sidekick is frozen): the balancer alone
     // absorbs the failure and ejects it.
-    const skPid = await sidekickPid();
+    const skPid = sidekick.proc.pid as number;
     process.kill(skPid, 'SIGSTOP');
     let ejected = false;
     try {
@@ -179,23 +187,6 @@ async function backendKill(): Promise<Row> {
     if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
     return row('7 backend SIGKILL', '0 failed idempotent requests; backend ejected; table == truth', { sent: result.sent, failed: result.failures.length, convergeMs: Number.isFinite(c.ms) ? withdrawMs : c.ms, stale: end.stale }, problems);
   });
-}
-
-/** The pid of the single sidekick this process started (from /proc, by our own child list). */
-async function sidekickPid(): Promise<number> {
-  const { readdirSync, readFileSync } = await import('node:fs');
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('sidekick/main.js')) return Number(d);
-    } catch {
-      // raced with an exit
-    }
-  }
-  throw new Error('sidekick child not found');
 }
 
 // ---------------------------------------------------------------------------------------------

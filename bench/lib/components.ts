@@ -34,6 +34,18 @@ export async function startPlainProxy(target: string): Promise<Endpoint> {
   return { name: 'plain-http-proxy', url: `http://127.0.0.1:${port}`, proc };
 }
 
+/** A reference proxy (bench/ref-proxy.ts): `node` (bare http.request + keep-alive) or `http-proxy-ka`. */
+export async function startRefProxy(mode: 'node' | 'http-proxy-ka', target: string): Promise<Endpoint> {
+  const port = await freePort();
+  const name = `ref-${mode}`;
+  const proc = forkNode(name, join(DIST, 'bench', 'ref-proxy.js'), [mode, String(port), target]);
+  await new Promise<void>((resolve, reject) => {
+    proc.child.once('message', () => resolve());
+    void proc.exited.then((c) => reject(new Error(`${name} exited ${c}: ${proc.tail()}`)));
+  });
+  return { name, url: `http://127.0.0.1:${port}`, proc };
+}
+
 /** nginx as a reverse proxy: upstream keep-alive, one worker per core, no access log, no temp files. */
 export async function startNginx(work: string, backendPort: number): Promise<Endpoint> {
   const dir = join(work, 'nginx');

@@ -1,5 +1,6 @@
 // What every scenario gets: the mode's parameters, the shared etcd and backend, and where to report.
 import type { Etcd } from './etcd.js';
+import type { Proc } from './procs.js';
 import type { Row } from './report.js';
 
 export interface Params {
@@ -7,8 +8,9 @@ export interface Params {
   readonly rounds: number;
   /** Seconds per wrk run. */
   readonly seconds: number;
-  /** Measured seconds per fixed-rate (1,000 req/s) run. */
+  /** Measured seconds per fixed-rate (1,000 req/s) run, after an unmeasured lead-in. */
   readonly rateSeconds: number;
+  readonly rateWarmupMs: number;
   readonly putTrials: number;
   readonly containerTrials: number;
   readonly healthTrials: number;
@@ -22,12 +24,12 @@ export interface Params {
 }
 
 export const QUICK: Params = {
-  rounds: 2, seconds: 2, rateSeconds: 2, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
+  rounds: 2, seconds: 2, rateSeconds: 1.5, rateWarmupMs: 300, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
   applyTrials: 50, churnSeconds: 3, churnRate: 1000, skContainers: 30, idleSeconds: 3, profileSeconds: 5,
 };
 
 export const FULL: Params = {
-  rounds: 5, seconds: 5, rateSeconds: 8, putTrials: 100, containerTrials: 50, healthTrials: 50, startTrials: 5,
+  rounds: 5, seconds: 5, rateSeconds: 8, rateWarmupMs: 500, putTrials: 100, containerTrials: 50, healthTrials: 50, startTrials: 5,
   applyTrials: 300, churnSeconds: 10, churnRate: 1000, skContainers: 200, idleSeconds: 10, profileSeconds: 15,
 };
 
@@ -40,6 +42,7 @@ export interface Context {
   readonly etcd: Etcd;
   /** The shared node:http backend (one port). */
   readonly backendPort: number;
+  readonly backendProc: Proc;
   readonly rows: Row[];
   /** Raw measurements per scenario, written to results.json. */
   readonly raw: Record<string, unknown>;

@@ -53,6 +53,21 @@ export async function removeRunContainers(run: string): Promise<number> {
   return list.length;
 }
 
+/** Counts every container event on the engine (anyone's) until `stop()`: context for idle measurements. */
+export async function countEngineEvents(): Promise<{ stop(): number }> {
+  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+  let n = 0;
+  stream.on('data', (chunk: Buffer) => {
+    for (const ch of chunk.toString()) if (ch === '\n') n++;
+  });
+  return {
+    stop: () => {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      return n;
+    },
+  };
+}
+
 export interface DockerEvent { readonly id: string; readonly action: string; readonly timeMs: number; readonly name: string }
 
 /** The run's container events, read continuously; `next(pred)` resolves with the first match at or after the call. */

@@ -31,6 +31,16 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/** CPU seconds of a process and its direct children (cluster workers, nginx workers). */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const child of childPids(pid)) {
+    const c = cpuSeconds(child);
+    if (Number.isFinite(c)) total += c;
+  }
+  return total;
+}
+
 /** Parses a Prometheus histogram from /metrics text into cumulative buckets. */
 export function parseHistogram(text: string, name: string): { buckets: Array<{ le: number; count: number }>; sum: number; count: number } {
   const buckets: Array<{ le: number; count: number }> = [];

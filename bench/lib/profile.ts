@@ -1,6 +1,6 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) and reports where the time went: top functions by self
 // time, by inclusive time, and by package; and draws a flame graph as SVG.
-// Also a CLI: node dist/bench/lib/profile.js <file.cpuprofile> [flame.svg]
+// Also a CLI: [SKIP_MS=n] node dist/bench/lib/profile.js <file.cpuprofile> [flame.svg]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -44,17 +44,27 @@ function packageOf(f: CallFrame): string {
 
 const keyOf = (f: CallFrame): string => `${f.functionName || '(anonymous)'}\u0000${shortUrl(f.url)}:${f.lineNumber + 1}`;
 
-export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary {
+/** Per node id, the µs of samples taken at least `skipMs` after the profile started. */
+function sampleTimes(profile: CpuProfile, skipMs: number): Map<number, number> {
+  const selfUs = new Map<number, number>();
+  let t = profile.startTime;
+  const from = profile.startTime + skipMs * 1000;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    const dt = Math.max(0, profile.timeDeltas[i + 1] ?? 0);
+    if (t < from) continue;
+    const id = profile.samples[i]!;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+  }
+  return selfUs;
+}
+
+/** `skipMs`: leave out the first milliseconds (process start-up, before the load began). */
+export function summarizeProfile(profile: CpuProfile, top = 25, skipMs = 0): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  // Time per sample: the delta to the next sample.
-  const selfUs = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const dt = profile.timeDeltas[i + 1] ?? 0;
-    const id = profile.samples[i]!;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
-  }
+  const selfUs = sampleTimes(profile, skipMs);
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const pkgSelf = new Map<string, number>();
@@ -99,7 +109,7 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
   };
   const sortBy = (m: Map<string, number>): string[] => [...m.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
   return {
-    durationMs: (profile.endTime - profile.startTime) / 1000,
+    durationMs: (profile.endTime - profile.startTime) / 1000 - skipMs,
     busyMs: busyUs / 1000,
     idleMs: idleUs / 1000,
     topSelf: sortBy(self).slice(0, top).map(fn),
@@ -119,10 +129,9 @@ export function renderProfileText(s: ProfileSummary): string {
 }
 
 /** A flame graph (root at the bottom) of the non-idle time, frames under 0.1 % dropped. */
-export function renderFlameSvg(profile: CpuProfile, title: string): string {
+export function renderFlameSvg(profile: CpuProfile, title: string, skipMs = 0): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) selfUs.set(profile.samples[i]!, (selfUs.get(profile.samples[i]!) ?? 0) + Math.max(0, profile.timeDeltas[i + 1] ?? 0));
+  const selfUs = sampleTimes(profile, skipMs);
   const totalOf = new Map<number, number>();
   const total = (id: number): number => {
     const cached = totalOf.get(id);
@@ -188,6 +197,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(2);
   }
   const p = loadProfile(file);
-  process.stdout.write(renderProfileText(summarizeProfile(p)));
-  if (process.argv[3]) writeFileSync(process.argv[3], renderFlameSvg(p, file));
+  const skip = Number(process.env.SKIP_MS ?? '0');
+  process.stdout.write(renderProfileText(summarizeProfile(p, 30, skip)));
+  if (process.argv[3]) writeFileSync(process.argv[3], renderFlameSvg(p, file, skip));
 }

@@ -66,6 +66,8 @@ export function freePort(): Promise<number> {
 
 export const round = (v: number, digits = 2): number => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
 
+const t0 = Date.now();
+
 export function log(msg: string): void {
-  process.stderr.write(`bench: ${msg}\n`);
+  process.stderr.write(`bench [${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s]: ${msg}\n`);
 }
