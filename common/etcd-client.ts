@@ -64,9 +64,12 @@ export function etcdClientOptions(s: EtcdSettings): IOptions {
   const options: IOptions = {
     hosts: [...s.etcdEndpoints],
     grpcOptions: {
-      'grpc.keepalive_time_ms': 5000,
+      // etcd answers pings closer than its --grpc-keepalive-min-time (5 s) with "too_many_pings" and a
+      // GOAWAY, and pings on a channel without streams are strikes too (PermitWithoutStream=false):
+      // 6 s leaves room for timer jitter, and idle channels carry no call a ping would protect.
+      'grpc.keepalive_time_ms': 6000,
       'grpc.keepalive_timeout_ms': 2000,
-      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.keepalive_permit_without_calls': 0,
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
       // grpc-js takes client interceptors through the channel options object etcd3 passes on.
