@@ -15,7 +15,7 @@ import { createProxy, type ProxyHandler } from './proxy.js';
 import { RegistryWatch } from './registry-watch.js';
 import { matchRoute } from './route-table.js';
 import { TrafficStats } from './stats.js';
-import { TableStore, vanishedBackends } from './table-store.js';
+import { goneServices, TableStore, vanishedBackends } from './table-store.js';
 
 export interface BalancerDeps {
   readonly config: BalancerConfig;
@@ -80,7 +80,7 @@ export class Balancer {
         this.proxy.releaseBackend(id);
         this.proxy.closeBackendSockets(id, config.drain);
       }
-      const gone = [...prev.services.keys()].filter((s) => !next.services.has(s));
+      const gone = goneServices(prev, next);
       if (gone.length > 0) {
         this.metrics.forgetServices(gone);
         this.traffic.forget(gone);
@@ -104,6 +104,7 @@ export class Balancer {
           this.metrics.lastSync.set(Date.now() / 1000);
           this.metrics.tableApply.observe(applyMs / 1000);
         },
+        onRevision: (revision) => this.metrics.registryRevision.set(revision),
         onReconnect: () => this.metrics.watchReconnects.inc(),
         onConnection: (state) => this.metrics.etcdConnected.set(state === 'connected' ? 1 : 0),
         onDrift: (n) => this.metrics.drift.inc(n),

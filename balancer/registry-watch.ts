@@ -3,22 +3,25 @@
 // resumes from the wrong revision after a reconnect and loses events silently (see the etcd brief),
 // so every disconnect or error cancels the watchers and goes through snapshot → diff → re-watch
 // instead; the last table is served meanwhile. A periodic check re-reads the snapshot and reports drift. The table's revision
-// is the one both watchers have reached: every change at or below it is in the table.
-import { createHash } from 'node:crypto';
+// promises that every change at or below it is in the table; how it advances is in watch-progress.ts.
 import { performance } from 'node:perf_hooks';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { retryForever, sleep } from '../common/backoff.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { classifyKey, countDrift, decodeDelete, decodePut, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv, type Rejection } from './registry-decoder.js';
+import { InvalidValues } from './invalid-values.js';
+import { countDrift, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv } from './registry-decoder.js';
 import { readSnapshot, type Snapshot } from './registry-snapshot.js';
-import { applyEvents, buildTable } from './route-table.js';
+import { applyEvents, buildTable, withRevision } from './route-table.js';
 import type { TableStore } from './table-store.js';
 import type { RegistryEvent, RouteRule, RouteTable } from './types.js';
+import { WatchProgress } from './watch-progress.js';
 
 export interface RegistryWatchEvents {
   onInvalid(key: string, reason: string): void;
   onApplied(revision: number, changes: number, applyMs: number): void;
+  /** The table's revision moved without a change to apply (see watch-progress.ts). */
+  onRevision?(revision: number): void;
   onReconnect(): void;
   onConnection(state: 'connected' | 'disconnected'): void;
   onDrift(changes: number): void;
@@ -52,7 +55,7 @@ const STOP_WAIT_MS = 5000;
 
 interface Change extends RawKv { readonly put: boolean }
 /** One watch response: etcd never splits one revision's events across responses. */
-interface Batch { readonly kind: KeyKind; readonly changes: readonly Change[] }
+interface Batch { readonly kind: KeyKind; readonly header: number; readonly changes: readonly Change[] }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -71,6 +74,8 @@ export class RegistryWatch {
   private readonly applied: Record<KeyKind, number> = { entry: 0, route: 0 };
   /** The highest revision ever applied: a snapshot below it means etcd was restored or wiped. */
   private highest = 0;
+  /** The revision the table reflects; unlike `applied`, it also moves while a prefix is quiet. */
+  private readonly progress = new WatchProgress();
   private watchers: Watcher[] = [];
   private readonly canceledByEtcd = new WeakSet<Watcher>();
   /** Bumped whenever watchers are dropped, so late events from old watchers are ignored. */
@@ -87,8 +92,7 @@ export class RegistryWatch {
   private wantResync = false;
   private wantCheck = false;
   private checkTimer: NodeJS.Timeout | undefined;
-  /** key → hash of the invalid value already reported, so a resync does not log it again. */
-  private readonly reported = new Map<string, string>();
+  private readonly invalid: InvalidValues;
   private connected = false;
   private lastSync: Date | undefined;
   private lastError: string | undefined;
@@ -98,6 +102,7 @@ export class RegistryWatch {
     this.decoder = { prefix: opts.prefix, routesPrefix: opts.routesPrefix, allowBackend: opts.allowBackend };
     const { entries, routes } = registryBases(opts);
     this.bases = { entry: entries, route: routes };
+    this.invalid = new InvalidValues(this.decoder, this.log, opts.events?.onInvalid.bind(opts.events));
   }
 
   start(): void {
@@ -215,13 +220,12 @@ export class RegistryWatch {
     if (rebuild) this.newer.clear();
     const isNewer = (key: string): boolean => (this.newer.get(key) ?? 0) > rev;
     const { events, rejected } = decodeSnapshot(this.decoder, snapshot.kvs.filter((kv) => !isNewer(kv.key)));
-    for (const { rejection, value } of rejected) this.reject(rejection, value);
-    const invalid = new Set(rejected.map((r) => r.rejection.key));
-    for (const key of this.reported.keys()) if (!invalid.has(key) && !isNewer(key)) this.reported.delete(key);
+    this.invalid.snapshot(rejected, isNewer);
     const current = this.opts.store.current;
     const corrections = diffSnapshot(current, events).filter((e) => !isNewer(e.key));
     for (const [key, r] of this.newer) if (r <= rev) this.newer.delete(key);
     let next: RouteTable;
+    this.progress.snapshot(rev, rebuild);
     if (rebuild) {
       this.log.warn({ revision: rev, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
       this.applied.entry = this.applied.route = this.highest = rev;
@@ -229,8 +233,8 @@ export class RegistryWatch {
     } else {
       for (const kind of KINDS) this.applied[kind] = Math.max(this.applied[kind], rev);
       this.highest = Math.max(this.highest, rev);
-      const revision = Math.min(this.applied.entry, this.applied.route);
-      next = corrections.length > 0 || current.revision !== revision ? applyEvents(current, corrections, revision, this.opts.flagRoutes) : current;
+      const revision = this.progress.revision();
+      next = corrections.length > 0 ? applyEvents(current, corrections, revision, this.opts.flagRoutes) : withRevision(current, revision);
     }
     this.opts.store.swap(next);
     if (!this.synced) {
@@ -252,8 +256,10 @@ export class RegistryWatch {
       // create() leaves a stray once('error') listener and never settles while etcd is down.
       const w = this.opts.client.watch().prefix(this.bases[kind]).startRevision(String(fromRevision)).watcher();
       w.on('data', (res: IWatchResponse) => this.onData(gen, kind, res));
-      w.on('connected', () => {
-        if (gen === this.generation && ++this.connectedWatchers === KINDS.length) this.setConnected(true);
+      w.on('connected', (res: IWatchResponse) => {
+        if (gen !== this.generation) return;
+        this.progress.created(kind, Number(res.header.revision), fromRevision);
+        if (++this.connectedWatchers === KINDS.length) this.setConnected(true);
       });
       w.on('disconnected', (err) => this.onLost(gen, err));
       w.on('error', (err) => {
@@ -265,11 +271,15 @@ export class RegistryWatch {
   }
 
   private onData(gen: number, kind: KeyKind, res: IWatchResponse): void {
-    // Empty responses are progress notifications: no change to apply, and the table's revision only moves on events and snapshots.
-    if (gen !== this.generation || res.events.length === 0) return;
+    // Empty responses (progress notifications) are kept too: their header moves the table's revision.
+    if (gen !== this.generation) return;
     const changes = res.events.map((ev) => ({ revision: Number(ev.kv.mod_revision), put: ev.type === 'Put', key: ev.kv.key.toString(), value: ev.kv.value }));
-    this.pending.push({ kind, changes });
-    // setImmediate, not a timer: responses already read off the socket are applied together, none waits.
+    this.pending.push({ kind, header: Number(res.header.revision), changes });
+    this.scheduleFlush();
+  }
+
+  /** setImmediate, not a timer: responses already read off the socket are applied together, none waits. */
+  private scheduleFlush(): void {
     this.flushTask ??= setImmediate(() => {
       this.flushTask = undefined;
       this.flushNow();
@@ -291,6 +301,7 @@ export class RegistryWatch {
   private dropWatchers(): Promise<void>[] {
     this.generation++;
     this.connectedWatchers = 0;
+    this.progress.dropped();
     const cancels = this.watchers
       .filter((w) => !this.canceledByEtcd.has(w))
       .map((w) => w.cancel().catch((err: unknown) => this.log.debug({ err }, 'watcher cancel failed')));
@@ -301,46 +312,33 @@ export class RegistryWatch {
   private flushNow(): void {
     if (this.flushTask !== undefined) clearImmediate(this.flushTask);
     this.flushTask = undefined;
-    if (this.pending.length === 0) return;
     const started = performance.now();
     const batches = this.pending;
     this.pending = [];
     const events: RegistryEvent[] = [];
-    for (const { kind, changes } of batches) {
+    for (const { kind, header, changes } of batches) {
+      this.progress.response(kind, header, changes.at(-1)?.revision);
       const floor = this.applied[kind];
       for (const change of changes) {
         if (change.revision <= floor) continue; // already in the table, from a snapshot
         this.applied[kind] = Math.max(this.applied[kind], change.revision);
         this.highest = Math.max(this.highest, change.revision);
         if (this.opts.resyncMs > 0) this.newer.set(change.key, change.revision); // only checks need it; pruned by each
-        const event = this.decodeChange(change);
+        const event = this.invalid.decodeChange(change.key, change.put, change.value);
         if (event !== undefined) events.push(event);
       }
     }
-    if (events.length === 0) return;
-    // The table is complete up to the revision both watchers have reached.
-    const revision = Math.min(this.applied.entry, this.applied.route);
-    const next = applyEvents(this.opts.store.current, events, revision, this.opts.flagRoutes);
-    this.opts.store.swap(next);
-    this.opts.events?.onApplied(revision, events.length, performance.now() - started);
-  }
-
-  private decodeChange(change: Change): RegistryEvent | undefined {
-    const decoded = change.put ? decodePut(this.decoder, change.key, change.value) : undefined;
-    if (decoded === undefined || decoded.ok) this.reported.delete(change.key);
-    if (decoded === undefined) return decodeDelete(this.decoder, change.key);
-    if (decoded.ok) return decoded.event;
-    this.reject(decoded.rejection, change.value);
-    return decoded.removal; // never keep serving a value we can no longer validate
-  }
-
-  private reject(rejection: Rejection, value: Buffer): void {
-    const hash = createHash('sha256').update(value).digest('base64');
-    if (this.reported.get(rejection.key) === hash) return;
-    this.reported.set(rejection.key, hash);
-    const code = classifyKey(this.decoder, rejection.key) === 'route' ? ErrorCode.invalidRoute : ErrorCode.invalidEntry;
-    this.log.warn({ key: rejection.key, reason: rejection.reason, value: value.toString('utf8', 0, 200), code }, 'invalid registry value skipped');
-    this.opts.events?.onInvalid(rejection.key, rejection.reason);
+    const current = this.opts.store.current;
+    const revision = this.progress.revision();
+    if (events.length > 0) {
+      this.opts.store.swap(applyEvents(current, events, revision, this.opts.flagRoutes));
+      this.opts.events?.onApplied(revision, events.length, performance.now() - started);
+    } else if (this.synced && revision > current.revision) {
+      this.opts.store.swap(withRevision(current, revision));
+      this.opts.events?.onRevision?.(revision);
+    }
+    // Headers heard in this flush vouch for the sibling watcher from the next flush on.
+    if (this.progress.settle()) this.scheduleFlush();
   }
 
   private setConnected(on: boolean): void {

@@ -2,7 +2,11 @@
 // `matchRoute` answers "which service serves this request" from it. No I/O here; the etcd edge
 // decodes keys into RegistryEvents and a store swaps the returned table in one assignment.
 import { type Entry, hostPort } from '../common/registry.js';
-import type { Backend, RegistryEvent, RouteMatch, RouteRule, RouteTable, ServiceView } from './types.js';
+import { type MapEditor, PersistentMap, persistent } from './persistent-map.js';
+import { indexTable } from './route-index.js';
+import type { Backend, RegistryEvent, RouteRule, RouteTable, ServiceView } from './types.js';
+
+export { matchRoute, normalizeRequestHost } from './route-index.js';
 
 export function backendFromEntry(service: string, instance: string, entry: Entry): Backend {
   return Object.freeze({ id: `${service}/${instance}`, service, instance, entry, target: `http://${hostPort(entry)}` });
@@ -11,13 +15,15 @@ export function backendFromEntry(service: string, instance: string, entry: Entry
 export function emptyTable(defaultService?: string): RouteTable {
   return publish({
     revision: 0,
-    services: new Map(),
-    routes: Object.freeze([]),
+    services: PersistentMap.empty(),
+    routes: EMPTY_ROUTES,
     defaultService,
-    entries: new Map(),
-    routeKeys: new Map(),
+    entries: PersistentMap.empty(),
+    routeKeys: PersistentMap.empty(),
   });
 }
+
+const EMPTY_ROUTES: readonly RouteRule[] = Object.freeze([]);
 
 /** A full snapshot: the same code path as a watch batch, applied to an empty table. */
 export function buildTable(events: readonly RegistryEvent[], revision: number, flagRoutes: readonly RouteRule[], defaultService?: string): RouteTable {
@@ -25,70 +31,92 @@ export function buildTable(events: readonly RegistryEvent[], revision: number, f
 }
 
 /**
- * Returns a new table; `table` is left untouched. Only services named by the events get a new
- * ServiceView, so consumers that key state by view identity (agents, metrics) see no churn elsewhere.
+ * Returns a new table; `table` is left untouched. Cost is O(change), not O(table): `entries`,
+ * `services` and `routeKeys` are PersistentMaps sharing every unchanged part with `table`; only
+ * services whose entries changed get a new ServiceView (so consumers keyed by view identity see no
+ * churn elsewhere), and the route index is patched for those services alone. A batch that changes
+ * a route key re-sorts `routes` and re-indexes (O(routes)): precedence is a global order, and route
+ * changes are rare next to entry changes.
  */
 export function applyEvents(table: RouteTable, events: readonly RegistryEvent[], revision: number, flagRoutes: readonly RouteRule[]): RouteTable {
-  // Copied on first write; until then the previous table's maps are shared (never mutated after publication).
-  let entries: Map<string, Backend> | undefined;
-  let routeKeys: Map<string, RouteRule> | undefined;
-  const ownEntries = (): Map<string, Backend> => (entries ??= new Map(table.entries));
-  const ownRouteKeys = (): Map<string, RouteRule> => (routeKeys ??= new Map(table.routeKeys));
-  const touched = new Set<string>();
+  const entries = persistent(table.entries).edit();
+  const routeKeys = persistent(table.routeKeys).edit();
+  // Each touched entry key's value before the batch: a key put and deleted in one batch nets out.
+  const before = new Map<string, Backend | undefined>();
   for (const event of events) {
     switch (event.kind) {
-      case 'entry-put': {
-        const previous = (entries ?? table.entries).get(event.key);
-        if (previous !== undefined) touched.add(previous.service);
-        ownEntries().set(event.key, event.backend);
-        touched.add(event.backend.service);
+      case 'entry-put':
+      case 'entry-delete':
+        if (!before.has(event.key)) before.set(event.key, entries.get(event.key));
+        if (event.kind === 'entry-put') entries.set(event.key, event.backend);
+        else entries.delete(event.key); // a delete of a key we never accepted (e.g. an invalid value) changes nothing
         break;
-      }
-      case 'entry-delete': {
-        const previous = (entries ?? table.entries).get(event.key);
-        if (previous === undefined) break; // a delete of a key we never accepted (e.g. an invalid value)
-        ownEntries().delete(event.key);
-        touched.add(previous.service);
-        break;
-      }
       case 'route-put':
-        ownRouteKeys().set(event.key, event.rule);
+        routeKeys.set(event.key, event.rule);
         break;
       case 'route-delete':
-        if ((routeKeys ?? table.routeKeys).has(event.key)) ownRouteKeys().delete(event.key);
+        routeKeys.delete(event.key);
         break;
     }
   }
-  const finalEntries = entries ?? table.entries;
-  const finalRouteKeys = routeKeys ?? table.routeKeys;
-  return publish({
+  const services = rebuildServices(persistent(table.services), entries, before);
+  const finalRouteKeys = routeKeys.done();
+  const sameRoutes = finalRouteKeys === table.routeKeys && sameFlags(flagsOf.get(table.routes), flagRoutes);
+  const next: RouteTable = {
     revision,
-    services: touched.size === 0 ? table.services : rebuildServices(table.services, finalEntries, touched),
-    routes: sortRoutes([...flagRoutes, ...finalRouteKeys.values()]),
+    services: services.map,
+    routes: sameRoutes ? table.routes : sortRoutes(flagRoutes, finalRouteKeys),
     defaultService: table.defaultService,
-    entries: finalEntries,
+    entries: entries.done(),
     routeKeys: finalRouteKeys,
-  });
+  };
+  return publish(next, { table, changed: services.changed });
 }
 
-function rebuildServices(previous: ReadonlyMap<string, ServiceView>, entries: ReadonlyMap<string, Backend>, touched: ReadonlySet<string>): ReadonlyMap<string, ServiceView> {
-  const buckets = new Map<string, Backend[]>();
-  for (const name of touched) buckets.set(name, []);
-  // One pass over all entries rather than per-service bookkeeping: correct by construction, and
-  // cheap next to the copy of `entries` the batch already made.
-  for (const backend of entries.values()) buckets.get(backend.service)?.push(backend);
-  const services = new Map(previous);
-  for (const [name, backends] of buckets) {
-    if (backends.length === 0) {
-      services.delete(name);
-      continue;
-    }
-    backends.sort(byId);
-    const old = previous.get(name);
-    if (old !== undefined && sameBackends(old.backends, backends)) continue;
-    services.set(name, Object.freeze({ name, backends: Object.freeze(backends) }));
+/** The same table at another revision: what the watch publishes when it learns of progress but no change. */
+export function withRevision(table: RouteTable, revision: number): RouteTable {
+  return revision === table.revision ? table : publish({ ...table, revision }, { table, changed: [] });
+}
+
+/** Per service, the backends a batch removed and added (by identity), then one new view per such service. */
+function rebuildServices(previous: PersistentMap<ServiceView>, entries: MapEditor<Backend>, before: ReadonlyMap<string, Backend | undefined>): { map: PersistentMap<ServiceView>; changed: string[] } {
+  const deltas = new Map<string, { removed: Set<Backend>; added: Backend[] }>();
+  const delta = (name: string): { removed: Set<Backend>; added: Backend[] } => {
+    let d = deltas.get(name);
+    if (d === undefined) deltas.set(name, (d = { removed: new Set(), added: [] }));
+    return d;
+  };
+  for (const [key, old] of before) {
+    const now = entries.get(key);
+    if (now === old) continue;
+    if (old !== undefined) delta(old.service).removed.add(old);
+    if (now !== undefined) delta(now.service).added.push(now);
   }
-  return services;
+  if (deltas.size === 0) return { map: previous, changed: [] };
+  const services = previous.edit();
+  const changed: string[] = [];
+  for (const [name, { removed, added }] of deltas) {
+    const old = previous.get(name);
+    const kept = old === undefined ? [] : removed.size === 0 ? old.backends : old.backends.filter((b) => !removed.has(b));
+    const backends = mergeById(kept, added.sort(byId));
+    if (old !== undefined && sameBackends(old.backends, backends)) continue;
+    changed.push(name);
+    if (backends.length === 0) services.delete(name);
+    else services.set(name, Object.freeze({ name, backends: Object.freeze(backends) }));
+  }
+  return { map: services.done(), changed };
+}
+
+/** Merges two id-sorted lists: O(service size) for the one service, never a scan of the registry. */
+function mergeById(a: readonly Backend[], b: readonly Backend[]): Backend[] {
+  if (b.length === 0) return a.slice();
+  const out: Backend[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(byId(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 function byId(a: Backend, b: Backend): number {
@@ -124,126 +152,24 @@ export function compareRoutes(a: RouteRule, b: RouteRule): number {
   );
 }
 
-function sortRoutes(rules: RouteRule[]): readonly RouteRule[] {
-  return Object.freeze(rules.sort(compareRoutes));
+// Which flags each published `routes` array was sorted with, so a batch that changes no route key
+// can reuse the previous array (and index) only when the flags are the same too.
+const flagsOf = new WeakMap<readonly RouteRule[], readonly RouteRule[]>();
+
+function sameFlags(a: readonly RouteRule[] | undefined, b: readonly RouteRule[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((rule, i) => rule === b[i]);
 }
 
-// ---- lookup -------------------------------------------------------------------------------------
-
-interface Candidate {
-  readonly prefix: string;
-  /** The prefix ends inside a segment, so the path must continue with `/`, `?` or `#`, or end. */
-  readonly bounded: boolean;
-  /** Prebuilt answer: a lookup allocates nothing beyond host normalisation. */
-  readonly match: RouteMatch;
+function sortRoutes(flagRoutes: readonly RouteRule[], routeKeys: ReadonlyMap<string, RouteRule>): readonly RouteRule[] {
+  // Etcd rules never tie completely (their source is their unique key), so the order does not depend
+  // on routeKeys' iteration order; flags go first so that tying flags keep their command-line order.
+  const routes = Object.freeze([...flagRoutes, ...routeKeys.values()].sort(compareRoutes));
+  flagsOf.set(routes, flagRoutes);
+  return routes;
 }
 
-interface WildcardCandidate extends Candidate {
-  /** `.example.com` for `*.example.com`. */
-  readonly suffix: string;
-}
-
-interface RouteIndex {
-  readonly exact: ReadonlyMap<string, readonly Candidate[]>;
-  readonly wildcard: readonly WildcardCandidate[];
-  readonly anyHost: readonly Candidate[];
-  readonly fallback: RouteMatch | undefined;
-}
-
-// The index is derived data, kept beside the table rather than in it so that RouteTable stays a
-// plain value (printable for /api/table, constructible in tests). Weak keys: it dies with the table.
-const indexes = new WeakMap<RouteTable, RouteIndex>();
-
-function publish(table: RouteTable): RouteTable {
+function publish(table: RouteTable, from?: { readonly table: RouteTable; readonly changed: Iterable<string> }): RouteTable {
   const frozen = Object.freeze(table);
-  indexes.set(frozen, buildIndex(frozen));
+  indexTable(frozen, from);
   return frozen;
-}
-
-function indexFor(table: RouteTable): RouteIndex {
-  let index = indexes.get(table);
-  if (index === undefined) {
-    index = buildIndex(table); // a table not built here (tests, tools): index it on first use
-    indexes.set(table, index);
-  }
-  return index;
-}
-
-function buildIndex(table: RouteTable): RouteIndex {
-  const exact = new Map<string, Candidate[]>();
-  const wildcard: WildcardCandidate[] = [];
-  const anyHost: Candidate[] = [];
-  // `routes` is sorted, so each list below inherits the precedence order.
-  for (const rule of table.routes) {
-    const p = rule.pathPrefix;
-    const candidate: Candidate = {
-      prefix: p,
-      bounded: p !== '/' && !p.endsWith('/'),
-      match: Object.freeze({ rule, service: rule.service, view: table.services.get(rule.service) }),
-    };
-    if (rule.host === undefined) anyHost.push(candidate);
-    else if (rule.host.startsWith('*.')) wildcard.push({ ...candidate, suffix: rule.host.slice(1) });
-    else {
-      const list = exact.get(rule.host);
-      if (list === undefined) exact.set(rule.host, [candidate]);
-      else list.push(candidate);
-    }
-  }
-  const d = table.defaultService;
-  const fallback = d === undefined ? undefined : Object.freeze({ rule: undefined, service: d, view: table.services.get(d) });
-  return { exact, wildcard, anyHost, fallback };
-}
-
-/**
- * The Host header without port, brackets or trailing dot, lowercased: `API.Example.com.:8080` →
- * `api.example.com`, `[::1]:8080` → `::1`. A bare IPv6 address (several colons, no brackets) is kept whole.
- */
-export function normalizeRequestHost(raw: string): string {
-  let host = raw;
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    const end = host.indexOf(']');
-    if (end !== -1) host = host.slice(1, end);
-  } else {
-    const colon = host.indexOf(':');
-    if (colon !== -1 && colon === host.lastIndexOf(':')) host = host.slice(0, colon);
-  }
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  return host.toLowerCase();
-}
-
-/**
- * Prefixes match on segment boundaries: `/api` matches `/api`, `/api/x`, `/api?q` and `/api#f` but
- * not `/apix`; a prefix ending in `/` (`/api/`) matches anything under it but not `/api` itself;
- * `/` matches every path, including `*` (OPTIONS *) and the empty path. Comparison is on the raw
- * path, case-sensitive, without percent-decoding.
- */
-function pathMatches(c: Candidate, path: string): boolean {
-  if (!path.startsWith(c.prefix)) return c.prefix === '/';
-  if (!c.bounded || path.length === c.prefix.length) return true;
-  const next = path.charCodeAt(c.prefix.length);
-  return next === 0x2f /* / */ || next === 0x3f /* ? */ || next === 0x23 /* # */;
-}
-
-function firstPathMatch(candidates: readonly Candidate[], path: string): RouteMatch | undefined {
-  for (const c of candidates) if (pathMatches(c, path)) return c.match;
-  return undefined;
-}
-
-/**
- * The first rule in precedence order whose host and path match, else the default service, else
- * undefined. `*.example.com` matches `a.example.com` and `a.b.example.com`, never `example.com`.
- * Equivalent to a linear scan of `table.routes`; exact hosts go through a Map.
- */
-export function matchRoute(table: RouteTable, host: string, path: string): RouteMatch | undefined {
-  const index = indexFor(table);
-  const h = normalizeRequestHost(host);
-  const exact = index.exact.get(h);
-  if (exact !== undefined) {
-    const m = firstPathMatch(exact, path);
-    if (m !== undefined) return m;
-  }
-  for (const c of index.wildcard) {
-    if (h.length > c.suffix.length && h.endsWith(c.suffix) && pathMatches(c, path)) return c.match;
-  }
-  return firstPathMatch(index.anyHost, path) ?? index.fallback;
 }

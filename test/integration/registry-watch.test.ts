@@ -201,6 +201,32 @@ describe('snapshot and live changes', () => {
     expect(h.seen.reconnects).toBe(0);
     await expectConverged(h);
   });
+
+  it('the revision follows entry-only changes while the routes prefix stays quiet, and never runs ahead of the table', async () => {
+    const h = startWatch(etcd.endpoint);
+    h.watch.start();
+    await waitFor('connected', () => h.watch.status().connected, 10_000);
+    // Every table the store publishes must hold every put at or below its revision.
+    const written = new Map<number, number>(); // revision → port of that put
+    const violations: string[] = [];
+    const key = `${h.prefix}/web/n1:web:80`;
+    h.store.subscribe((_prev, next) => {
+      let newest = 0;
+      for (const rev of written.keys()) if (rev <= next.revision && rev > newest) newest = rev;
+      // Ports rise with each put, and a later put may already be in before its revision is recorded here.
+      const port = next.entries.get(key)?.entry.port ?? 0;
+      if (newest > 0 && port < written.get(newest)!) violations.push(`revision ${next.revision} has port ${port}, lacks the put at ${newest}`);
+    });
+    for (let i = 0; i < 20; i++) {
+      const res = await writer.kv.put({ key: Buffer.from(key), value: Buffer.from(entryValue(4000 + i)) });
+      const revision = Number(res.header.revision);
+      written.set(revision, 4000 + i);
+      await waitFor(`table revision ≥ ${revision}`, () => h.store.current.revision >= revision, 2000, 1);
+    }
+    expect(violations).toEqual([]);
+    expect(h.watch.status().revision).toBe(h.store.current.revision);
+    await expectConverged(h);
+  });
 });
 
 describe('faults', () => {
