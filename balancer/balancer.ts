@@ -97,6 +97,7 @@ export class Balancer {
       store: this.store,
       log: deps.log, // the watch adds component: 'registry-watch'
       resyncMs: config.resync,
+      restoreGraceMs: config.restoreGrace,
       events: {
         onInvalid: () => this.metrics.invalidEntries.inc(),
         onApplied: (revision, _changes, applyMs) => {

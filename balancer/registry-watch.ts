@@ -10,6 +10,7 @@ import { retryForever, sleep } from '../common/backoff.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { InvalidValues } from './invalid-values.js';
+import { RestoreGrace } from './restore-grace.js';
 import { countDrift, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv } from './registry-decoder.js';
 import { readSnapshot, type Snapshot } from './registry-snapshot.js';
 import { applyEvents, buildTable, withRevision } from './route-table.js';
@@ -39,6 +40,8 @@ export interface RegistryWatchOptions {
   readonly log: Logger;
   /** Period of the consistency check; 0 disables it. */
   readonly resyncMs: number;
+  /** After etcd lost its data: how long entries missing from the new registry keep serving (0 = not at all). */
+  readonly restoreGraceMs?: number;
   readonly events?: RegistryWatchEvents;
 }
 
@@ -93,6 +96,7 @@ export class RegistryWatch {
   private wantCheck = false;
   private checkTimer: NodeJS.Timeout | undefined;
   private readonly invalid: InvalidValues;
+  private readonly grace: RestoreGrace;
   private connected = false;
   private lastSync: Date | undefined;
   private lastError: string | undefined;
@@ -103,6 +107,7 @@ export class RegistryWatch {
     const { entries, routes } = registryBases(opts);
     this.bases = { entry: entries, route: routes };
     this.invalid = new InvalidValues(this.decoder, this.log, opts.events?.onInvalid.bind(opts.events));
+    this.grace = new RestoreGrace(opts.restoreGraceMs ?? 0, (deletes) => this.endGrace(deletes));
   }
 
   start(): void {
@@ -119,6 +124,7 @@ export class RegistryWatch {
     this.stopped = true;
     this.abort.abort();
     clearTimeout(this.checkTimer);
+    this.grace.stop();
     if (this.flushTask !== undefined) clearImmediate(this.flushTask);
     this.connected = false;
     const done = Promise.allSettled([...this.dropWatchers(), this.worker]);
@@ -222,14 +228,16 @@ export class RegistryWatch {
     const { events, rejected } = decodeSnapshot(this.decoder, snapshot.kvs.filter((kv) => !isNewer(kv.key)));
     this.invalid.snapshot(rejected, isNewer);
     const current = this.opts.store.current;
-    const corrections = diffSnapshot(current, events).filter((e) => !isNewer(e.key));
+    const corrections = this.grace.corrections(diffSnapshot(current, events).filter((e) => !isNewer(e.key)));
     for (const [key, r] of this.newer) if (r <= rev) this.newer.delete(key);
     let next: RouteTable;
     this.progress.snapshot(rev, rebuild);
     if (rebuild) {
-      this.log.warn({ revision: rev, applied: this.highest }, 'etcd revision went backwards (restored or wiped): rebuilding the table');
+      const carried = this.grace.begin(current, events);
+      this.log.warn({ revision: rev, applied: this.highest, carried: carried.length, graceMs: this.opts.restoreGraceMs ?? 0 },
+        'etcd revision went backwards (restored or wiped): rebuilding the table; entries it lacks keep serving until republished or the grace ends');
       this.applied.entry = this.applied.route = this.highest = rev;
-      next = buildTable(events, rev, this.opts.flagRoutes, this.opts.defaultService);
+      next = buildTable([...carried, ...events], rev, this.opts.flagRoutes, this.opts.defaultService);
     } else {
       for (const kind of KINDS) this.applied[kind] = Math.max(this.applied[kind], rev);
       this.highest = Math.max(this.highest, rev);
@@ -324,6 +332,7 @@ export class RegistryWatch {
         this.applied[kind] = Math.max(this.applied[kind], change.revision);
         this.highest = Math.max(this.highest, change.revision);
         if (this.opts.resyncMs > 0) this.newer.set(change.key, change.revision); // only checks need it; pruned by each
+        this.grace.settle(change.key);
         const event = this.invalid.decodeChange(change.key, change.put, change.value);
         if (event !== undefined) events.push(event);
       }
@@ -339,6 +348,16 @@ export class RegistryWatch {
     }
     // Headers heard in this flush vouch for the sibling watcher from the next flush on.
     if (this.progress.settle()) this.scheduleFlush();
+  }
+
+  /** The restore grace ended: entries nobody republished leave the table. */
+  private endGrace(deletes: RegistryEvent[]): void {
+    if (this.stopped) return;
+    const started = performance.now();
+    const current = this.opts.store.current;
+    this.opts.store.swap(applyEvents(current, deletes, current.revision, this.opts.flagRoutes));
+    this.log.info({ removed: deletes.length }, 'restore grace ended: entries not republished removed');
+    this.opts.events?.onApplied(current.revision, deletes.length, performance.now() - started);
   }
 
   private setConnected(on: boolean): void {

@@ -30,3 +30,52 @@ export function withoutCarriedDeletes(corrections: readonly RegistryEvent[], car
 export function expireCarried(carried: ReadonlySet<string>): RegistryEvent[] {
   return [...carried].sort().map((key) => ({ kind: 'entry-delete', key }));
 }
+
+/** The carry-over state of one registry watch: which keys are carried, and the timer that ends them. */
+export class RestoreGrace {
+  private carried = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `onExpire` gets the deletes for the entries nobody republished within `graceMs`. */
+  constructor(private readonly graceMs: number, private readonly onExpire: (deletes: RegistryEvent[]) => void) {}
+
+  get size(): number {
+    return this.carried.size;
+  }
+
+  /** etcd went backwards: the puts to add to the table rebuilt from `fresh`; starts the grace. */
+  begin(old: RouteTable, fresh: readonly RegistryEvent[]): RegistryEvent[] {
+    this.stop();
+    if (this.graceMs <= 0) return [];
+    const carried = carriedEntries(old, fresh);
+    this.carried = new Set(carried.map((e) => e.key));
+    if (carried.length > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        const deletes = expireCarried(this.carried);
+        this.carried.clear();
+        if (deletes.length > 0) this.onExpire(deletes);
+      }, this.graceMs);
+      this.timer.unref();
+    }
+    return carried;
+  }
+
+  /** The registry spoke for `key` again (a put or delete from the watch or a snapshot): no longer carried. */
+  settle(key: string): void {
+    if (this.carried.delete(key) && this.carried.size === 0) this.stop();
+  }
+
+  /** Snapshot corrections: puts settle their keys; deletes of still-carried keys wait for the timer. */
+  corrections(events: readonly RegistryEvent[]): RegistryEvent[] {
+    if (this.carried.size === 0) return [...events];
+    for (const e of events) if (e.kind === 'entry-put') this.settle(e.key);
+    return withoutCarriedDeletes(events, this.carried);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.carried.clear();
+  }
+}

@@ -458,4 +458,34 @@ describe('faults', () => {
     await expectConverged(h);
     expect(Object.keys(tableView(h.store.current).entries)).toEqual([`${h.prefix}/api/x`]);
   });
+
+  it('etcd wiped with --restore-grace: lost entries keep serving until republished, the rest leave when the grace ends', async () => {
+    const graceMs = 4000;
+    const h = startWatch(etcd.endpoint, { restoreGraceMs: graceMs });
+    for (let i = 0; i < 6; i++) await writer.put(`${h.prefix}/web/i${i}`).value(entryValue(9300 + i));
+    await writer.put(`${h.routesPrefix}/web`).value(routeValue('web', '/'));
+    h.watch.start();
+    await waitFor('connected', () => h.watch.status().connected, 10_000);
+    await expectConverged(h);
+    const oldRevision = h.store.current.revision;
+    etcdDown = true;
+    await etcd.stop();
+    await etcd.start({ fresh: true });
+    etcdDown = false;
+    await waitFor('rebuilt from the wiped registry', () => h.store.current.revision < oldRevision, 15_000);
+    const wipedAt = Date.now();
+    // Routes are not carried (nobody republishes them); every entry is.
+    expect(h.store.current.routeKeys.size).toBe(0);
+    expect(h.store.current.services.get('web')?.backends.map((b) => b.instance)).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5']);
+    // Half the instances come back, one on another port: the registry's value replaces the carried one.
+    await writer.put(`${h.prefix}/web/i0`).value(entryValue(9400));
+    await writer.put(`${h.prefix}/web/i1`).value(entryValue(9301));
+    await writer.put(`${h.prefix}/web/i2`).value(entryValue(9302));
+    await waitFor('republished value applied', () => h.store.current.entries.get(`${h.prefix}/web/i0`)?.entry.port === 9400, 5000);
+    expect(h.store.current.entries.size).toBe(6);
+    await waitFor('grace over', () => h.store.current.entries.size === 3, graceMs + 5000);
+    expect(Date.now() - wipedAt).toBeGreaterThanOrEqual(graceMs - 1000);
+    await expectConverged(h);
+    expect(h.store.current.services.get('web')?.backends.map((b) => b.instance)).toEqual(['i0', 'i1', 'i2']);
+  });
 });
