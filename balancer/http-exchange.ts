@@ -34,6 +34,8 @@ export interface ExchangeContext extends EdgeContext {
 
 const RESPONSE_STRIP: StripOptions = { direction: 'response' };
 const NO_EXCLUDE: ReadonlySet<string> = new Set();
+/** RFC 9110 idempotent methods: safe to repeat after the backend began (but did not finish) answering. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Our own plain-text answer; once a status line has gone out the response can only be broken off. */
 export function sendText(res: ServerResponse, status: number, body: string, requestId: string): void {
@@ -144,8 +146,19 @@ export class Exchange {
   };
 
   private readonly onUpstreamResClose = (): void => {
-    // The backend went away mid-response: the client must see a broken response, not a hang.
-    if (this.upstreamRes?.complete === false && !this.res.writableFinished) this.res.destroy();
+    const up = this.upstreamRes;
+    if (up?.complete !== false || this.res.writableFinished) return;
+    // The backend went away mid-response (e.g. SIGKILLed between its header and body writes). While
+    // nothing has reached the client an idempotent request is retried like a reset before the
+    // response; the failed attempt's headers are taken back first.
+    if (!this.res.headersSent && !this.done && IDEMPOTENT.has(this.req.method ?? '')) {
+      for (const name of Object.keys(up.headers)) this.res.removeHeader(name);
+      this.upstreamRes = undefined;
+      this.attemptFailed(Object.assign(new Error('upstream response aborted'), { code: 'ECONNRESET' }));
+      return;
+    }
+    // Otherwise the client must see a broken response, not a hang.
+    this.res.destroy();
   };
 
   private readonly onEngineError = (err: Error, _req: IncomingMessage, _res: ServerResponse | Socket, target?: unknown): void => {

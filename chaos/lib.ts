@@ -52,7 +52,9 @@ export interface Balancer {
 }
 
 export async function startBalancer(endpoints: string, extra: readonly string[] = []): Promise<Balancer> {
-  const program = startProgram('balancer', ['--etcd-endpoints', endpoints, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-format', 'json', ...extra]);
+  // CHAOS_LOG_LEVEL=debug makes the proxy log every failed upstream attempt (evidence for failures).
+  const level = process.env.CHAOS_LOG_LEVEL;
+  const program = startProgram('balancer', ['--etcd-endpoints', endpoints, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-format', 'json', ...(level ? ['--log-level', level] : []), ...extra]);
   const line = await waitFor('balancer listening', () => {
     if (program.proc.exitCode !== null) throw new Error(`balancer exited: ${program.output().slice(-2000)}`);
     return program.logs().find((l) => l.msg === 'balancer listening');

@@ -9,6 +9,7 @@ import { stopAllPrograms } from '../test/helpers/program.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
 import type { Program } from '../test/helpers/program.js';
+import { Timeline, traceFailures } from './trace.js';
 import { backgroundLoad, compare, converge, describeFailures, metric, procStats, startBalancer, startSidekick, table, webContainer, type Balancer, type Row } from './lib.js';
 
 export interface Scenario {
@@ -91,25 +92,35 @@ async function compactionWhileCut(): Promise<Row> {
     const proxy = await startTcpProxy({ port: etcd.clientPort });
     try {
       const { service, b, names } = await standardWorld(etcd, 3, { balancerEndpoints: `http://127.0.0.1:${proxy.port}` });
+      const tl = new Timeline();
       const reconnectsBefore = await metric(b, 'balancer_watch_reconnects_total');
       const load = backgroundLoad(`${b.proxyUrl}/`);
+      tl.mark('load started');
       await delay(500);
       proxy.block(true);
+      tl.mark('watch link cut');
       const added = await webContainer(service);
+      tl.mark(`started ${added}`);
       await docker('stop', '-t', '1', names[1] as string);
+      tl.mark(`stopped ${names[1] as string}`);
       const client = etcd.client();
       await waitFor('sidekick caught up', async () => (await compare(client, undefined, service)).equal, 10_000);
+      tl.mark('registry caught up');
       for (let i = 0; i < 300; i++) await client.put(`/chaos-filler/${i % 7}`).value(String(i));
       const rev = JSON.parse(await etcdctl(etcd, ['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { revision: number } } }>;
       await etcdctl(etcd, ['compact', String(rev[0]?.Status.header.revision)]);
+      tl.mark('compacted');
       await delay(1000);
       proxy.block(false);
+      tl.mark('watch link restored');
       const c = await converge(client, b, service, 20_000);
+      tl.mark('converged');
       await delay(500);
       const result = await load.stop();
       const end = await compare(client, b, service);
+      const trace = traceFailures('4', result, tl, b.program.logs());
       const problems: string[] = [];
-      if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
+      if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)} [${trace}]`);
       if (c.ms > 5000) problems.push(`converged after ${c.ms} ms (${JSON.stringify(c.last)})`);
       if (!end.equal || !end.table.includes(added)) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
       if ((await metric(b, 'balancer_watch_reconnects_total')) <= reconnectsBefore) problems.push('no watch reconnect counted');

@@ -2,6 +2,9 @@
 // running (inspect says so) but is going away, so its entries must go now. The decision still
 // comes from inspect: a kill only suppresses the run (State.StartedAt) that was current when it
 // arrived, so a later start publishes again whatever order stop/die/start events come in.
+// The withdrawal itself need not wait for another inspect (Docker can hold it while it stops the
+// container): `killed` judges the kill against the run the last inspect saw (its StartedAt and
+// STOPSIGNAL), which is all the rule needs. Publishing again always takes a fresh inspect.
 import { constants } from 'node:os';
 import type { Container } from './container.js';
 
@@ -28,32 +31,61 @@ export function signalNumber(raw: string | undefined): number | undefined {
   return constants.signals[name as keyof typeof constants.signals];
 }
 
+/** A kill with no signal attribute, or a terminating one, or the container's own stop signal, ends the run. */
+function terminates(signal: number | undefined, stopSignal: string): boolean {
+  return signal === undefined || TERMINATING.has(signal) || signal === signalNumber(stopSignal);
+}
+
+/** A kill at `at` concerns the run that started at `startedAt` (unknown start: assume it does). */
+function sameRun(startedAt: string, at: number): boolean {
+  const started = Date.parse(startedAt);
+  return Number.isNaN(started) || started <= at;
+}
+
 export class KillTracker {
   /** Per container: the time of the latest kill of each signal, so a later SIGHUP cannot hide an earlier SIGTERM. */
   private readonly kills = new Map<string, Map<number | undefined, number>>();
+  /** Per running container: the run its last inspect saw, to judge a kill without inspecting again. */
+  private readonly runs = new Map<string, { readonly startedAt: string; readonly stopSignal: string }>();
   constructor(private readonly now: () => number = Date.now) {}
 
   /**
    * A `kill` event for a container, with its `signal` attribute and the event's own time: stamping
    * it when we read it would mistake a run started right after the kill for the killed run.
+   * Returns true when the kill ends the running run the last inspect saw: its entries can be
+   * withdrawn now, from what is already known.
    */
-  killed(id: string, signal: string | undefined, at: number = this.now()): void {
+  killed(id: string, signal: string | undefined, at: number = this.now()): boolean {
+    const n = signalNumber(signal);
     const bySignal = this.kills.get(id) ?? new Map<number | undefined, number>();
-    bySignal.set(signalNumber(signal), Math.max(bySignal.get(signalNumber(signal)) ?? 0, at));
+    bySignal.set(n, Math.max(bySignal.get(n) ?? 0, at));
     this.kills.set(id, bySignal);
+    const run = this.runs.get(id);
+    return run !== undefined && terminates(n, run.stopSignal) && sameRun(run.startedAt, at) && this.now() - at < MAX_SUPPRESS_MS;
+  }
+
+  /** What an inspect saw: remembered while the container runs, so `killed` can judge its next kill. */
+  observed(c: Container): void {
+    if (c.running) this.runs.set(c.id, { startedAt: c.startedAt, stopSignal: c.stopSignal });
+    else this.runs.delete(c.id);
+  }
+
+  /**
+   * A full reconcile saw exactly these containers: forget the runs of the others (their removal may
+   * have gone unseen while the event stream was down). Kills are kept: losing one could republish a
+   * dying run, while losing a run only costs the next kill its shortcut.
+   */
+  retainRuns(ids: ReadonlySet<string>): void {
+    for (const id of this.runs.keys()) if (!ids.has(id)) this.runs.delete(id);
   }
 
   /** True while the run that was current at a terminating kill is still the container's run. */
   suppresses(c: Container): boolean {
     const bySignal = this.kills.get(c.id);
     if (!bySignal) return false;
-    const stopSignal = signalNumber(c.stopSignal);
-    const started = Date.parse(c.startedAt);
     const now = this.now();
     for (const [signal, at] of bySignal) {
-      const terminating = signal === undefined || TERMINATING.has(signal) || signal === stopSignal;
-      const sameRun = Number.isNaN(started) || started <= at;
-      if (terminating && sameRun && c.running && now - at < MAX_SUPPRESS_MS) return true;
+      if (terminates(signal, c.stopSignal) && sameRun(c.startedAt, at) && c.running && now - at < MAX_SUPPRESS_MS) return true;
     }
     this.kills.delete(c.id); // the run ended or a new one began: the kills no longer say anything
     return false;
@@ -61,5 +93,6 @@ export class KillTracker {
 
   forget(id: string): void {
     this.kills.delete(id);
+    this.runs.delete(id);
   }
 }

@@ -41,6 +41,12 @@ export class Sidekick {
   private readonly publisher: Publisher;
   private readonly queue: WorkQueue;
   private readonly kills = new KillTracker();
+  /**
+   * Reconcile keys whose latest event was a kill ending the run we last inspected: their next
+   * reconcile withdraws without inspecting (the first-kill rule needs nothing more; an inspect can
+   * wait on Docker's container lock while it stops the container). Any other event clears it.
+   */
+  private readonly withdrawOnKill = new Set<string>();
   private readonly entryOptions: EntryOptions;
   /** What this sidekick last wrote, per reconcile key (container id, or the followed container). */
   private readonly published = new Map<string, ReadonlyMap<string, string>>();
@@ -101,8 +107,10 @@ export class Sidekick {
   private onEvent(e: DockerEvent): void {
     this.deps.metrics.dockerEvents.inc({ action: e.action });
     this.log.debug({ container: e.id.slice(0, 12), action: e.action, attributes: e.attributes }, 'docker event');
-    if (e.action === 'kill') this.kills.killed(e.id, e.attributes.signal, e.time);
-    this.queue.mark(this.deps.config.container !== '' ? this.deps.config.container : e.id);
+    const key = this.deps.config.container !== '' ? this.deps.config.container : e.id;
+    if (e.action === 'kill' && this.kills.killed(e.id, e.attributes.signal, e.time)) this.withdrawOnKill.add(key);
+    else this.withdrawOnKill.delete(key);
+    this.queue.mark(key);
   }
 
   status(): SidekickStatus {
@@ -132,9 +140,11 @@ export class Sidekick {
   private async reconcileOne(key: string): Promise<void> {
     const { metrics } = this.deps;
     try {
-      const c = await this.deps.docker.inspect(key);
+      const onKill = this.withdrawOnKill.delete(key);
+      const c = onKill ? undefined : await this.deps.docker.inspect(key);
+      if (c) this.kills.observed(c);
       if (c && this.deps.config.container !== '') this.seenTarget = true;
-      const desired = this.desiredFor(c);
+      const desired = onKill ? new Map<string, string>() : this.desiredFor(c);
       const before = this.published.get(key) ?? new Map<string, string>();
       const known = new Map<string, PublishedValue>([...before].map(([k, value]) => [k, { value }]));
       const diff = diffEntries(desired, known);
@@ -142,10 +152,10 @@ export class Sidekick {
         await this.publisher.apply(diff, await this.session.id());
         this.etcdOk = true;
         metrics.etcdConnected.set(1);
-        this.log.info({ container: c?.name ?? key.slice(0, 12), put: diff.puts.map(([k]) => k), deleted: diff.deletes }, 'registry updated');
+        this.log.info({ container: c?.name ?? key.slice(0, 12), put: diff.puts.map(([k]) => k), deleted: diff.deletes, ...(onKill ? { on: 'kill' } : {}) }, 'registry updated');
       }
       this.setPublished(key, desired);
-      if (!c) this.forgetContainer(key);
+      if (!c && !onKill) this.forgetContainer(key);
       metrics.reconciles.inc({ kind: 'container', result: 'ok' });
     } catch (err) {
       this.failed('container', err);
@@ -154,6 +164,8 @@ export class Sidekick {
 
   private async reconcileAll(): Promise<void> {
     const { metrics, config } = this.deps;
+    // Every container is inspected afresh below: pending kill withdrawals are covered by it.
+    this.withdrawOnKill.clear();
     try {
       const ids = config.container !== '' ? [config.container] : await this.deps.docker.list();
       const containers = await mapLimit(ids, INSPECT_CONCURRENCY, (id) => this.deps.docker.inspect(id));
@@ -161,10 +173,12 @@ export class Sidekick {
       const desired = new Map<string, string>();
       containers.forEach((c, i) => {
         const key = config.container !== '' ? config.container : (ids[i] as string);
+        if (c) this.kills.observed(c);
         const entries = this.desiredFor(c);
         desiredByKey.set(key, entries);
         for (const [k, v] of entries) desired.set(k, v);
       });
+      if (config.container === '') this.kills.retainRuns(new Set(containers.flatMap((c) => (c ? [c.id] : []))));
       const leaseId = await this.session.id();
       const actual = await this.publisher.readOwned();
       const diff = diffEntries(desired, actual, leaseId);
@@ -199,6 +213,7 @@ export class Sidekick {
 
   private forgetContainer(key: string): void {
     this.kills.forget(key);
+    this.withdrawOnKill.delete(key);
     for (const w of [...this.warned]) if (w.startsWith(`${key}:`)) this.warned.delete(w);
     if (this.deps.config.container !== '' && this.seenTarget) this.removedResolve();
   }

@@ -71,6 +71,38 @@ describe('host-wide sidekick lifecycle', () => {
     await stopping;
   });
 
+  it('withdraws at the kill from what it already knows (no inspect), and publishes the restarted run again', async () => {
+    const service = uniq('restart');
+    const name = uniq('c');
+    await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
+    const client = etcd.client();
+    const key = keyOf(service, name);
+    await waitForEntries(client, `${prefix}/${service}/`, 'published', (e) => key in e);
+    const id = await docker('inspect', '-f', '{{.Id}}', name);
+    const from = sidekick.logs().length;
+    await docker('restart', '-t', '1', name);
+    const port = await hostPortOf(name);
+    await waitForEntries(client, `${prefix}/${service}/`, 'the new run published', (e) => e[key]?.port === port);
+    const updates = sidekick.logs().slice(from).filter((l) => l.msg === 'registry updated' && (l.container === name || l.container === id.slice(0, 12)));
+    // First the withdrawal decided from the kill event alone, then a put after a fresh inspect.
+    expect(updates[0]).toMatchObject({ on: 'kill', deleted: [key], put: [] });
+    expect(updates.at(-1)).toMatchObject({ put: [key], deleted: [] });
+    expect(updates.at(-1)?.on).toBeUndefined();
+  });
+
+  it('a non-terminating kill (SIGHUP) keeps the entry', async () => {
+    const service = uniq('hup');
+    const name = uniq('c');
+    await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
+    const client = etcd.client();
+    await waitForEntries(client, `${prefix}/${service}/`, 'published', (e) => keyOf(service, name) in e);
+    const from = sidekick.logs().length;
+    await docker('kill', '-s', 'HUP', name);
+    await delay(1000); // the sidekick reconciles on every event: give it time to (wrongly) withdraw
+    expect(Object.keys(await readEntries(client, `${prefix}/${service}/`))).toEqual([keyOf(service, name)]);
+    expect(sidekick.logs().slice(from).filter((l) => l.msg === 'registry updated' && l.container === name)).toEqual([]);
+  });
+
   it('docker rm -f withdraws the entry', async () => {
     const service = uniq('web');
     const name = uniq('c');

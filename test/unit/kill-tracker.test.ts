@@ -151,3 +151,54 @@ describe('KillTracker: runs', () => {
     expect(t.suppresses(c)).toBe(true);
   });
 });
+
+describe('KillTracker: withdrawing at the kill from the last inspect (no new inspect)', () => {
+  it.each([
+    ['a SIGTERM of the inspected run', { signal: '15' }, true],
+    ['a SIGKILL of the inspected run', { signal: '9' }, true],
+    ['no signal attribute', { signal: undefined }, true],
+    ['a SIGHUP', { signal: '1' }, false],
+    ['the run’s own STOPSIGNAL (SIGUSR1)', { signal: '10', stopSignal: 'SIGUSR1' }, true],
+    ['SIGUSR1 when the STOPSIGNAL is SIGTERM', { signal: '10' }, false],
+    ['a kill sent before the inspected run started (a late event of the previous run)', { signal: '15', killAt: T0 - 1 }, false],
+    ['a kill at the very start of the run', { signal: '15', killAt: T0 }, true],
+    ['an unparseable StartedAt (assumed the same run)', { signal: '15', startedAt: '' }, true],
+    ['a container last seen not running', { signal: '15', running: false }, false],
+    ['a container never inspected', { signal: '15', observed: false }, false],
+    ['a kill event over 5 minutes old', { signal: '15', killAt: T0 + 10_000 - 5 * 60_000 - 1, startedAt: iso(T0 - 10 * 60_000) }, false],
+  ] as const)('%s → %s', (_label, o, expected) => {
+    const { t } = tracker();
+    const opts = o as { signal: string | undefined; stopSignal?: string; killAt?: number; startedAt?: string; running?: boolean; observed?: boolean };
+    const c = run({ stopSignal: opts.stopSignal ?? 'SIGTERM', startedAt: opts.startedAt ?? STARTED, running: opts.running ?? true });
+    if (opts.observed !== false) t.observed(c);
+    expect(t.killed(c.id, opts.signal, opts.killAt ?? T0 + 5000)).toBe(expected);
+  });
+
+  it('a kill it withdraws at also suppresses the run on its next inspect (the two never disagree)', () => {
+    const { t } = tracker();
+    const c = run();
+    t.observed(c);
+    expect(t.killed(c.id, '15', T0 + 5000)).toBe(true);
+    expect(t.suppresses(c)).toBe(true);
+  });
+
+  it('a new run seen by a later inspect replaces the old one', () => {
+    const { t, at } = tracker();
+    t.observed(run());
+    const restarted = run({ startedAt: iso(at() - 100) });
+    t.observed(restarted);
+    expect(t.killed(restarted.id, '15', at() - 500)).toBe(false); // sent before the new run started
+    expect(t.killed(restarted.id, '15', at())).toBe(true);
+  });
+
+  it('forget() and retainRuns() drop what the last inspect saw', () => {
+    const { t } = tracker();
+    const a = run({ id: 'a'.repeat(64) });
+    const b = run({ id: 'b'.repeat(64) });
+    const c = run({ id: 'c'.repeat(64) });
+    for (const x of [a, b, c]) t.observed(x);
+    t.forget(a.id);
+    t.retainRuns(new Set([c.id]));
+    expect([a, b, c].map((x) => t.killed(x.id, '15', T0 + 5000))).toEqual([false, false, true]);
+  });
+});
