@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
-[ "${STARTED_DOCKERD:-0}" = 1 ] && echo "chaos: started dockerd (log /tmp/sidekick-dockerd.log); it is left running" >&2
+stop_dockerd() {
+  # Leave nothing running: stop the engine again if this script started it (KEEP_DOCKERD=1 keeps it).
+  if [ "${STARTED_DOCKERD:-0}" = 1 ] && [ "${KEEP_DOCKERD:-0}" != 1 ]; then
+    pkill -TERM -x dockerd 2>/dev/null || true
+  fi
+}
+trap stop_dockerd EXIT
 npx tsc -p tsconfig.build.json
 npx tsc -p chaos/tsconfig.json
 # The test helpers locate the programs as <their root>/dist/<name>/main.js; compiled under dist/chaos

@@ -10,9 +10,8 @@
 //                    last put a final probe measures the catch-up (changes apply in order, so when the
 //                    probe is routed everything before it is in the table)
 //   throughput       wrk on one 10-backend service at 10k entries vs a balancer holding only that service
-// Why a probe and not /readyz's revision: the table's revision is the lower of the two watchers'
-// (entries, routes), and the routes watcher sees no events while only entries change, so the
-// revision does not move during entry-only churn.
+// Why a probe and not /readyz's revision: the probe measures what a client sees (a request routed to
+// the changed port), end to end, rather than the balancer's own account of its progress.
 import { type BalancerProc, spawnBalancer, startBackend, startBalancer, waitReady, wrk } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
 import { putMany, type PutOp } from '../lib/etcd.js';
