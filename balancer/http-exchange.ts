@@ -18,7 +18,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/logger.js';
 import { failureKind, failureReason } from './ejector.js';
-import { type RequestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop } from './forwarded.js';
+import { forwardResponseHeaders, type RequestTarget, stickyBackendId, stickySetCookie } from './forwarded.js';
 import type { Inflight } from './inflight.js';
 import { applyEmptyBodyLength, upstreamPath } from './outgoing.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -38,7 +38,6 @@ export interface ExchangeContext extends EdgeContext {
   upstream(backend: Backend): Upstream;
 }
 
-const RESPONSE_STRIP: StripOptions = { direction: 'response' };
 const NO_EXCLUDE: ReadonlySet<string> = new Set();
 
 /** Our own plain-text answer; once a status line has gone out the response can only be broken off. */
@@ -88,7 +87,13 @@ export class Exchange {
 
   private dispatch(lastReason: string | undefined): void {
     const { view, rule, service } = this.match;
-    const exclude = this.tried ?? NO_EXCLUDE;
+    let exclude = NO_EXCLUDE;
+    if (this.attempts > 0) {
+      // A retry: exclude every backend tried so far (the set is only built when it is needed).
+      const tried = (this.tried ??= new Set());
+      tried.add((this.backend as Backend).id);
+      exclude = tried;
+    }
     const backend = view === undefined ? undefined : this.core.picker.pick(view, rule?.lb ?? this.core.defaultLb, exclude, this.attempts === 0 ? this.preferredId : undefined);
     if (backend === undefined) {
       if (lastReason === undefined) this.answer(503, `no live backend for service ${service}\n`);
@@ -97,7 +102,6 @@ export class Exchange {
     }
     const up = this.core.upstream(backend);
     this.attempts++;
-    (this.tried ??= new Set()).add(backend.id);
     this.backend = backend;
     this.upstreamRes = undefined;
     this.core.inflight.inc(backend.id);
@@ -108,8 +112,9 @@ export class Exchange {
     const req = this.req;
     applyEmptyBodyLength(req.method, req.headers);
     const t = up.target;
-    // The request's own header object: http.request copies it into the outgoing message.
-    const dest = up.request({ hostname: t.hostname, host: t.host, port: t.port, method: req.method, path: upstreamPath(req.url ?? '/'), headers: req.headers, agent: up.agent });
+    // No copy of the headers: http.request copies them into the outgoing message. No `host` option
+    // either: node:http ignores it next to `hostname`, and every option key is copied again by the agent.
+    const dest = up.request({ hostname: t.hostname, port: t.port, method: req.method, path: upstreamPath(req.url ?? '/'), headers: req.headers, agent: up.agent });
     this.proxyReq = dest;
     dest.on('error', (err: Error) => this.onUpstreamError(dest, err));
     dest.once('response', this.onUpstreamResponse);
@@ -134,25 +139,16 @@ export class Exchange {
     if (this.done || this.proxyReq === undefined) return;
     this.clearTimer();
     this.upstreamRes = proxyRes;
-    const h = proxyRes.headers;
     const res = this.res;
-    stripHopByHop(h, RESPONSE_STRIP);
-    // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
-    h.connection = this.req.httpVersion === '1.0' || !res.shouldKeepAlive ? 'close' : 'keep-alive';
-    h['x-request-id'] = this.requestId;
-    const backend = this.backend;
-    if (this.match.rule?.sticky && backend !== undefined && backend.id !== this.preferredId) {
-      const cookie = stickySetCookie(backend.id);
-      h['set-cookie'] = h['set-cookie'] === undefined ? [cookie] : [...h['set-cookie'], cookie];
-    }
     proxyRes.once('close', this.onUpstreamResClose);
     if (!res.headersSent) {
+      const backend = this.backend;
+      const sticky = this.match.rule?.sticky === true && backend !== undefined && backend.id !== this.preferredId;
+      // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
+      const connection = this.req.httpVersion === '1.0' || !res.shouldKeepAlive ? 'close' : 'keep-alive';
       // setHeader, not writeHead: headers count as sent only once the first body byte goes out,
       // which is what tells a 499 (client left first) from the backend's status.
-      for (const key in h) {
-        const value = h[key];
-        if (value !== undefined) res.setHeader(key, value);
-      }
+      forwardResponseHeaders(proxyRes.headers, { connection, requestId: this.requestId, setCookie: sticky ? stickySetCookie((backend as Backend).id) : undefined }, res);
       res.statusCode = proxyRes.statusCode ?? 200;
       if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     }
