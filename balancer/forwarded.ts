@@ -23,6 +23,7 @@ export const HOP_BY_HOP: readonly string[] = Object.freeze([
 // A client must not be able to drop framing or routing fields by naming them in Connection
 // (the "hop-by-hop abuse" trick: `Connection: close, Content-Length`).
 const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 export interface StripOptions {
   /**
@@ -35,10 +36,26 @@ export interface StripOptions {
   readonly upgrade?: boolean;
 }
 
+const RESPONSE_DIRECTION: StripOptions = { direction: 'response' };
+
 function listValues(v: string | string[] | number | undefined): string[] {
   if (v === undefined) return [];
+  if (typeof v === 'string' && !v.includes(',')) {
+    // The common case (`keep-alive`, `close`): one token, no split/map/filter garbage.
+    const t = v.trim().toLowerCase();
+    return t === '' ? [] : [t];
+  }
   const text = Array.isArray(v) ? v.join(',') : String(v);
   return text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+}
+
+/** Whether `name` (lower case) is hop-by-hop here; `named` are the Connection header's tokens. */
+function isHopByHop(name: string, named: readonly string[] | undefined, opts: StripOptions): boolean {
+  if (HOP_BY_HOP_SET.has(name)) {
+    if (name === 'transfer-encoding') return opts.direction === 'response';
+    return !(name === 'upgrade' && opts.upgrade);
+  }
+  return named !== undefined && named.includes(name) && !PROTECTED.has(name);
 }
 
 /** Removes hop-by-hop headers (and any header named in Connection) in place. */
@@ -56,6 +73,48 @@ export function stripHopByHop(headers: HeaderBag, opts: StripOptions): void {
     }
   }
   if (opts.upgrade) headers.connection = 'upgrade';
+}
+
+/** Where response headers go: a `ServerResponse`, or a recorder in tests. */
+export interface HeaderSink {
+  setHeader(name: string, value: string | string[] | number): unknown;
+}
+
+export interface ResponseExtras {
+  /** Our Connection value for the client. */
+  readonly connection: string;
+  readonly requestId: string;
+  /** A sticky Set-Cookie to add to the backend's own. */
+  readonly setCookie?: string | undefined;
+}
+
+/**
+ * Sets the backend's response headers on `sink` (the client response) as the client should get them: what
+ * `stripHopByHop(response)` leaves, then Connection, X-Request-Id (in place if the backend sent one)
+ * and the sticky cookie (appended to the backend's Set-Cookie) — same names, values and order as
+ * stripping in place and assigning, but without `delete`, which drops the object into V8's slow
+ * dictionary mode (a few µs per response).
+ */
+export function forwardResponseHeaders(headers: HeaderBag, extras: ResponseExtras, sink: HeaderSink): void {
+  const named = headers.connection === undefined ? undefined : listValues(headers.connection);
+  const cookie = extras.setCookie;
+  let idSent = false;
+  let cookieSent = cookie === undefined;
+  for (const name of Object.keys(headers)) {
+    let value = headers[name];
+    if (value === undefined || isHopByHop(name, named, RESPONSE_DIRECTION)) continue;
+    if (name === 'x-request-id') {
+      value = extras.requestId;
+      idSent = true;
+    } else if (name === 'set-cookie' && cookie !== undefined) {
+      value = Array.isArray(value) ? [...value, cookie] : [String(value), cookie];
+      cookieSent = true;
+    }
+    sink.setHeader(name, value);
+  }
+  sink.setHeader('connection', extras.connection);
+  if (!idSent) sink.setHeader('x-request-id', extras.requestId);
+  if (!cookieSent) sink.setHeader('set-cookie', [cookie as string]);
 }
 
 /** `::ffff:10.1.2.3` → `10.1.2.3`; what a dual-stack listener reports for IPv4 peers. */

@@ -1,6 +1,12 @@
 // One client request through the HTTP edge, across its attempts: pick a backend, stream the request
-// through http-proxy over that backend's keep-alive agent, and answer 502/503/504 ourselves when no
+// with `http.request` over that backend's keep-alive agent, and answer 502/503/504 ourselves when no
 // attempt succeeds. The proxy core (proxy.ts) creates one `Exchange` per routed request.
+//
+// The engine is bare node:http: http-proxy (still used for WebSockets) cost ~15 % of throughput in
+// per-request option copies, url.parse, listeners and events we never used. What it did that a
+// backend or client can see is kept: the upstream path (outgoing.ts), DELETE/OPTIONS framing, the
+// response status, message and headers, `connection: close` towards HTTP/1.0 clients, and its error
+// routing (a client ECONNRESET after its socket died only aborts the upstream request).
 //
 // Retry policy. A failed attempt is retried on another backend (its id goes into `exclude`) when
 // the backend was unreachable (`connect`) or the connection broke before any response byte
@@ -10,14 +16,14 @@
 // can be retried; once body bytes have been piped, a failure answers 502 instead.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Stream } from 'node:stream';
 import type { Logger } from '../common/logger.js';
 import { failureKind, failureReason } from './ejector.js';
-import { type RequestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop } from './forwarded.js';
+import { forwardResponseHeaders, type RequestTarget, stickyBackendId, stickySetCookie } from './forwarded.js';
 import type { Inflight } from './inflight.js';
+import { applyEmptyBodyLength, upstreamPath } from './outgoing.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { Backend, RouteMatch } from './types.js';
-import type { Upstream, UpstreamTarget } from './upstream-pool.js';
+import type { Upstream } from './upstream-pool.js';
 import type { EdgeContext } from './websocket-proxy.js';
 
 /** What an exchange needs from the proxy core, beyond what the WebSocket edge uses. */
@@ -32,7 +38,6 @@ export interface ExchangeContext extends EdgeContext {
   upstream(backend: Backend): Upstream;
 }
 
-const RESPONSE_STRIP: StripOptions = { direction: 'response' };
 const NO_EXCLUDE: ReadonlySet<string> = new Set();
 /** RFC 9110 idempotent methods: safe to repeat after the backend began (but did not finish) answering. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -53,7 +58,7 @@ export function sendText(res: ServerResponse, status: number, body: string, requ
 /** One client request, across its attempts. Listeners are bound once per exchange, not per event. */
 export class Exchange {
   private backend: Backend | undefined;
-  private attemptTarget: UpstreamTarget | undefined;
+  /** The current attempt's upstream request; undefined between attempts and once the last one ended. */
   private proxyReq: ClientRequest | undefined;
   private upstreamRes: IncomingMessage | undefined;
   private counted: string | undefined;
@@ -78,21 +83,19 @@ export class Exchange {
 
   start(): void {
     this.res.once('close', this.onClientClose);
+    this.req.on('error', this.onClientError);
     this.dispatch(undefined);
-  }
-
-  /** Called by http-proxy as `options.buffer.pipe(proxyReq)`: our hook to get the upstream request. */
-  pipe(dest: ClientRequest): ClientRequest {
-    this.proxyReq = dest;
-    dest.once('response', this.onUpstreamResponse);
-    if (!this.hasBody) dest.end();
-    else dest.once('socket', this.onUpstreamSocket);
-    return dest;
   }
 
   private dispatch(lastReason: string | undefined): void {
     const { view, rule, service } = this.match;
-    const exclude = this.tried ?? NO_EXCLUDE;
+    let exclude = NO_EXCLUDE;
+    if (this.attempts > 0) {
+      // A retry: exclude every backend tried so far (the set is only built when it is needed).
+      const tried = (this.tried ??= new Set());
+      tried.add((this.backend as Backend).id);
+      exclude = tried;
+    }
     const backend = view === undefined ? undefined : this.core.picker.pick(view, rule?.lb ?? this.core.defaultLb, exclude, this.attempts === 0 ? this.preferredId : undefined);
     if (backend === undefined) {
       if (lastReason === undefined) this.answer(503, `no live backend for service ${service}\n`);
@@ -100,19 +103,25 @@ export class Exchange {
       return;
     }
     const up = this.core.upstream(backend);
-    const target = { ...up.target };
     this.attempts++;
-    (this.tried ??= new Set()).add(backend.id);
     this.backend = backend;
-    this.attemptTarget = target;
-    this.proxyReq = undefined;
     this.upstreamRes = undefined;
     this.core.inflight.inc(backend.id);
     this.counted = backend.id;
     this.dispatchedAt = performance.now();
     this.connectPhase = this.core.connectTimeoutMs < this.core.upstreamTimeoutMs;
     this.timer = setTimeout(this.onTimer, this.connectPhase ? this.core.connectTimeoutMs : this.core.upstreamTimeoutMs);
-    this.core.engine.web(this.req, this.res, { target, agent: up.agent, buffer: this as unknown as Stream }, this.onEngineError);
+    const req = this.req;
+    applyEmptyBodyLength(req.method, req.headers);
+    const t = up.target;
+    // No copy of the headers: http.request copies them into the outgoing message. No `host` option
+    // either: node:http ignores it next to `hostname`, and every option key is copied again by the agent.
+    const dest = up.request({ hostname: t.hostname, port: t.port, method: req.method, path: upstreamPath(req.url ?? '/'), headers: req.headers, agent: up.agent });
+    this.proxyReq = dest;
+    dest.on('error', (err: Error) => this.onUpstreamError(dest, err));
+    dest.once('response', this.onUpstreamResponse);
+    if (!this.hasBody) dest.end();
+    else dest.once('socket', this.onUpstreamSocket);
   }
 
   private readonly onUpstreamSocket = (socket: Socket): void => {
@@ -129,20 +138,23 @@ export class Exchange {
   };
 
   private readonly onUpstreamResponse = (proxyRes: IncomingMessage): void => {
-    if (this.done || this.attemptTarget === undefined) return;
+    if (this.done || this.proxyReq === undefined) return;
     this.clearTimer();
     this.upstreamRes = proxyRes;
-    const h = proxyRes.headers;
-    stripHopByHop(h, RESPONSE_STRIP);
-    // http-proxy copies `connection` from the (already stripped) request; answer what Node decided.
-    h.connection = this.res.shouldKeepAlive ? 'keep-alive' : 'close';
-    h['x-request-id'] = this.requestId;
-    const backend = this.backend;
-    if (this.match.rule?.sticky && backend !== undefined && backend.id !== this.preferredId) {
-      const cookie = stickySetCookie(backend.id);
-      h['set-cookie'] = h['set-cookie'] === undefined ? [cookie] : [...h['set-cookie'], cookie];
-    }
+    const res = this.res;
     proxyRes.once('close', this.onUpstreamResClose);
+    if (!res.headersSent) {
+      const backend = this.backend;
+      const sticky = this.match.rule?.sticky === true && backend !== undefined && backend.id !== this.preferredId;
+      // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
+      const connection = this.req.httpVersion === '1.0' || !res.shouldKeepAlive ? 'close' : 'keep-alive';
+      // setHeader, not writeHead: headers count as sent only once the first body byte goes out,
+      // which is what tells a 499 (client left first) from the backend's status.
+      forwardResponseHeaders(proxyRes.headers, { connection, requestId: this.requestId, setCookie: sticky ? stickySetCookie((backend as Backend).id) : undefined }, res);
+      res.statusCode = proxyRes.statusCode ?? 200;
+      if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+    }
+    if (!res.writableEnded) proxyRes.pipe(res);
   };
 
   private readonly onUpstreamResClose = (): void => {
@@ -161,9 +173,21 @@ export class Exchange {
     this.res.destroy();
   };
 
-  private readonly onEngineError = (err: Error, _req: IncomingMessage, _res: ServerResponse | Socket, target?: unknown): void => {
-    if (this.attemptTarget === undefined || target !== this.attemptTarget) return; // an attempt we already abandoned
-    this.attemptFailed(err);
+  private onUpstreamError(dest: ClientRequest, err: NodeJS.ErrnoException): void {
+    // The client is gone (its socket died): only abort, there is no one to answer.
+    if (err.code === 'ECONNRESET' && this.req.socket.destroyed) {
+      dest.destroy();
+      return;
+    }
+    if (dest === this.proxyReq) this.attemptFailed(err); // else an attempt we already abandoned
+  }
+
+  /** The client's request stream failed (e.g. it left mid-body). */
+  private readonly onClientError = (err: NodeJS.ErrnoException): void => {
+    const dest = this.proxyReq;
+    if (dest === undefined) return;
+    if (err.code === 'ECONNRESET' && this.req.socket.destroyed) dest.destroy();
+    else this.attemptFailed(err);
   };
 
   private attemptFailed(err: Error): void {
@@ -171,7 +195,7 @@ export class Exchange {
     const reused = this.proxyReq?.reusedSocket === true;
     const responded = this.upstreamRes !== undefined;
     this.endAttempt(true);
-    // http-proxy reports the client's request stream errors through the same callback: not the backend's fault.
+    // The client's request stream errors come through here too: not the backend's fault.
     if (responded || this.res.headersSent || err === this.req.errored) {
       this.done = true;
       this.res.destroy();
@@ -202,10 +226,10 @@ export class Exchange {
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
-    if (this.attemptTarget === undefined) return;
+    if (this.proxyReq === undefined) return;
     if (this.connectPhase) {
       this.connectPhase = false;
-      const socket = this.proxyReq?.socket;
+      const socket = this.proxyReq.socket;
       if (socket?.connecting === true) {
         this.attemptFailed(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
         return;
@@ -245,7 +269,6 @@ export class Exchange {
     this.clearTimer();
     const dest = this.proxyReq;
     this.proxyReq = undefined;
-    this.attemptTarget = undefined;
     if (this.counted !== undefined) {
       this.core.inflight.dec(this.counted);
       this.counted = undefined;

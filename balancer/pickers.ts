@@ -89,12 +89,18 @@ export function createPicker(opts: PickerOptions): Picker {
 
   return {
     pick(view, policy, exclude, preferredId) {
-      const usable = (b: Backend): boolean => b.entry.weight > 0 && !b.entry.draining && !exclude.has(b.id);
-      let candidates = view.backends.filter((b) => usable(b) && !opts.isEjected(b.id));
+      // One pass, no per-call closures: this runs for every proxied request.
+      let candidates: Backend[] = [];
+      let anyUsable = false;
+      for (const b of view.backends) {
+        if (!usable(b, exclude)) continue;
+        anyUsable = true;
+        if (!opts.isEjected(b.id)) candidates.push(b);
+      }
+      if (!anyUsable) return undefined;
       // Panic mode (Envoy's panic threshold at its extreme): when every usable backend is ejected,
       // passive health is more likely wrong than all of them dead, and trying one beats a sure 503.
-      if (candidates.length === 0) candidates = view.backends.filter(usable);
-      if (candidates.length === 0) return undefined;
+      if (candidates.length === 0) candidates = view.backends.filter((b) => usable(b, exclude));
       if (preferredId !== undefined) {
         const preferred = candidates.find((b) => b.id === preferredId);
         if (preferred !== undefined) return preferred;
@@ -102,4 +108,8 @@ export function createPicker(opts: PickerOptions): Picker {
       return pickers[policy](view, candidates);
     },
   };
+}
+
+function usable(b: Backend, exclude: ReadonlySet<string>): boolean {
+  return b.entry.weight > 0 && !b.entry.draining && !exclude.has(b.id);
 }

@@ -1,8 +1,10 @@
 // The balancer's proxy edge: routes each request with a `Lookup`, chooses a backend with a `Picker`
-// and streams it through http-proxy over a keep-alive agent per backend. It never sees etcd.
-// The engine (http-proxy 1.18.1) stays behind `createProxy` so it can be swapped; its known traps
-// are handled here and in http-exchange.ts: error callback on every call, forwarded headers built
-// by us, headers set on the incoming request before `web()` (#1478), our own response timer (#1331),
+// and streams it over a keep-alive agent per backend. It never sees etcd.
+// Engines stay behind `createProxy`: HTTP requests go through bare `http.request` (http-exchange.ts,
+// measurably faster than http-proxy's `web()`, with the same wire behaviour), WebSocket upgrades
+// through http-proxy 1.18.1's `ws()`. Its known traps are handled here and in websocket-proxy.ts:
+// error callback on every call, forwarded headers built by us and set on the incoming request
+// before the engine sees it (#1478); and on both edges our own response timer (#1331) and the
 // upstream destroyed on client abort (#1586).
 // This file holds the shared core and the entry points; one HTTP request with its retries is an
 // `Exchange` (http-exchange.ts), upgrades are tunnels (websocket-proxy.ts), and the keep-alive

@@ -9,8 +9,14 @@ import type { Backend } from './types.js';
 /** A backend address in the shape http-proxy takes; a fresh object per attempt (its identity matters). */
 export interface UpstreamTarget { protocol: string; hostname: string; host: string; port: string }
 
-/** One backend's keep-alive agent and target (copied per attempt: the copy's identity tells this attempt's errors from stale ones). */
-export interface Upstream { readonly url: string; readonly target: UpstreamTarget; readonly agent: http.Agent }
+/** The shape of `http.request` and `https.request` that the HTTP edge uses. */
+export type RequestFn = (options: http.RequestOptions) => http.ClientRequest;
+
+/** One backend's keep-alive agent, target (for http-proxy's `ws()`) and request function (node:http or node:https). */
+export interface Upstream { readonly url: string; readonly target: UpstreamTarget; readonly agent: http.Agent; readonly request: RequestFn }
+
+// What http-proxy 1.18.1 passed for an https target: verification on even if NODE_TLS_REJECT_UNAUTHORIZED=0.
+const httpsRequest: RequestFn = (options) => https.request({ ...options, rejectUnauthorized: true });
 
 export interface UpstreamPoolOptions {
   readonly maxSocketsPerBackend: number;
@@ -41,7 +47,10 @@ export class UpstreamPool {
       const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
       const tls = u.protocol === 'https:';
       const port = u.port || (tls ? '443' : '80');
-      up = { url: backend.target, target: { protocol: u.protocol, hostname, host: hostname, port }, agent: tls ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions) };
+      up = {
+        url: backend.target, target: { protocol: u.protocol, hostname, host: hostname, port },
+        agent: tls ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions), request: tls ? httpsRequest : http.request,
+      };
       this.upstreams.set(backend.id, up);
     }
     return up;

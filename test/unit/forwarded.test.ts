@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyForwarded, describeTarget, ensureRequestId, type HeaderBag, normalizePeer, readCookie, requestTarget, saneRequestId,
+  applyForwarded, describeTarget, ensureRequestId, forwardResponseHeaders, type HeaderBag, normalizePeer, readCookie, requestTarget, saneRequestId,
   STICKY_COOKIE, stickyBackendId, stickySetCookie, stripHopByHop,
 } from '../../balancer/forwarded.js';
 
@@ -175,5 +175,57 @@ describe('requestTarget', () => {
     expect(describeTarget({ host: 'example.com', path: '/foo' })).toBe('example.com/foo');
     expect(describeTarget({ host: 'h\u0000', path: '/é' })).toBe('h?/?');
     expect(describeTarget({ host: 'h', path: `/${'a'.repeat(1000)}` })).toHaveLength(300);
+  });
+});
+
+describe('forwardResponseHeaders', () => {
+  /** The old pipeline: strip in place, assign, then every defined header in key order. */
+  function reference(headers: HeaderBag, connection: string, requestId: string, setCookie: string | undefined): Array<[string, unknown]> {
+    const h = structuredClone(headers);
+    stripHopByHop(h, { direction: 'response' });
+    h.connection = connection;
+    h['x-request-id'] = requestId;
+    if (setCookie !== undefined) h['set-cookie'] = h['set-cookie'] === undefined ? [setCookie] : [...(h['set-cookie'] as string[]), setCookie];
+    return Object.keys(h).filter((k) => h[k] !== undefined).map((k) => [k, h[k]]);
+  }
+
+  function forwarded(headers: HeaderBag, connection: string, requestId: string, setCookie: string | undefined): Array<[string, unknown]> {
+    const out: Array<[string, unknown]> = [];
+    const before = structuredClone(headers);
+    forwardResponseHeaders(headers, { connection, requestId, setCookie }, { setHeader: (n, v) => out.push([n, v]) });
+    expect(headers).toStrictEqual(before); // the backend's object is left alone
+    return out;
+  }
+
+  it('drops hop-by-hop and Connection-named headers, appends ours, keeps the order', () => {
+    const h: HeaderBag = { 'content-type': 'text/plain', connection: 'keep-alive, X-Drop', 'keep-alive': 'timeout=5', 'x-drop': '1', 'transfer-encoding': 'chunked', 'content-length': '3', date: 'd' };
+    expect(forwarded(h, 'keep-alive', 'id1', undefined)).toEqual([
+      ['content-type', 'text/plain'], ['content-length', '3'], ['date', 'd'], ['connection', 'keep-alive'], ['x-request-id', 'id1'],
+    ]);
+  });
+
+  it('replaces the backend’s X-Request-Id in place and adds the sticky cookie to its own', () => {
+    const h: HeaderBag = { 'x-request-id': 'theirs', 'set-cookie': ['a=1'], 'x-a': 'b' };
+    expect(forwarded(h, 'close', 'ours', 'lb_sticky=x')).toEqual([['x-request-id', 'ours'], ['set-cookie', ['a=1', 'lb_sticky=x']], ['x-a', 'b'], ['connection', 'close']]);
+  });
+
+  it('matches strip-in-place + assign on 5,000 random header sets', () => {
+    const names = ['connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'proxy-authenticate', 'proxy-connection', 'content-length', 'host',
+      'x-request-id', 'set-cookie', 'x-a', 'x-b', 'content-type', 'date'];
+    let seed = 7;
+    const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+    for (let n = 0; n < 5000; n++) {
+      const h: HeaderBag = {};
+      const count = Math.floor(next() * 8);
+      for (let i = 0; i < count; i++) {
+        const name = pick(names);
+        if (name === 'set-cookie') h[name] = ['c=1', 'd=2'].slice(0, 1 + Math.floor(next() * 2));
+        else if (name === 'connection') h[name] = Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick([...names, ' X-A ', 'close', ''])).join(pick([',', ', ', ' ,']));
+        else h[name] = `v${i}`;
+      }
+      const cookie = next() < 0.5 ? 'lb_sticky=s' : undefined;
+      expect(forwarded(h, 'keep-alive', 'rid', cookie), JSON.stringify({ h, cookie })).toEqual(reference(h, 'keep-alive', 'rid', cookie));
+    }
   });
 });
