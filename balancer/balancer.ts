@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Etcd3 } from 'etcd3';
+import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { StatusServer } from '../common/status-server.js';
 import { createAdminServer } from './admin.js';
@@ -114,10 +115,23 @@ export class Balancer {
     this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
       // While draining, tell keep-alive clients to reconnect elsewhere after this response.
       if (this.shuttingDown) res.setHeader('connection', 'close');
-      this.proxy.handleRequest(req, res);
+      try {
+        this.proxy.handleRequest(req, res);
+      } catch (err) {
+        // A bug in one request's handling must cost that request, never the process and its other connections.
+        this.log.error({ err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler }, 'request handler failed');
+        res.destroy();
+      }
     });
     this.server.keepAliveTimeout = 65_000;
-    this.server.on('upgrade', (req, socket, head) => this.proxy.handleUpgrade(req, socket, head));
+    this.server.on('upgrade', (req, socket, head) => {
+      try {
+        this.proxy.handleUpgrade(req, socket, head);
+      } catch (err) {
+        this.log.error({ err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler }, 'upgrade handler failed');
+        socket.destroy();
+      }
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed requests, oversized headers (431) and header timeouts end here, never in a crash.
       if (!socket.writable) return socket.destroy();

@@ -43,6 +43,21 @@ export function upstreamPath(url: string): string {
   return joinPath(parse(url).path ?? '');
 }
 
+/**
+ * Whether the request target can be proxied at all: url.parse throws on some absolute-form targets
+ * Node's HTTP parser lets through (`GET http://[ HTTP/1.1`), and a throw in a request handler would
+ * take the whole process down. Such requests get 400.
+ */
+export function isProxyableTarget(url: string): boolean {
+  if (isPlainPath(url)) return true;
+  try {
+    upstreamPath(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** DELETE and OPTIONS without Content-Length go upstream with `content-length: 0` and no Transfer-Encoding. */
 export function applyEmptyBodyLength(method: string | undefined, headers: HeaderBag): void {
   if ((method === 'DELETE' || method === 'OPTIONS') && !headers['content-length']) {

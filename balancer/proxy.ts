@@ -20,6 +20,7 @@ import { Ejector } from './ejector.js';
 import {
   applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, normalizePeer, requestTarget, STICKY_COOKIE, type StripOptions, stripHopByHop,
 } from './forwarded.js';
+import { isProxyableTarget } from './outgoing.js';
 import { Exchange, type ExchangeContext, sendText } from './http-exchange.js';
 import { Inflight } from './inflight.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
@@ -183,6 +184,11 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
       const started = performance.now();
       const headers = req.headers;
       const requestId = ensureRequestId(headers);
+      if (!isProxyableTarget(req.url ?? '/')) {
+        sendText(res, 400, 'bad request target\n', requestId);
+        core.events.onResponse?.('', undefined, 400, (performance.now() - started) / 1000);
+        return;
+      }
       const where = requestTarget(headers.host, req.url);
       const match = core.lookup(where.host, where.path);
       if (match === undefined) {

@@ -15,6 +15,7 @@ import { failureKind, failureReason } from './ejector.js';
 import {
   applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, requestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop,
 } from './forwarded.js';
+import { isProxyableTarget } from './outgoing.js';
 import type { ProxyEvents } from './proxy.js';
 import type { Backend, LbPolicy, Lookup, Picker } from './types.js';
 import type { UpstreamTarget } from './upstream-pool.js';
@@ -192,6 +193,7 @@ export class WebSocketProxy {
       ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
     };
     if (req.method !== 'GET' || !isWebSocketUpgrade(headers.upgrade)) return early('', 400, 'expected a WebSocket upgrade\n');
+    if (!isProxyableTarget(req.url ?? '/')) return early('', 400, 'bad request target\n'); // http-proxy's url.parse would throw
     const where = requestTarget(headers.host, req.url);
     const match = ctx.lookup(where.host, where.path);
     if (match === undefined) return early('', 404, `no route for ${describeTarget(where)}\n`);

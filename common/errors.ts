@@ -9,6 +9,7 @@ export const ErrorCode = {
   invalidRoute: 'ERR_INVALID_ROUTE',
   noPort: 'ERR_NO_PORT',
   noAddress: 'ERR_NO_ADDRESS',
+  requestHandler: 'ERR_REQUEST_HANDLER',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

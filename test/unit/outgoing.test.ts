@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { parse } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { HeaderBag } from '../../balancer/forwarded.js';
-import { applyEmptyBodyLength, isPlainPath, joinPath, upstreamPath } from '../../balancer/outgoing.js';
+import { applyEmptyBodyLength, isPlainPath, isProxyableTarget, joinPath, upstreamPath } from '../../balancer/outgoing.js';
 
 // The reference: what http-proxy 1.18.1 computed (setupOutgoing with prependPath false, toProxy false).
 const require = createRequire(import.meta.url);
@@ -72,5 +72,15 @@ describe('applyEmptyBodyLength', () => {
   ])('%s %j → %j', (method, headers, out) => {
     applyEmptyBodyLength(method, headers);
     expect(headers).toEqual(out);
+  });
+});
+
+describe('isProxyableTarget', () => {
+  it.each([
+    ['/', true], ['/a/b?c=d', true], ['http://x.test/a', true], ['//a', true], ['*', true],
+    ['http://[', false], ['http://[/ws', false], ['https://[::1/x', false],
+  ] as const)('%s → %s', (url, ok) => {
+    expect(isProxyableTarget(url)).toBe(ok);
+    if (ok) expect(() => upstreamPath(url)).not.toThrow();
   });
 });
