@@ -34,8 +34,8 @@ export async function startPlainProxy(target: string): Promise<Endpoint> {
   return { name: 'plain-http-proxy', url: `http://127.0.0.1:${port}`, proc };
 }
 
-/** A reference proxy (bench/ref-proxy.ts): `node` (bare http.request + keep-alive) or `http-proxy-ka`. */
-export async function startRefProxy(mode: 'node' | 'http-proxy-ka', target: string): Promise<Endpoint> {
+/** A reference proxy (bench/ref-proxy.ts): `node` (bare http.request + keep-alive), `http-proxy-ka` or `undici`. */
+export async function startRefProxy(mode: 'node' | 'http-proxy-ka' | 'undici', target: string): Promise<Endpoint> {
   const port = await freePort();
   const name = `ref-${mode}`;
   const proc = forkNode(name, join(DIST, 'bench', 'ref-proxy.js'), [mode, String(port), target]);

@@ -45,7 +45,7 @@ export async function profile(ctx: Context, outDir: string): Promise<Record<stri
 
   // Is the engine the ceiling? The balancer next to bare engines, interleaved, small responses.
   const target = `http://127.0.0.1:${ctx.backendPort}`;
-  const refs = [await startRefProxy('node', target), await startRefProxy('http-proxy-ka', target)];
+  const refs = [await startRefProxy('node', target), await startRefProxy('http-proxy-ka', target), await startRefProxy('undici', target)];
   const b = await startBalancer('balancer-ref', { etcd: ctx.etcd.endpoint, prefix: '/prof/services', routesPrefix: '/prof/routes', defaultService: 'bench', workers: 1 });
   const competitors = [{ name: 'balancer-w1', url: b.url }, ...refs];
   log(`profile: engines, ${competitors.length} competitors × ${ctx.params.rounds} rounds × ${ctx.params.seconds}s`);
