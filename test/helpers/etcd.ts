@@ -92,10 +92,12 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     proc = child;
-    await waitFor(`etcd on ${endpoint} (${stderr})`, async () => {
-      if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${stderr}`);
-      return (await healthy()) ? true : undefined;
+    // waitFor retries through errors; an etcd that exited will not come back, so stop waiting at once.
+    const outcome = await waitFor(`etcd on ${endpoint} (${stderr})`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited' as const;
+      return (await healthy()) ? ('up' as const) : undefined;
     }, 20_000, 50);
+    if (outcome === 'exited') throw new Error(`etcd on ${endpoint} exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
   };
 
   const stop = async (): Promise<void> => {
