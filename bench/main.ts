@@ -28,7 +28,7 @@ const HELP = `Usage: npm run bench -- [options]
   --quick              short runs and fewer trials (under two minutes of measuring)
   --only <list>        comma-separated subset of: ${SCENARIOS.join(', ')}
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
-  --containers <n>     containers for the sidekick scale test (quick 30, full 200)
+  --containers <n>     containers for the sidekick scale test (quick 20, full 200)
   --rounds <n>         interleaved rounds per competitor (quick 2, full 5)
   --seconds <n>        seconds per wrk run (quick 2, full 5)
   --out <dir>          results directory (default bench-results)
