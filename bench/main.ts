@@ -30,7 +30,7 @@ const HELP = `Usage: npm run bench -- [options]
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
   --containers <n>     containers for the sidekick scale test (quick 20, full 200)
   --rounds <n>         interleaved rounds per competitor (quick 2, full 5)
-  --seconds <n>        seconds per wrk run (quick 2, full 5)
+  --seconds <n>        seconds per wrk run (quick 1, full 5)
   --out <dir>          results directory (default bench-results)
   --keep               keep the temporary work dir (logs of every process)
 `;

@@ -24,7 +24,7 @@ export interface Params {
 }
 
 export const QUICK: Params = {
-  rounds: 2, seconds: 2, rateSeconds: 1, rateWarmupMs: 300, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
+  rounds: 2, seconds: 1, rateSeconds: 1, rateWarmupMs: 300, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
   applyTrials: 50, churnSeconds: 3, churnRate: 1000, skContainers: 20, idleSeconds: 3, profileSeconds: 5,
 };
 
