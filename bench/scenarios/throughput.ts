@@ -2,7 +2,7 @@
 // clients; competitors interleaved round by round (rotating the order), medians and ratios reported.
 // Then latency at a fixed 1,000 req/s (open loop, Node load generator), interleaved the same way.
 import { availableParallelism } from 'node:os';
-import { type Endpoint, loadgen, startBalancer, startNginx, startPlainProxy, wrk, type WrkResult } from '../lib/components.js';
+import { type Endpoint, loadgen, startBalancer, startNginx, startPlainProxy, startRefProxy, wrk, type WrkResult } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
 import { treeCpuSeconds } from '../lib/proc-stats.js';
 import { log, median } from '../lib/util.js';
@@ -67,8 +67,12 @@ export async function throughput(ctx: Context): Promise<ThroughputRaw> {
       };
     }
   }
-  // Fixed rate: open-loop 1,000 req/s, latency from the intended send time.
-  const rateCompetitors = [nginx, competitors[3]!, competitors[4]!];
+  // Fixed rate: open-loop 1,000 req/s, latency from the intended send time. A bare Node proxy
+  // (http.request over a keep-alive agent, nothing else) runs too: it separates what Node's event
+  // loop and HTTP stack cost at this rate from what the balancer's own work adds.
+  const refNode = await startRefProxy('node', `http://127.0.0.1:${backendPort}`);
+  await wrk(refNode.url + '/', 1, 32);
+  const rateCompetitors = [nginx, competitors[3]!, competitors[4]!, refNode];
   log(`latency at 1,000 req/s: ${rateCompetitors.length} competitors × ${params.rounds} rounds × ${params.rateSeconds}s`);
   for (let round = 0; round < params.rounds; round++) {
     for (let k = 0; k < rateCompetitors.length; k++) {
@@ -85,7 +89,7 @@ export async function throughput(ctx: Context): Promise<ThroughputRaw> {
     raw.fixedRateMedians[c.name] = { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), p999: median(runs.map((r) => r.p999)), cpuPercent: median(runs.map((r) => r.cpuPercent)) };
   }
   report(ctx, raw);
-  await Promise.all([nginx.proc?.stop(), plain.proc?.stop(), b1.proc.stop(), bAuto.proc.stop()]);
+  await Promise.all([nginx.proc?.stop(), plain.proc?.stop(), b1.proc.stop(), bAuto.proc.stop(), refNode.proc?.stop()]);
   return raw;
 }
 
@@ -118,4 +122,6 @@ function report(ctx: Context, raw: ThroughputRaw): void {
     const failed = raw.fixedRate.filter((r) => r.competitor === b).reduce((a, r) => a + r.failed, 0);
     ctx.rows.push({ scenario: S, metric: `${b} p99 @1,000 req/s`, value: p99, unit: 'ms', target: `≤ nginx + 2 ms (${(nginxP99 + 2).toFixed(2)})`, pass: p99 <= nginxP99 + 2, note: `p50 ${fr[b]?.p50.toFixed(2)} ms, best round ${best(b).toFixed(2)} ms, CPU ${fr[b]?.cpuPercent.toFixed(0)} %${failed ? `, ${failed} failed` : ''}` });
   }
+  const ref = fr['ref-node'];
+  if (ref) ctx.rows.push({ scenario: S, metric: 'bare Node proxy (ref-node) p99 @1,000 req/s', value: ref.p99, unit: 'ms', note: `p50 ${ref.p50.toFixed(2)} ms, best round ${best('ref-node').toFixed(2)} ms, CPU ${ref.cpuPercent.toFixed(0)} %; reference, no target` });
 }
