@@ -268,7 +268,8 @@ async function hungBackends(total: number): Promise<Row> {
         let liveMiB = Number.POSITIVE_INFINITY;
         const sampler = (async () => {
           for (let k = 0; k < 2400 && !done; k++) {
-            liveMiB = Math.min(liveMiB, (await metric(b, 'balancer_process_nodejs_heap_size_used_bytes')) / 1048576);
+            const used = await metric(b, 'balancer_process_nodejs_heap_size_used_bytes').catch(() => Number.NaN); // a missed scrape is no sample
+            if (used > 0) liveMiB = Math.min(liveMiB, used / 1048576);
             await delay(250);
           }
         })();
