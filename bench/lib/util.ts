@@ -1,5 +1,4 @@
 // Small helpers shared by the benchmark: time, statistics, bounded waits, free ports.
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -50,19 +49,9 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
 }
 
-/** A free loopback port (bound, then released: a small race we accept). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// One port picker for the suite, the fault suite and the bench: ports below the ephemeral range, so a
+// load's outgoing connection cannot take etcd's port between the pick and etcd's bind.
+export { freePort } from '../../test/helpers/ports.js';
 
 export const round = (v: number, digits = 2): number => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
 
