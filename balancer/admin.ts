@@ -18,11 +18,21 @@ export interface AdminSource {
 }
 
 /** The JSON of /api/table: what the balancer routes right now. */
-export function tableJson(table: RouteTable, src: Pick<AdminSource, 'isEjected' | 'inflight'>): Record<string, unknown> {
+export function tableJson(
+  table: RouteTable,
+  src: Pick<AdminSource, 'isEjected' | 'inflight'>,
+): Record<string, unknown> {
   return {
     revision: table.revision,
     defaultService: table.defaultService ?? null,
-    routes: table.routes.map((r) => ({ host: r.host ?? null, pathPrefix: r.pathPrefix, service: r.service, lb: r.lb ?? null, sticky: r.sticky, source: r.source })),
+    routes: table.routes.map((r) => ({
+      host: r.host ?? null,
+      pathPrefix: r.pathPrefix,
+      service: r.service,
+      lb: r.lb ?? null,
+      sticky: r.sticky,
+      source: r.source,
+    })),
     services: [...table.services.values()].map((view) => ({
       name: view.name,
       backends: view.backends.map((b) => ({
@@ -54,7 +64,11 @@ export function statsJson(src: Pick<AdminSource, 'stats' | 'readiness'>): Traffi
   return { time: Date.now(), services: {}, ...(typeof workers === 'number' ? { workers } : {}) };
 }
 
-export function createAdminServer(src: AdminSource, log: Logger, extra: Readonly<Record<string, Handler>> = {}): StatusServer {
+export function createAdminServer(
+  src: AdminSource,
+  log: Logger,
+  extra: Readonly<Record<string, Handler>> = {},
+): StatusServer {
   return new StatusServer(
     {
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),

@@ -66,7 +66,10 @@ export class Balancer {
         onRetry: (service) => this.metrics.retries.inc({ service }),
         onEject: (service, id) => {
           this.metrics.ejections.inc({ service });
-          this.log.warn({ service, backend: id, cooldownMs: config.ejectCooldown }, 'backend ejected after a connect failure');
+          this.log.warn(
+            { service, backend: id, cooldownMs: config.ejectCooldown },
+            'backend ejected after a connect failure',
+          );
         },
         onBudgetExhausted: (service) => this.metrics.retryBudgetExhausted.inc({ service }),
       },
@@ -112,17 +115,23 @@ export class Balancer {
         onDrift: (n) => this.metrics.drift.inc(n),
       },
     });
-    this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
-      // While draining, tell keep-alive clients to reconnect elsewhere after this response.
-      if (this.shuttingDown) res.setHeader('connection', 'close');
-      try {
-        this.proxy.handleRequest(req, res);
-      } catch (err) {
-        // A bug in one request's handling must cost that request, never the process and its other connections.
-        this.log.error({ err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler }, 'request handler failed');
-        res.destroy();
-      }
-    });
+    this.server = createServer(
+      { requestTimeout: 0, headersTimeout: 30_000, connectionsCheckingInterval: 1000 },
+      (req, res) => {
+        // While draining, tell keep-alive clients to reconnect elsewhere after this response.
+        if (this.shuttingDown) res.setHeader('connection', 'close');
+        try {
+          this.proxy.handleRequest(req, res);
+        } catch (err) {
+          // A bug in one request's handling must cost that request, never the process and its other connections.
+          this.log.error(
+            { err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler },
+            'request handler failed',
+          );
+          res.destroy();
+        }
+      },
+    );
     this.server.keepAliveTimeout = 65_000;
     this.server.on('upgrade', (req, socket, head) => {
       try {
@@ -135,7 +144,12 @@ export class Balancer {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed requests, oversized headers (431) and header timeouts end here, never in a crash.
       if (!socket.writable) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     this.adminServer =
@@ -147,7 +161,10 @@ export class Balancer {
               isEjected: (id) => this.proxy.ejector.isEjected(id),
               inflight: (id) => this.proxy.inflight.get(id),
               readiness: () => this.readiness(),
-              metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+              metrics: async () => ({
+                contentType: this.metrics.registry.contentType,
+                body: await this.metrics.registry.metrics(),
+              }),
               stats: () => this.traffic.snapshot(),
             },
             this.log,
@@ -191,11 +208,15 @@ export class Balancer {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     const { grace } = this.deps.config;
-    this.log.info({ inflight: this.proxy.inflightTotal(), graceMs: grace }, 'shutting down: not ready, draining in-flight requests');
+    this.log.info(
+      { inflight: this.proxy.inflightTotal(), graceMs: grace },
+      'shutting down: not ready, draining in-flight requests',
+    );
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const drained = await this.proxy.whenIdle(grace);
-    if (!drained) this.log.warn({ inflight: this.proxy.inflightTotal() }, 'grace period over; closing remaining connections');
+    if (!drained)
+      this.log.warn({ inflight: this.proxy.inflightTotal() }, 'grace period over; closing remaining connections');
     this.server.closeAllConnections();
     await closed;
     this.proxy.close();

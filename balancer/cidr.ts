@@ -38,7 +38,8 @@ function parseV6(text: string): bigint {
   const [head = '', rest] = s.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = rest === undefined || rest === '' ? [] : rest.split(':');
-  const groups = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const groups =
+    rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
   let value = 0n;
   for (const g of groups) value = (value << 16n) | BigInt(parseInt(g, 16));
   if (tail !== undefined) value = (value & ~0xffffffffn) | tail;
@@ -64,10 +65,13 @@ export function formatIp(family: 4 | 6, value: bigint): string {
   // Compress the longest run of zero groups (length ≥ 2) as `::`.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j === i ? i + 1 : j;
   }
   if (best < 0) return groups.join(':');
@@ -150,7 +154,10 @@ export type AddressMatcher = (ip: string) => boolean;
  * An empty list matches nothing; callers that mean "allow all" should pass `0.0.0.0/0,::/0`.
  */
 export function createMatcher(list: string | readonly string[] | readonly CidrBlock[]): AddressMatcher {
-  const blocks = typeof list === 'string' || list.every((x) => typeof x === 'string') ? parseCidrList(list as string | readonly string[]) : (list as readonly CidrBlock[]);
+  const blocks =
+    typeof list === 'string' || list.every((x) => typeof x === 'string')
+      ? parseCidrList(list as string | readonly string[])
+      : (list as readonly CidrBlock[]);
   if (blocks.length === 0) return () => false;
   return (ip) => contains(blocks, ip);
 }

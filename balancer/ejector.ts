@@ -25,7 +25,11 @@ export class Ejector {
     this.cooldownMs = cooldownMs;
     this.onEject = opts.onEject;
     // The periodic sweep only matters for `onRestore` timeliness; reads check expiry themselves.
-    this.cache = new NodeCache({ stdTTL: cooldownMs / 1000, checkperiod: Math.max(1, Math.ceil(cooldownMs / 1000)), useClones: false });
+    this.cache = new NodeCache({
+      stdTTL: cooldownMs / 1000,
+      checkperiod: Math.max(1, Math.ceil(cooldownMs / 1000)),
+      useClones: false,
+    });
     const onRestore = opts.onRestore;
     if (onRestore) this.cache.on('expired', (key: string) => onRestore(key));
     // Bound once: the picker calls this for every candidate of every request.
@@ -46,7 +50,10 @@ export class Ejector {
 
   /** Ids currently ejected (expired entries excluded), sorted. */
   ejected(): string[] {
-    return this.cache.keys().filter((k) => this.cache.has(k)).sort();
+    return this.cache
+      .keys()
+      .filter((k) => this.cache.has(k))
+      .sort();
   }
 
   /** Forgets an ejection early: the backend left the table, or an operator cleared it. */
@@ -68,7 +75,17 @@ export class Ejector {
  */
 export type FailureKind = 'connect' | 'reset' | 'other';
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 // Node reports "socket hang up" (closed before any response byte) with code ECONNRESET.
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 

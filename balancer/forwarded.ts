@@ -46,7 +46,10 @@ function listValues(v: string | string[] | number | undefined): string[] {
     return t === '' ? [] : [t];
   }
   const text = Array.isArray(v) ? v.join(',') : String(v);
-  return text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  return text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
 }
 
 /** Whether `name` (lower case) is hop-by-hop here; `named` are the Connection header's tokens. */

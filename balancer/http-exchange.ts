@@ -49,8 +49,11 @@ export function sendText(res: ServerResponse, status: number, body: string, requ
     return;
   }
   res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store',
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
   });
   res.end(body);
 }
@@ -73,11 +76,17 @@ export class Exchange {
   private readonly preferredId: string | undefined;
 
   constructor(
-    private readonly core: ExchangeContext, private readonly req: IncomingMessage, private readonly res: ServerResponse,
-    private readonly where: RequestTarget, private match: RouteMatch, private readonly requestId: string, private readonly started: number,
+    private readonly core: ExchangeContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly where: RequestTarget,
+    private match: RouteMatch,
+    private readonly requestId: string,
+    private readonly started: number,
   ) {
     const h = req.headers;
-    this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    this.hasBody =
+      h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.preferredId = match.rule?.sticky ? stickyBackendId(h.cookie) : undefined;
   }
 
@@ -96,7 +105,15 @@ export class Exchange {
       tried.add((this.backend as Backend).id);
       exclude = tried;
     }
-    const backend = view === undefined ? undefined : this.core.picker.pick(view, rule?.lb ?? this.core.defaultLb, exclude, this.attempts === 0 ? this.preferredId : undefined);
+    const backend =
+      view === undefined
+        ? undefined
+        : this.core.picker.pick(
+            view,
+            rule?.lb ?? this.core.defaultLb,
+            exclude,
+            this.attempts === 0 ? this.preferredId : undefined,
+          );
     if (backend === undefined) {
       if (lastReason === undefined) this.answer(503, `no live backend for service ${service}\n`);
       else this.answer(502, `bad gateway: ${lastReason} from service ${service}\n`);
@@ -116,7 +133,14 @@ export class Exchange {
     const t = up.target;
     // No copy of the headers: http.request copies them into the outgoing message. No `host` option
     // either: node:http ignores it next to `hostname`, and every option key is copied again by the agent.
-    const dest = up.request({ hostname: t.hostname, port: t.port, method: req.method, path: upstreamPath(req.url ?? '/'), headers: req.headers, agent: up.agent });
+    const dest = up.request({
+      hostname: t.hostname,
+      port: t.port,
+      method: req.method,
+      path: upstreamPath(req.url ?? '/'),
+      headers: req.headers,
+      agent: up.agent,
+    });
     this.proxyReq = dest;
     dest.on('error', (err: Error) => this.onUpstreamError(dest, err));
     dest.once('response', this.onUpstreamResponse);
@@ -150,7 +174,15 @@ export class Exchange {
       const connection = this.req.httpVersion === '1.0' || !res.shouldKeepAlive ? 'close' : 'keep-alive';
       // setHeader, not writeHead: headers count as sent only once the first body byte goes out,
       // which is what tells a 499 (client left first) from the backend's status.
-      forwardResponseHeaders(proxyRes.headers, { connection, requestId: this.requestId, setCookie: sticky ? stickySetCookie((backend as Backend).id) : undefined }, res);
+      forwardResponseHeaders(
+        proxyRes.headers,
+        {
+          connection,
+          requestId: this.requestId,
+          setCookie: sticky ? stickySetCookie((backend as Backend).id) : undefined,
+        },
+        res,
+      );
       res.statusCode = proxyRes.statusCode ?? 200;
       if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     }
@@ -203,7 +235,8 @@ export class Exchange {
     }
     const kind = failureKind(err);
     const reason = failureReason(err);
-    if (this.core.log?.isLevelEnabled('debug')) this.core.log.debug({ backend: backend.id, reason, kind, reused }, 'upstream attempt failed');
+    if (this.core.log?.isLevelEnabled('debug'))
+      this.core.log.debug({ backend: backend.id, reason, kind, reused }, 'upstream attempt failed');
     // A reset on a pooled socket is the keep-alive close race, not a sick backend: retry, don't eject.
     if (kind === 'connect' || (kind === 'reset' && !reused)) this.core.backendFailed(backend, reason);
     const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done && !this.core.closed;
@@ -249,7 +282,12 @@ export class Exchange {
     this.done = true;
     this.endAttempt(!finished); // client abort: destroy the upstream request (http-proxy #1586)
     const status = this.res.headersSent ? this.res.statusCode : 499;
-    this.core.events.onResponse?.(this.match.service, this.backend?.id, status, (performance.now() - this.started) / 1000);
+    this.core.events.onResponse?.(
+      this.match.service,
+      this.backend?.id,
+      status,
+      (performance.now() - this.started) / 1000,
+    );
   };
 
   private answer(status: number, body: string): void {

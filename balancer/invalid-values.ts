@@ -38,7 +38,10 @@ export class InvalidValues {
     if (this.reported.get(rejection.key) === hash) return;
     this.reported.set(rejection.key, hash);
     const code = classifyKey(this.decoder, rejection.key) === 'route' ? ErrorCode.invalidRoute : ErrorCode.invalidEntry;
-    this.log.warn({ key: rejection.key, reason: rejection.reason, value: value.toString('utf8', 0, 200), code }, 'invalid registry value skipped');
+    this.log.warn(
+      { key: rejection.key, reason: rejection.reason, value: value.toString('utf8', 0, 200), code },
+      'invalid registry value skipped',
+    );
     this.onInvalid?.(rejection.key, rejection.reason);
   }
 }

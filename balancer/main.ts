@@ -13,11 +13,12 @@ import { createAdminServer } from './admin.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 
-const USAGE = 'Usage: balancer [options]\n\nProxies HTTP and WebSocket traffic to the live backends registered in etcd.';
+const USAGE =
+  'Usage: balancer [options]\n\nProxies HTTP and WebSocket traffic to the live backends registered in etcd.';
 const EXAMPLES = [
   'balancer --etcd-endpoints http://10.0.0.5:2379 --listen :80 --default-service web',
   "balancer --route 'api.example.com/v1=api' --route '*.example.com=web' --lb least-request",
-  "ETCDCTL_API=3 etcdctl put /routes/api '{\"host\":\"api.example.com\",\"service\":\"api\"}'   # a live route",
+  'ETCDCTL_API=3 etcdctl put /routes/api \'{"host":"api.example.com","service":"api"}\'   # a live route',
 ];
 
 function waitForSignal(): Promise<string> {
@@ -48,7 +49,16 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     void balancer.store.whenReady.then(() => process.send?.({ type: 'ready' }));
   }
   // A worker's line has its own message: "balancer listening" is said once, with both addresses.
-  log.info({ proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`, admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`, etcd: config.etcdEndpoints, role }, role === 'worker' ? 'worker listening' : 'balancer listening');
+  log.info(
+    {
+      proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`,
+      admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
+      address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
+      etcd: config.etcdEndpoints,
+      role,
+    },
+    role === 'worker' ? 'worker listening' : 'balancer listening',
+  );
   const reason = await waitForSignal();
   log.info({ reason }, 'shutting down');
   await balancer.stop();
@@ -89,7 +99,10 @@ async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> 
       readiness: () => {
         const r = balancer.readiness();
         const allReady = ready.size === config.workers && !stopping;
-        return { ready: r.ready && allReady, detail: { ...r.detail, workers: config.workers, workersReady: ready.size } };
+        return {
+          ready: r.ready && allReady,
+          detail: { ...r.detail, workers: config.workers, workersReady: ready.size },
+        };
       },
       metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     },
@@ -100,7 +113,10 @@ async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> 
     const a = await admin.listen(config.admin);
     // Workers share one listener (node:cluster): the first one to listen reports its address.
     const proxy = await proxyAddress;
-    log.info({ proxy, admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers }, 'balancer listening');
+    log.info(
+      { proxy, admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers },
+      'balancer listening',
+    );
   } catch (err) {
     process.stderr.write(`balancer: --admin: cannot listen: ${(err as Error).message}\n`);
     stopping = true;
@@ -152,7 +168,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
-  const log = createLogger('balancer', config.logLevel, logFormat(config.logFormat, process.stdout.isTTY === true)).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
+  const log = createLogger(
+    'balancer',
+    config.logLevel,
+    logFormat(config.logFormat, process.stdout.isTTY === true),
+  ).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
   if (cluster.isWorker) return runBalancer(config, log, 'worker');
   if (config.workers > 1) return runPrimary(config, log);
   return runBalancer(config, log, 'single');

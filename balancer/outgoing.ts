@@ -24,7 +24,17 @@ export function isPlainPath(url: string): boolean {
     const c = url.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) return false;
     switch (c) {
-      case 0x22: case 0x23: case 0x27: case 0x3c: case 0x3e: case 0x5c: case 0x5e: case 0x60: case 0x7b: case 0x7c: case 0x7d:
+      case 0x22:
+      case 0x23:
+      case 0x27:
+      case 0x3c:
+      case 0x3e:
+      case 0x5c:
+      case 0x5e:
+      case 0x60:
+      case 0x7b:
+      case 0x7c:
+      case 0x7d:
         return false; // " # ' < > \ ^ ` { | }
       case 0x2f:
         if (prev === 0x2f || prev === 0x3a /* : */) return false; // `//`, or `http:/` / `https:/`

@@ -25,11 +25,17 @@ interface Leaf<V> {
  * yet reachable from any published map) and copies every other node it changes.
  */
 class Bucket<V> {
-  constructor(public leaves: Leaf<V>[], public owner: object | undefined) {}
+  constructor(
+    public leaves: Leaf<V>[],
+    public owner: object | undefined,
+  ) {}
 }
 
 class Branch<V> {
-  constructor(public slots: (Node<V> | undefined)[], public owner: object | undefined) {}
+  constructor(
+    public slots: (Node<V> | undefined)[],
+    public owner: object | undefined,
+  ) {}
 }
 
 type Node<V> = Bucket<V> | Branch<V>;

@@ -41,7 +41,11 @@ export function smoothWeightedPick(current: Map<string, number>, candidates: rea
  * weights it is plain "fewer in flight", and among idle backends the heavier one wins, which bare
  * inflight / weight (0 for all idle backends) could not express.
  */
-export function powerOfTwoPick(candidates: readonly Backend[], random: () => number, inflight: (id: string) => number): Backend | undefined {
+export function powerOfTwoPick(
+  candidates: readonly Backend[],
+  random: () => number,
+  inflight: (id: string) => number,
+): Backend | undefined {
   const n = candidates.length;
   if (n <= 1) return candidates[0];
   const i = Math.min(Math.floor(random() * n), n - 1);

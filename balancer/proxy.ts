@@ -18,7 +18,15 @@ import type { Logger } from '../common/logger.js';
 import { type AddressMatcher, type CidrBlock, createMatcher } from './cidr.js';
 import { Ejector } from './ejector.js';
 import {
-  applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, normalizePeer, requestTarget, STICKY_COOKIE, type StripOptions, stripHopByHop,
+  applyForwarded,
+  describeTarget,
+  ensureRequestId,
+  type ForwardedContext,
+  normalizePeer,
+  requestTarget,
+  STICKY_COOKIE,
+  type StripOptions,
+  stripHopByHop,
 } from './forwarded.js';
 import { isProxyableTarget } from './outgoing.js';
 import { Exchange, type ExchangeContext, sendText } from './http-exchange.js';
@@ -91,7 +99,11 @@ export interface ProxyHandler {
 }
 
 export const PROXY_DEFAULTS = Object.freeze({
-  retries: 2, upstreamTimeoutMs: 30_000, connectTimeoutMs: 3_000, maxSocketsPerBackend: 256, agentIdleTimeoutMs: 4_000,
+  retries: 2,
+  upstreamTimeoutMs: 30_000,
+  connectTimeoutMs: 3_000,
+  maxSocketsPerBackend: 256,
+  agentIdleTimeoutMs: 4_000,
 });
 
 const REQUEST_STRIP: StripOptions = { direction: 'request' };
@@ -124,10 +136,14 @@ class ProxyCore implements ExchangeContext {
     this.upstreamTimeoutMs = opts.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs;
     this.inflight = opts.inflight ?? new Inflight();
-    this.ejector = opts.ejector ?? new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
+    this.ejector =
+      opts.ejector ?? new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
     this.budget = opts.retryBudget instanceof RetryBudget ? opts.retryBudget : new RetryBudget(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
-    this.picker = typeof opts.picker === 'function' ? opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get }) : opts.picker;
+    this.picker =
+      typeof opts.picker === 'function'
+        ? opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get })
+        : opts.picker;
     this.upstreams = new UpstreamPool({
       maxSocketsPerBackend: opts.maxSocketsPerBackend ?? PROXY_DEFAULTS.maxSocketsPerBackend,
       agentIdleTimeoutMs: opts.agentIdleTimeoutMs ?? PROXY_DEFAULTS.agentIdleTimeoutMs,
@@ -141,7 +157,11 @@ class ProxyCore implements ExchangeContext {
     let ctx = this.peers.get(socket);
     if (ctx === undefined) {
       const addr = socket.remoteAddress;
-      ctx = { peer: normalizePeer(addr), trusted: addr !== undefined && this.isTrusted(addr), proto: (socket as TLSSocket).encrypted ? 'https' : 'http' };
+      ctx = {
+        peer: normalizePeer(addr),
+        trusted: addr !== undefined && this.isTrusted(addr),
+        proto: (socket as TLSSocket).encrypted ? 'https' : 'http',
+      };
       if (addr !== undefined) this.peers.set(socket, ctx);
     }
     return ctx;

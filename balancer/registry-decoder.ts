@@ -28,7 +28,10 @@ export type DecodedPut =
 export type KeyKind = 'entry' | 'route';
 
 /** The key prefixes to read and watch, each ending in `/`. */
-export function registryBases(opts: Pick<DecoderOptions, 'prefix' | 'routesPrefix'>): { readonly entries: string; readonly routes: string } {
+export function registryBases(opts: Pick<DecoderOptions, 'prefix' | 'routesPrefix'>): {
+  readonly entries: string;
+  readonly routes: string;
+} {
   return { entries: `${normalizePrefix(opts.prefix)}/`, routes: routeKey(opts.routesPrefix, '') };
 }
 
@@ -48,10 +51,15 @@ function entryPut(opts: DecoderOptions, key: string, value: string | Buffer): Re
   if (!decoded.ok) return decoded.error;
   const { host } = decoded.value;
   if (opts.allowBackend !== undefined) {
-    if (isIP(host) === 0) return `host ${JSON.stringify(host)} is a DNS name: --backends-allow can only check IP addresses`;
+    if (isIP(host) === 0)
+      return `host ${JSON.stringify(host)} is a DNS name: --backends-allow can only check IP addresses`;
     if (!opts.allowBackend(host)) return `host ${host} is not in --backends-allow`;
   }
-  return { kind: 'entry-put', key, backend: backendFromEntry(parsed.value.service, parsed.value.instance, decoded.value) };
+  return {
+    kind: 'entry-put',
+    key,
+    backend: backendFromEntry(parsed.value.service, parsed.value.instance, decoded.value),
+  };
 }
 
 function routePut(opts: DecoderOptions, key: string, value: string | Buffer): RegistryEvent | string {
@@ -64,7 +72,12 @@ function routePut(opts: DecoderOptions, key: string, value: string | Buffer): Re
 /** A put (from a snapshot or a watch) → the event to apply, or why it was refused. */
 export function decodePut(opts: DecoderOptions, key: string, value: string | Buffer): DecodedPut {
   const kind = classifyKey(opts, key);
-  if (kind === undefined) return { ok: false, rejection: { key, reason: 'key is outside the registry and routes prefixes' }, removal: undefined };
+  if (kind === undefined)
+    return {
+      ok: false,
+      rejection: { key, reason: 'key is outside the registry and routes prefixes' },
+      removal: undefined,
+    };
   const result = kind === 'entry' ? entryPut(opts, key, value) : routePut(opts, key, value);
   if (typeof result !== 'string') return { ok: true, event: result };
   return { ok: false, rejection: { key, reason: result }, removal: decodeDelete(opts, key) };
@@ -85,7 +98,10 @@ export interface RawKv {
 }
 
 /** A snapshot's valid puts, and the refused key/values (the value lets the caller report each one once). */
-export function decodeSnapshot(opts: DecoderOptions, kvs: Iterable<RawKv>): { events: RegistryEvent[]; rejected: { rejection: Rejection; value: Buffer }[] } {
+export function decodeSnapshot(
+  opts: DecoderOptions,
+  kvs: Iterable<RawKv>,
+): { events: RegistryEvent[]; rejected: { rejection: Rejection; value: Buffer }[] } {
   const events: RegistryEvent[] = [];
   const rejected: { rejection: Rejection; value: Buffer }[] = [];
   for (const kv of kvs) {
@@ -101,7 +117,11 @@ export function decodeSnapshot(opts: DecoderOptions, kvs: Iterable<RawKv>): { ev
  * revision is above what the watch of its kind applied is merely still on its way. A delete carries
  * no revision in a snapshot, so one racing the check counts: rare, and erring towards reporting.
  */
-export function countDrift(corrections: readonly RegistryEvent[], snapshotRevisions: ReadonlyMap<string, number>, applied: Readonly<Record<KeyKind, number>>): number {
+export function countDrift(
+  corrections: readonly RegistryEvent[],
+  snapshotRevisions: ReadonlyMap<string, number>,
+  applied: Readonly<Record<KeyKind, number>>,
+): number {
   return corrections.filter((e) => {
     if (e.kind === 'entry-delete' || e.kind === 'route-delete') return true;
     return (snapshotRevisions.get(e.key) ?? 0) <= applied[e.kind === 'entry-put' ? 'entry' : 'route'];
@@ -114,7 +134,15 @@ function sameBackend(a: Backend, b: Backend): boolean {
 }
 
 function sameRule(a: RouteRule, b: RouteRule): boolean {
-  return a === b || (a.host === b.host && a.pathPrefix === b.pathPrefix && a.service === b.service && a.lb === b.lb && a.sticky === b.sticky && a.source === b.source);
+  return (
+    a === b ||
+    (a.host === b.host &&
+      a.pathPrefix === b.pathPrefix &&
+      a.service === b.service &&
+      a.lb === b.lb &&
+      a.sticky === b.sticky &&
+      a.source === b.source)
+  );
 }
 
 /**

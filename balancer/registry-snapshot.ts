@@ -4,7 +4,10 @@
 import { Range, type Etcd3 } from 'etcd3';
 import type { KeyKind, RawKv } from './registry-decoder.js';
 
-export interface Snapshot { readonly revision: number; readonly kvs: readonly RawKv[] }
+export interface Snapshot {
+  readonly revision: number;
+  readonly kvs: readonly RawKv[];
+}
 
 const PAGE_SIZE = 1000; // keeps each range response far below gRPC's 4 MiB default message limit
 const MAX_PAGES = 10_000;

@@ -11,7 +11,15 @@ import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { InvalidValues } from './invalid-values.js';
 import { RestoreGrace } from './restore-grace.js';
-import { countDrift, decodeSnapshot, diffSnapshot, registryBases, type DecoderOptions, type KeyKind, type RawKv } from './registry-decoder.js';
+import {
+  countDrift,
+  decodeSnapshot,
+  diffSnapshot,
+  registryBases,
+  type DecoderOptions,
+  type KeyKind,
+  type RawKv,
+} from './registry-decoder.js';
 import { readSnapshot, type Snapshot } from './registry-snapshot.js';
 import { applyEvents, buildTable, withRevision } from './route-table.js';
 import type { TableStore } from './table-store.js';
@@ -56,9 +64,15 @@ export interface RegistryWatchStatus {
 const KINDS: readonly KeyKind[] = ['entry', 'route'];
 const STOP_WAIT_MS = 5000;
 
-interface Change extends RawKv { readonly put: boolean }
+interface Change extends RawKv {
+  readonly put: boolean;
+}
 /** One watch response: etcd never splits one revision's events across responses. */
-interface Batch { readonly kind: KeyKind; readonly header: number; readonly changes: readonly Change[] }
+interface Batch {
+  readonly kind: KeyKind;
+  readonly header: number;
+  readonly changes: readonly Change[];
+}
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -135,7 +149,13 @@ export class RegistryWatch {
 
   status(): RegistryWatchStatus {
     const { ready, current } = this.opts.store;
-    return { connected: this.connected, ready, revision: current.revision, lastSync: this.lastSync, lastError: this.lastError };
+    return {
+      connected: this.connected,
+      ready,
+      revision: current.revision,
+      lastSync: this.lastSync,
+      lastError: this.lastError,
+    };
   }
 
   // ---- one worker runs snapshots, so a reconnect and a check never interleave -------------------
@@ -179,7 +199,10 @@ export class RegistryWatch {
         this.lastError = message(err);
         this.setConnected(false);
         const level = attempt === 1 || attempt % 20 === 0 ? 'warn' : 'debug';
-        this.log[level]({ err, attempt, delayMs, code: ErrorCode.etcdUnavailable }, 'registry snapshot failed; serving the last table');
+        this.log[level](
+          { err, attempt, delayMs, code: ErrorCode.etcdUnavailable },
+          'registry snapshot failed; serving the last table',
+        );
       },
     });
     if (snapshot === undefined || this.stopped) return;
@@ -205,12 +228,18 @@ export class RegistryWatch {
       const revisions = new Map(snapshot.kvs.map((kv) => [kv.key, kv.revision]));
       const drift = countDrift(this.applySnapshot(snapshot, false), revisions, applied);
       if (drift > 0) {
-        this.log.warn({ drift, revision: snapshot.revision }, 'consistency check corrected the table: the watch missed changes');
+        this.log.warn(
+          { drift, revision: snapshot.revision },
+          'consistency check corrected the table: the watch missed changes',
+        );
         this.opts.events?.onDrift(drift);
       }
     } catch (err) {
       this.lastError = message(err);
-      this.log.warn({ err, code: ErrorCode.etcdUnavailable }, 'consistency check failed; will retry at the next period');
+      this.log.warn(
+        { err, code: ErrorCode.etcdUnavailable },
+        'consistency check failed; will retry at the next period',
+      );
     }
   }
 
@@ -225,7 +254,10 @@ export class RegistryWatch {
     const rev = snapshot.revision;
     if (rebuild) this.newer.clear();
     const isNewer = (key: string): boolean => (this.newer.get(key) ?? 0) > rev;
-    const { events, rejected } = decodeSnapshot(this.decoder, snapshot.kvs.filter((kv) => !isNewer(kv.key)));
+    const { events, rejected } = decodeSnapshot(
+      this.decoder,
+      snapshot.kvs.filter((kv) => !isNewer(kv.key)),
+    );
     this.invalid.snapshot(rejected, isNewer);
     const current = this.opts.store.current;
     const corrections = this.grace.corrections(diffSnapshot(current, events).filter((e) => !isNewer(e.key)));
@@ -234,21 +266,29 @@ export class RegistryWatch {
     this.progress.snapshot(rev, rebuild);
     if (rebuild) {
       const carried = this.grace.begin(current, events);
-      this.log.warn({ revision: rev, applied: this.highest, carried: carried.length, graceMs: this.opts.restoreGraceMs ?? 0 },
-        'etcd revision went backwards (restored or wiped): rebuilding the table; entries it lacks keep serving until republished or the grace ends');
+      this.log.warn(
+        { revision: rev, applied: this.highest, carried: carried.length, graceMs: this.opts.restoreGraceMs ?? 0 },
+        'etcd revision went backwards (restored or wiped): rebuilding the table; entries it lacks keep serving until republished or the grace ends',
+      );
       this.applied.entry = this.applied.route = this.highest = rev;
       next = buildTable([...carried, ...events], rev, this.opts.flagRoutes, this.opts.defaultService);
     } else {
       for (const kind of KINDS) this.applied[kind] = Math.max(this.applied[kind], rev);
       this.highest = Math.max(this.highest, rev);
       const revision = this.progress.revision();
-      next = corrections.length > 0 ? applyEvents(current, corrections, revision, this.opts.flagRoutes) : withRevision(current, revision);
+      next =
+        corrections.length > 0
+          ? applyEvents(current, corrections, revision, this.opts.flagRoutes)
+          : withRevision(current, revision);
     }
     this.opts.store.swap(next);
     if (!this.synced) {
       this.synced = true;
       this.opts.store.markReady();
-      this.log.info({ revision: rev, entries: next.entries.size, routes: next.routeKeys.size }, 'registry snapshot loaded');
+      this.log.info(
+        { revision: rev, entries: next.entries.size, routes: next.routeKeys.size },
+        'registry snapshot loaded',
+      );
     }
     this.lastSync = new Date();
     if (next !== current) this.opts.events?.onApplied(next.revision, corrections.length, performance.now() - started);
@@ -281,7 +321,12 @@ export class RegistryWatch {
   private onData(gen: number, kind: KeyKind, res: IWatchResponse): void {
     // Empty responses (progress notifications) are kept too: their header moves the table's revision.
     if (gen !== this.generation) return;
-    const changes = res.events.map((ev) => ({ revision: Number(ev.kv.mod_revision), put: ev.type === 'Put', key: ev.kv.key.toString(), value: ev.kv.value }));
+    const changes = res.events.map((ev) => ({
+      revision: Number(ev.kv.mod_revision),
+      put: ev.type === 'Put',
+      key: ev.kv.key.toString(),
+      value: ev.kv.value,
+    }));
     this.pending.push({ kind, header: Number(res.header.revision), changes });
     this.scheduleFlush();
   }

@@ -21,7 +21,10 @@ export function carriedEntries(old: RouteTable, fresh: readonly RegistryEvent[])
  * Corrections from a consistency check, minus the deletes of keys still carried: the check reads the
  * same registry the carry-over was made from, and the grace timer, not the check, ends the carry-over.
  */
-export function withoutCarriedDeletes(corrections: readonly RegistryEvent[], carried: ReadonlySet<string>): RegistryEvent[] {
+export function withoutCarriedDeletes(
+  corrections: readonly RegistryEvent[],
+  carried: ReadonlySet<string>,
+): RegistryEvent[] {
   if (carried.size === 0) return [...corrections];
   return corrections.filter((e) => !(e.kind === 'entry-delete' && carried.has(e.key)));
 }
@@ -37,7 +40,10 @@ export class RestoreGrace {
   private timer: NodeJS.Timeout | undefined;
 
   /** `onExpire` gets the deletes for the entries nobody republished within `graceMs`. */
-  constructor(private readonly graceMs: number, private readonly onExpire: (deletes: RegistryEvent[]) => void) {}
+  constructor(
+    private readonly graceMs: number,
+    private readonly onExpire: (deletes: RegistryEvent[]) => void,
+  ) {}
 
   get size(): number {
     return this.carried.size;

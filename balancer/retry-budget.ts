@@ -18,7 +18,12 @@ export interface RetryBudgetOptions {
   readonly now?: () => number;
 }
 
-export const DEFAULT_RETRY_BUDGET = Object.freeze({ ratio: 0.2, windowMs: 10_000, minRetriesPerSecond: 3, buckets: 10 });
+export const DEFAULT_RETRY_BUDGET = Object.freeze({
+  ratio: 0.2,
+  windowMs: 10_000,
+  minRetriesPerSecond: 3,
+  buckets: 10,
+});
 
 export class RetryBudget {
   readonly ratio: number;
@@ -36,7 +41,8 @@ export class RetryBudget {
     if (!(ratio >= 0 && ratio <= 1)) throw new Error(`retry budget ratio must be within 0..1, got ${ratio}`);
     if (!(windowMs > 0)) throw new Error(`retry budget window must be > 0 ms, got ${windowMs}`);
     if (!(minRetriesPerSecond >= 0)) throw new Error(`retry budget floor must be >= 0, got ${minRetriesPerSecond}`);
-    if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= 1000)) throw new Error(`retry budget buckets must be an integer 1..1000, got ${buckets}`);
+    if (!(Number.isInteger(buckets) && buckets >= 1 && buckets <= 1000))
+      throw new Error(`retry budget buckets must be an integer 1..1000, got ${buckets}`);
     this.ratio = ratio;
     this.windowMs = windowMs;
     this.minRetries = (minRetriesPerSecond * windowMs) / 1000;

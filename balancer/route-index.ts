@@ -47,8 +47,14 @@ const indexes = new WeakMap<RouteTable, RouteIndex>();
  * `routes` array and default service) and the services whose view changed, the previous index is
  * patched (O(rules of those services)) instead of rebuilt (O(all rules)).
  */
-export function indexTable(table: RouteTable, from?: { readonly table: RouteTable; readonly changed: Iterable<string> }): void {
-  const prior = from !== undefined && from.table.routes === table.routes && from.table.defaultService === table.defaultService ? indexes.get(from.table) : undefined;
+export function indexTable(
+  table: RouteTable,
+  from?: { readonly table: RouteTable; readonly changed: Iterable<string> },
+): void {
+  const prior =
+    from !== undefined && from.table.routes === table.routes && from.table.defaultService === table.defaultService
+      ? indexes.get(from.table)
+      : undefined;
   indexes.set(table, prior === undefined ? buildIndex(table) : patchIndex(prior, table, from!.changed));
 }
 
@@ -144,7 +150,7 @@ function pathMatches(c: Candidate, path: string): boolean {
   if (!path.startsWith(c.prefix)) return c.prefix === '/';
   if (!c.bounded || path.length === c.prefix.length) return true;
   const next = path.charCodeAt(c.prefix.length);
-  return next === 0x2f /* / */ || next === 0x3f /* ? */ || next === 0x23 /* # */;
+  return next === 0x2f /* / */ || next === 0x3f /* ? */ || next === 0x23; /* # */
 }
 
 function matchAt(index: RouteIndex, slot: number): RouteMatch {

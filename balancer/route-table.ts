@@ -26,7 +26,12 @@ export function emptyTable(defaultService?: string): RouteTable {
 const EMPTY_ROUTES: readonly RouteRule[] = Object.freeze([]);
 
 /** A full snapshot: the same code path as a watch batch, applied to an empty table. */
-export function buildTable(events: readonly RegistryEvent[], revision: number, flagRoutes: readonly RouteRule[], defaultService?: string): RouteTable {
+export function buildTable(
+  events: readonly RegistryEvent[],
+  revision: number,
+  flagRoutes: readonly RouteRule[],
+  defaultService?: string,
+): RouteTable {
   return applyEvents(emptyTable(defaultService), events, revision, flagRoutes);
 }
 
@@ -38,7 +43,12 @@ export function buildTable(events: readonly RegistryEvent[], revision: number, f
  * a route key re-sorts `routes` and re-indexes (O(routes)): precedence is a global order, and route
  * changes are rare next to entry changes.
  */
-export function applyEvents(table: RouteTable, events: readonly RegistryEvent[], revision: number, flagRoutes: readonly RouteRule[]): RouteTable {
+export function applyEvents(
+  table: RouteTable,
+  events: readonly RegistryEvent[],
+  revision: number,
+  flagRoutes: readonly RouteRule[],
+): RouteTable {
   const entries = persistent(table.entries).edit();
   const routeKeys = persistent(table.routeKeys).edit();
   // Each touched entry key's value before the batch: a key put and deleted in one batch nets out.
@@ -79,7 +89,11 @@ export function withRevision(table: RouteTable, revision: number): RouteTable {
 }
 
 /** Per service, the backends a batch removed and added (by identity), then one new view per such service. */
-function rebuildServices(previous: PersistentMap<ServiceView>, entries: MapEditor<Backend>, before: ReadonlyMap<string, Backend | undefined>): { map: PersistentMap<ServiceView>; changed: string[] } {
+function rebuildServices(
+  previous: PersistentMap<ServiceView>,
+  entries: MapEditor<Backend>,
+  before: ReadonlyMap<string, Backend | undefined>,
+): { map: PersistentMap<ServiceView>; changed: string[] } {
   const deltas = new Map<string, { removed: Set<Backend>; added: Backend[] }>();
   const delta = (name: string): { removed: Set<Backend>; added: Backend[] } => {
     let d = deltas.get(name);
@@ -97,7 +111,8 @@ function rebuildServices(previous: PersistentMap<ServiceView>, entries: MapEdito
   const changed: string[] = [];
   for (const [name, { removed, added }] of deltas) {
     const old = previous.get(name);
-    const kept = old === undefined ? [] : removed.size === 0 ? old.backends : old.backends.filter((b) => !removed.has(b));
+    const kept =
+      old === undefined ? [] : removed.size === 0 ? old.backends : old.backends.filter((b) => !removed.has(b));
     const backends = mergeById(kept, added.sort(byId));
     if (old !== undefined && sameBackends(old.backends, backends)) continue;
     changed.push(name);
@@ -168,7 +183,10 @@ function sortRoutes(flagRoutes: readonly RouteRule[], routeKeys: ReadonlyMap<str
   return routes;
 }
 
-function publish(table: RouteTable, from?: { readonly table: RouteTable; readonly changed: Iterable<string> }): RouteTable {
+function publish(
+  table: RouteTable,
+  from?: { readonly table: RouteTable; readonly changed: Iterable<string> },
+): RouteTable {
   const frozen = Object.freeze(table);
   indexTable(frozen, from);
   return frozen;

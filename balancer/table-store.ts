@@ -55,7 +55,10 @@ export class TableStore {
   readonly whenReady = new Promise<void>((r) => (this.resolveReady = r));
   private readonly listeners = new Set<TableListener>();
 
-  constructor(defaultService?: string, private readonly log?: Logger) {
+  constructor(
+    defaultService?: string,
+    private readonly log?: Logger,
+  ) {
     this.table = emptyTable(defaultService);
   }
 

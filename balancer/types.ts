@@ -16,7 +16,6 @@ export interface Backend {
   readonly target: string;
 }
 
-
 export interface ServiceView {
   readonly name: string;
   /** Sorted by id; includes draining and weight-0 backends (they finish running requests). */

@@ -7,13 +7,23 @@ import type { Socket } from 'node:net';
 import type { Backend } from './types.js';
 
 /** A backend address in the shape http-proxy takes; a fresh object per attempt (its identity matters). */
-export interface UpstreamTarget { protocol: string; hostname: string; host: string; port: string }
+export interface UpstreamTarget {
+  protocol: string;
+  hostname: string;
+  host: string;
+  port: string;
+}
 
 /** The shape of `http.request` and `https.request` that the HTTP edge uses. */
 export type RequestFn = (options: http.RequestOptions) => http.ClientRequest;
 
 /** One backend's keep-alive agent, target (for http-proxy's `ws()`) and request function (node:http or node:https). */
-export interface Upstream { readonly url: string; readonly target: UpstreamTarget; readonly agent: http.Agent; readonly request: RequestFn }
+export interface Upstream {
+  readonly url: string;
+  readonly target: UpstreamTarget;
+  readonly agent: http.Agent;
+  readonly request: RequestFn;
+}
 
 // What http-proxy 1.18.1 passed for an https target: verification on even if NODE_TLS_REJECT_UNAUTHORIZED=0.
 const httpsRequest: RequestFn = (options) => https.request({ ...options, rejectUnauthorized: true });
@@ -36,7 +46,14 @@ export class UpstreamPool {
 
   constructor(opts: UpstreamPoolOptions) {
     const maxSockets = opts.maxSocketsPerBackend;
-    this.agentOptions = { keepAlive: true, keepAliveMsecs: 1_000, maxSockets, maxFreeSockets: maxSockets, timeout: opts.agentIdleTimeoutMs, scheduling: 'lifo' };
+    this.agentOptions = {
+      keepAlive: true,
+      keepAliveMsecs: 1_000,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      timeout: opts.agentIdleTimeoutMs,
+      scheduling: 'lifo',
+    };
   }
 
   get(backend: Backend): Upstream {
@@ -48,8 +65,10 @@ export class UpstreamPool {
       const tls = u.protocol === 'https:';
       const port = u.port || (tls ? '443' : '80');
       up = {
-        url: backend.target, target: { protocol: u.protocol, hostname, host: hostname, port },
-        agent: tls ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions), request: tls ? httpsRequest : http.request,
+        url: backend.target,
+        target: { protocol: u.protocol, hostname, host: hostname, port },
+        agent: tls ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions),
+        request: tls ? httpsRequest : http.request,
       };
       this.upstreams.set(backend.id, up);
     }

@@ -68,7 +68,8 @@ export class WatchProgress {
   /** The revision the table reflects: the least of what each watcher is known to have delivered. */
   revision(): number {
     let r = Infinity;
-    for (const kind of KINDS) r = Math.min(r, this.synced[kind] ? Math.max(this.complete[kind], this.settled) : this.complete[kind]);
+    for (const kind of KINDS)
+      r = Math.min(r, this.synced[kind] ? Math.max(this.complete[kind], this.settled) : this.complete[kind]);
     return r;
   }
 

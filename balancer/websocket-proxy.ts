@@ -13,7 +13,15 @@ import type { Duplex } from 'node:stream';
 import type httpProxy from 'http-proxy';
 import { failureKind, failureReason } from './ejector.js';
 import {
-  applyForwarded, describeTarget, ensureRequestId, type ForwardedContext, requestTarget, type StripOptions, stickyBackendId, stickySetCookie, stripHopByHop,
+  applyForwarded,
+  describeTarget,
+  ensureRequestId,
+  type ForwardedContext,
+  requestTarget,
+  type StripOptions,
+  stickyBackendId,
+  stickySetCookie,
+  stripHopByHop,
 } from './forwarded.js';
 import { isProxyableTarget } from './outgoing.js';
 import type { ProxyEvents } from './proxy.js';
@@ -37,7 +45,11 @@ export interface EdgeContext {
 const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
 const NO_EXCLUDE: ReadonlySet<string> = new Set();
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 function destroySelf(this: Duplex): void {
@@ -72,9 +84,14 @@ class Tunnel {
   private drainTimers: NodeJS.Timeout[] | undefined;
 
   constructor(
-    private readonly owner: WebSocketProxy, private readonly ctx: EdgeContext, private readonly client: Duplex,
-    readonly backend: Backend, private readonly service: string, private readonly requestId: string,
-    private readonly setCookie: string | undefined, private readonly started: number,
+    private readonly owner: WebSocketProxy,
+    private readonly ctx: EdgeContext,
+    private readonly client: Duplex,
+    readonly backend: Backend,
+    private readonly service: string,
+    private readonly requestId: string,
+    private readonly setCookie: string | undefined,
+    private readonly started: number,
   ) {}
 
   onUpstreamRequest(proxyReq: ClientRequest): void {
@@ -94,7 +111,8 @@ class Tunnel {
     this.upstream = socket;
     this.openedAt = performance.now();
     res.headers['x-request-id'] = this.requestId;
-    if (this.setCookie !== undefined) res.headers['set-cookie'] = [...(res.headers['set-cookie'] ?? []), this.setCookie];
+    if (this.setCookie !== undefined)
+      res.headers['set-cookie'] = [...(res.headers['set-cookie'] ?? []), this.setCookie];
     socket.on('error', this.close);
     socket.once('close', this.close);
     const { events } = this.ctx;
@@ -106,7 +124,12 @@ class Tunnel {
   private readonly onResponse = (res: IncomingMessage): void => {
     this.clearTimer();
     this.answered = true;
-    this.ctx.events.onResponse?.(this.service, this.backend.id, res.statusCode ?? 0, (performance.now() - this.started) / 1000);
+    this.ctx.events.onResponse?.(
+      this.service,
+      this.backend.id,
+      res.statusCode ?? 0,
+      (performance.now() - this.started) / 1000,
+    );
   };
 
   readonly onEngineError = (err: Error): void => {
@@ -162,7 +185,8 @@ class Tunnel {
     this.upstream?.destroy();
     if (this.openedAt === 0) this.upstreamReq?.destroy();
     this.owner.forget(this);
-    if (this.openedAt > 0) this.ctx.events.onWebSocketClose?.(this.service, this.backend.id, (performance.now() - this.openedAt) / 1000);
+    if (this.openedAt > 0)
+      this.ctx.events.onWebSocketClose?.(this.service, this.backend.id, (performance.now() - this.openedAt) / 1000);
   };
 
   private clearTimer(): void {
@@ -179,7 +203,9 @@ export class WebSocketProxy {
   private readonly pending = new WeakMap<IncomingMessage, Tunnel>();
 
   constructor(private readonly ctx: EdgeContext) {
-    ctx.engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => this.pending.get(req)?.onUpstreamRequest(proxyReq));
+    ctx.engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) =>
+      this.pending.get(req)?.onUpstreamRequest(proxyReq),
+    );
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -192,7 +218,8 @@ export class WebSocketProxy {
       rejectUpgrade(socket, status, body, requestId);
       ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
     };
-    if (req.method !== 'GET' || !isWebSocketUpgrade(headers.upgrade)) return early('', 400, 'expected a WebSocket upgrade\n');
+    if (req.method !== 'GET' || !isWebSocketUpgrade(headers.upgrade))
+      return early('', 400, 'expected a WebSocket upgrade\n');
     if (!isProxyableTarget(req.url ?? '/')) return early('', 400, 'bad request target\n'); // http-proxy's url.parse would throw
     const where = requestTarget(headers.host, req.url);
     const match = ctx.lookup(where.host, where.path);
@@ -200,7 +227,8 @@ export class WebSocketProxy {
     const sticky = match.rule?.sticky === true;
     const preferred = sticky ? stickyBackendId(headers.cookie) : undefined;
     const view = match.view;
-    const backend = view === undefined ? undefined : ctx.picker.pick(view, match.rule?.lb ?? ctx.defaultLb, NO_EXCLUDE, preferred);
+    const backend =
+      view === undefined ? undefined : ctx.picker.pick(view, match.rule?.lb ?? ctx.defaultLb, NO_EXCLUDE, preferred);
     if (backend === undefined) return early(match.service, 503, `no live backend for service ${match.service}\n`);
     if (where.host !== '' && where.host !== headers.host) headers.host = where.host;
     stripHopByHop(headers, UPGRADE_STRIP);

@@ -15,7 +15,14 @@ const pad = (n: number): string => String(n).padStart(4, '0');
 function entryPut(s: number, i: number, weight: number): RegistryEvent {
   const service = `s${pad(s)}`;
   const instance = `bench:n${i}:${9000 + i}`;
-  const backend = backendFromEntry(service, instance, { host: '127.0.0.1', port: 9000 + i, weight, tags: ['bench'], draining: false, node: 'bench' });
+  const backend = backendFromEntry(service, instance, {
+    host: '127.0.0.1',
+    port: 9000 + i,
+    weight,
+    tags: ['bench'],
+    draining: false,
+    node: 'bench',
+  });
   return { kind: 'entry-put', key: `/scale/services/${service}/${instance}`, backend };
 }
 
@@ -47,7 +54,10 @@ const rssMax = { v: 0 };
 for (let k = 0; k < changes; k++) {
   const s = (k * 7919) % SERVICES;
   // Mostly weight changes (the bench's churn), every 10th a delete and re-add of an instance.
-  const event: RegistryEvent = k % 10 === 5 ? { kind: 'entry-delete', key: (entryPut(s, k % PER_SERVICE, 1) as { key: string }).key } : entryPut(s, k % PER_SERVICE, 1 + (k % 5));
+  const event: RegistryEvent =
+    k % 10 === 5
+      ? { kind: 'entry-delete', key: (entryPut(s, k % PER_SERVICE, 1) as { key: string }).key }
+      : entryPut(s, k % PER_SERVICE, 1 + (k % 5));
   const a0 = performance.now();
   const next = applyEvents(table, [event], k + 2, []);
   const a1 = performance.now();

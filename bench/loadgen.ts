@@ -36,7 +36,15 @@ const params = JSON.parse(process.argv[2] ?? '{}') as LoadgenParams;
 const agent = new Agent({ keepAlive: true, maxSockets: params.mode === 'rate' ? 256 : (params.concurrency ?? 8) });
 const headers = params.host ? { host: params.host } : {};
 const hist: RecordableHistogram = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
-const result: LoadgenResult = { sent: 0, ok: 0, failed: 0, failures: {}, bodies: {}, achievedRate: 0, latencyMs: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 } };
+const result: LoadgenResult = {
+  sent: 0,
+  ok: 0,
+  failed: 0,
+  failures: {},
+  bodies: {},
+  achievedRate: 0,
+  latencyMs: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
+};
 
 function fail(key: string): void {
   result.failed++;
@@ -124,7 +132,14 @@ async function main(): Promise<void> {
   const seconds = params.mode === 'rate' ? await rateMode() : await closedMode();
   const ms = (q: number): number => hist.percentile(q) / 1000;
   result.achievedRate = result.sent / seconds;
-  result.latencyMs = { p50: ms(50), p90: ms(90), p99: ms(99), p999: ms(99.9), max: hist.max / 1000, mean: hist.mean / 1000 };
+  result.latencyMs = {
+    p50: ms(50),
+    p90: ms(90),
+    p99: ms(99),
+    p999: ms(99.9),
+    max: hist.max / 1000,
+    mean: hist.mean / 1000,
+  };
   agent.destroy();
   process.send?.({ type: 'result', result }, () => process.exit(0));
 }

@@ -56,7 +56,10 @@ async function machine(): Promise<Record<string, unknown>> {
     nginx: (await version('nginx', ['-v'])).replace('nginx version: nginx/', ''),
     wrk: (await version('wrk', ['-v'])).split(' [')[0],
     etcd: await version('etcd', ['--version']),
-    docker: await docker.version().then((v) => v.Version, () => 'unreachable'),
+    docker: await docker.version().then(
+      (v) => v.Version,
+      () => 'unreachable',
+    ),
     loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
   };
 }
@@ -69,13 +72,19 @@ function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string
       title: 'Throughput, wrk -t1 -c32 keep-alive (median req/s)',
       series: ['small', '64 KiB'],
       unit: '',
-      groups: t.competitors.map((c) => ({ label: c, values: [t.medians[c]?.small?.rps ?? Number.NaN, t.medians[c]?.['64KiB']?.rps ?? Number.NaN] })),
+      groups: t.competitors.map((c) => ({
+        label: c,
+        values: [t.medians[c]?.small?.rps ?? Number.NaN, t.medians[c]?.['64KiB']?.rps ?? Number.NaN],
+      })),
     });
     panels.push({
       title: 'CPU time per request (median µs; process and its workers) — less sensitive to a shared machine',
       series: ['small', '64 KiB'],
       unit: 'µs',
-      groups: t.competitors.map((c) => ({ label: c, values: [t.medians[c]?.small?.cpuUsPerReq ?? Number.NaN, t.medians[c]?.['64KiB']?.cpuUsPerReq ?? Number.NaN] })),
+      groups: t.competitors.map((c) => ({
+        label: c,
+        values: [t.medians[c]?.small?.cpuUsPerReq ?? Number.NaN, t.medians[c]?.['64KiB']?.cpuUsPerReq ?? Number.NaN],
+      })),
     });
     const nginxP99 = t.fixedRateMedians.nginx?.p99 ?? Number.NaN;
     panels.push({
@@ -88,12 +97,21 @@ function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string
   }
   const c = raw.convergence as ConvergenceRaw | undefined;
   if (c) {
-    const labels: Record<string, string> = { putToRouted: 'put → routed', deleteToRemoved: 'delete → removed', startToFirst200: 'start → first 200', healthyToFirst200: 'healthy → first 200', stopToNoNew: 'stop → no new requests' };
+    const labels: Record<string, string> = {
+      putToRouted: 'put → routed',
+      deleteToRemoved: 'delete → removed',
+      startToFirst200: 'start → first 200',
+      healthyToFirst200: 'healthy → first 200',
+      stopToNoNew: 'stop → no new requests',
+    };
     panels.push({
       title: 'Convergence (ms)',
       series: ['p50', 'p99'],
       unit: 'ms',
-      groups: Object.entries(labels).map(([k, label]) => ({ label: `${label} (n=${c.summaries[k]?.n ?? 0})`, values: [c.summaries[k]?.p50 ?? Number.NaN, c.summaries[k]?.p99 ?? Number.NaN] })),
+      groups: Object.entries(labels).map(([k, label]) => ({
+        label: `${label} (n=${c.summaries[k]?.n ?? 0})`,
+        values: [c.summaries[k]?.p50 ?? Number.NaN, c.summaries[k]?.p99 ?? Number.NaN],
+      })),
       marker: { value: 100, label: 'target 100 ms' },
     });
   }
@@ -121,8 +139,13 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const chosen = new Set<Scenario>(values.only ? (values.only.split(',').map((s) => s.trim()) as Scenario[]) : SCENARIOS.filter((s) => s !== 'profile'));
-  for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+  const chosen = new Set<Scenario>(
+    values.only
+      ? (values.only.split(',').map((s) => s.trim()) as Scenario[])
+      : SCENARIOS.filter((s) => s !== 'profile'),
+  );
+  for (const s of chosen)
+    if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
   if (values.profile) chosen.add('profile');
   const base = values.quick ? QUICK : FULL;
   const num = (v: string | undefined, name: string): number | undefined => {
@@ -155,7 +178,9 @@ async function main(): Promise<number> {
     await stopAll(5000);
     if (needsDocker) {
       // Twice: a create call already in flight when we started may land after the first pass.
-      await removeRunContainers(run).catch((err: unknown) => log(`container cleanup failed: ${(err as Error).message}`));
+      await removeRunContainers(run).catch((err: unknown) =>
+        log(`container cleanup failed: ${(err as Error).message}`),
+      );
       await sleep(1000);
       await removeRunContainers(run).catch(() => undefined);
     }
@@ -177,12 +202,23 @@ async function main(): Promise<number> {
     log(`mode ${values.quick ? 'quick' : 'full'}, scenarios ${[...chosen].join(', ')}, work dir ${work}`);
     const info = await machine();
     if (needsDocker) {
-      if (info.docker === 'unreachable') throw new Error('no Docker engine answers on /var/run/docker.sock (bench/run.sh starts one)');
+      if (info.docker === 'unreachable')
+        throw new Error('no Docker engine answers on /var/run/docker.sock (bench/run.sh starts one)');
       await buildImages();
     }
     etcd = await startEtcd(work);
     const backend = await startBackend('backend', 1);
-    const ctx: Context = { quick: values.quick!, params, work, run, etcd, backendPort: backend.ports[0]!, backendProc: backend.proc, rows, raw };
+    const ctx: Context = {
+      quick: values.quick!,
+      params,
+      work,
+      run,
+      etcd,
+      backendPort: backend.ports[0]!,
+      backendProc: backend.proc,
+      rows,
+      raw,
+    };
     const steps: Array<[Scenario, () => Promise<unknown>]> = [
       ['throughput', () => throughput(ctx)],
       ['convergence', () => convergence(ctx)],
@@ -200,7 +236,13 @@ async function main(): Promise<number> {
         const msg = `${name}: harness error: ${(err as Error).stack ?? String(err)}`;
         errors.push(msg);
         log(msg);
-        rows.push({ scenario: name, metric: 'HARNESS ERROR', value: (err as Error).message.slice(0, 120), unit: '', pass: false });
+        rows.push({
+          scenario: name,
+          metric: 'HARNESS ERROR',
+          value: (err as Error).message.slice(0, 120),
+          unit: '',
+          pass: false,
+        });
       }
     }
     if (aborted()) {
@@ -209,10 +251,28 @@ async function main(): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     const mode = values.quick ? 'quick' : 'full';
-    const results = { date: new Date().toISOString(), mode, command: `npm run bench${values.quick ? ' -- --quick' : ''}`, seconds, params, machine: info, rows, raw, errors };
+    const results = {
+      date: new Date().toISOString(),
+      mode,
+      command: `npm run bench${values.quick ? ' -- --quick' : ''}`,
+      seconds,
+      params,
+      machine: info,
+      rows,
+      raw,
+      errors,
+    };
     writeJson(join(outDir, 'results.json'), results);
     const machineLine = `${info.cpu as string}, ${info.cores as number} cores, ${info.memoryGiB as number} GiB, ${info.os as string}, Node ${info.node as string}, nginx ${info.nginx as string}, etcd ${String(info.etcd).replace('etcd Version: ', '')}`;
-    writeFileSync(join(outDir, 'chart.svg'), chart(rows, raw, `npm run bench${values.quick ? ' -- --quick' : ''} — ${results.date.slice(0, 16).replace('T', ' ')} UTC`, machineLine));
+    writeFileSync(
+      join(outDir, 'chart.svg'),
+      chart(
+        rows,
+        raw,
+        `npm run bench${values.quick ? ' -- --quick' : ''} — ${results.date.slice(0, 16).replace('T', ' ')} UTC`,
+        machineLine,
+      ),
+    );
     const failed = rows.filter((r) => r.pass === false);
     const md = [
       `Measured ${results.date.slice(0, 10)} with \`${results.command}\` (${mode} mode, ${seconds.toFixed(0)} s) on ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}.`,
@@ -224,11 +284,19 @@ async function main(): Promise<number> {
     ].join('\n');
     writeFileSync(join(outDir, 'results.md'), md);
     process.stdout.write(`\n${renderTable(rows)}\n\n`);
-    process.stdout.write(`machine: ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}\n`);
-    process.stdout.write(`mode: ${mode}, ${seconds.toFixed(0)} s; results: ${join(outDir, 'results.json')}, ${join(outDir, 'results.md')}, ${join(outDir, 'chart.svg')}\n`);
+    process.stdout.write(
+      `machine: ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}\n`,
+    );
+    process.stdout.write(
+      `mode: ${mode}, ${seconds.toFixed(0)} s; results: ${join(outDir, 'results.json')}, ${join(outDir, 'results.md')}, ${join(outDir, 'chart.svg')}\n`,
+    );
     const verdicts = rows.filter((r) => r.pass !== undefined);
-    process.stdout.write(`targets: ${verdicts.length - failed.length} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.map((r) => r.metric).join('; ')})` : ''}\n`);
-    process.stdout.write('note: absolute numbers drift on a shared machine; compare the ratios of competitors run interleaved in the same run.\n');
+    process.stdout.write(
+      `targets: ${verdicts.length - failed.length} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.map((r) => r.metric).join('; ')})` : ''}\n`,
+    );
+    process.stdout.write(
+      'note: absolute numbers drift on a shared machine; compare the ratios of competitors run interleaved in the same run.\n',
+    );
   } finally {
     await cleanup();
   }

@@ -14,10 +14,13 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets:
 let handler: http.RequestListener;
 if (mode === 'node') {
   handler = (req, res) => {
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -27,18 +30,32 @@ if (mode === 'node') {
 } else if (mode === 'undici') {
   const pool = new Pool(t.origin, { connections: 256, pipelining: 1 });
   // undici refuses hop-by-hop request headers; a real engine strips them anyway.
-  const hop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'expect']);
+  const hop = new Set([
+    'connection',
+    'keep-alive',
+    'transfer-encoding',
+    'upgrade',
+    'proxy-connection',
+    'te',
+    'trailer',
+    'expect',
+  ]);
   handler = (req, res) => {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !hop.has(k)) headers[k] = v;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    pool.stream({ path: req.url ?? '/', method: (req.method ?? 'GET') as 'GET', headers, body: hasBody ? req : null }, ({ statusCode, headers: h }) => {
-      res.writeHead(statusCode, h as http.OutgoingHttpHeaders);
-      return res;
-    }).catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+    pool
+      .stream(
+        { path: req.url ?? '/', method: (req.method ?? 'GET') as 'GET', headers, body: hasBody ? req : null },
+        ({ statusCode, headers: h }) => {
+          res.writeHead(statusCode, h as http.OutgoingHttpHeaders);
+          return res;
+        },
+      )
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
   };
 } else {
   const proxy = httpProxy.createProxyServer({ target, agent });

@@ -11,7 +11,18 @@ import { freePort } from '../test/helpers/ports.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { removeTestContainers } from '../test/helpers/docker.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
-import { backgroundLoad, registerCleanup, compare, converge, describeFailures, metric, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
+import {
+  backgroundLoad,
+  registerCleanup,
+  compare,
+  converge,
+  describeFailures,
+  metric,
+  startBalancer,
+  startSidekick,
+  webContainer,
+  type Row,
+} from './lib.js';
 
 const run = promisify(execFile);
 
@@ -35,7 +46,14 @@ export interface Cluster {
 /** `n` members on loopback; `extraClientHosts` adds client listeners (e.g. a veth address). */
 export async function startCluster(n: number, extraClientHosts: readonly string[] = []): Promise<Cluster> {
   const token = uniq('chaos-cluster');
-  const specs = await Promise.all(Array.from({ length: n }, async (_, i) => ({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: mkdtempSync(join(tmpdir(), 'sk-chaos-etcd-')) })));
+  const specs = await Promise.all(
+    Array.from({ length: n }, async (_, i) => ({
+      name: `m${i}`,
+      clientPort: await freePort(),
+      peerPort: await freePort(),
+      dataDir: mkdtempSync(join(tmpdir(), 'sk-chaos-etcd-')),
+    })),
+  );
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
   const clients: Etcd3[] = [];
   const members: Member[] = specs.map((s) => {
@@ -49,14 +67,37 @@ export async function startCluster(n: number, extraClientHosts: readonly string[
       clientPort: s.clientPort,
       running: () => proc !== undefined && proc.exitCode === null && proc.signalCode === null,
       async start() {
-        proc = spawn('etcd', [
-          '--name', s.name, '--data-dir', s.dataDir,
-          '--listen-client-urls', listen, '--advertise-client-urls', endpoint,
-          '--listen-peer-urls', `http://127.0.0.1:${s.peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peerPort}`,
-          '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
-          '--logger', 'zap', '--log-level', 'error',
-        ], { stdio: ['ignore', 'ignore', 'pipe'] });
-        proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-3000); });
+        proc = spawn(
+          'etcd',
+          [
+            '--name',
+            s.name,
+            '--data-dir',
+            s.dataDir,
+            '--listen-client-urls',
+            listen,
+            '--advertise-client-urls',
+            endpoint,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${s.peerPort}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${s.peerPort}`,
+            '--initial-cluster',
+            initial,
+            '--initial-cluster-state',
+            'new',
+            '--initial-cluster-token',
+            token,
+            '--logger',
+            'zap',
+            '--log-level',
+            'error',
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        proc.stderr?.on('data', (d: Buffer) => {
+          stderr = (stderr + d.toString()).slice(-3000);
+        });
       },
       async kill() {
         const p = proc;
@@ -69,24 +110,49 @@ export async function startCluster(n: number, extraClientHosts: readonly string[
     };
   });
   const endpoints = members.map((m) => m.endpoint).join(',');
-  const healthy = async (m: Member): Promise<boolean> => (await fetch(`${m.endpoint}/health`).catch(() => undefined))?.ok === true;
+  const healthy = async (m: Member): Promise<boolean> =>
+    (await fetch(`${m.endpoint}/health`).catch(() => undefined))?.ok === true;
   const cluster: Cluster = {
     members,
     endpoints,
     client() {
-      const c = new Etcd3({ hosts: members.map((m) => m.endpoint), faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never } });
+      const c = new Etcd3({
+        hosts: members.map((m) => m.endpoint),
+        faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never },
+      });
       clients.push(c);
       return c;
     },
     async leader() {
-      return waitFor('a leader', async () => {
-        const live = members.filter((m) => m.running());
-        const { stdout } = await run('etcdctl', ['--endpoints', live.map((m) => m.endpoint).join(','), 'endpoint', 'status', '-w', 'json', '--command-timeout', '2s'], { env: { ...process.env, ETCDCTL_API: '3' } });
-        // member ids are uint64: keep them as strings
-        const st = JSON.parse(stdout.replace(/:(\d{15,})/g, ':"$1"')) as Array<{ Endpoint: string; Status: { header: { member_id: string }; leader: string } }>;
-        const l = st.find((x) => x.Status.leader === x.Status.header.member_id);
-        return l ? members.find((m) => m.endpoint === l.Endpoint) : undefined;
-      }, 15_000, 200);
+      return waitFor(
+        'a leader',
+        async () => {
+          const live = members.filter((m) => m.running());
+          const { stdout } = await run(
+            'etcdctl',
+            [
+              '--endpoints',
+              live.map((m) => m.endpoint).join(','),
+              'endpoint',
+              'status',
+              '-w',
+              'json',
+              '--command-timeout',
+              '2s',
+            ],
+            { env: { ...process.env, ETCDCTL_API: '3' } },
+          );
+          // member ids are uint64: keep them as strings
+          const st = JSON.parse(stdout.replace(/:(\d{15,})/g, ':"$1"')) as Array<{
+            Endpoint: string;
+            Status: { header: { member_id: string }; leader: string };
+          }>;
+          const l = st.find((x) => x.Status.leader === x.Status.header.member_id);
+          return l ? members.find((m) => m.endpoint === l.Endpoint) : undefined;
+        },
+        15_000,
+        200,
+      );
     },
     async destroy() {
       for (const c of clients.splice(0)) c.close();
@@ -145,7 +211,8 @@ export async function clusterScenario(): Promise<Row> {
     await leader.start();
     await delay(4000);
     const newLeader = await cluster.leader();
-    const follower = (cluster.members.find((m) => m !== newLeader && m !== leader && m.running()) ?? cluster.members.find((m) => m !== newLeader && m.running())) as typeof leader;
+    const follower = (cluster.members.find((m) => m !== newLeader && m !== leader && m.running()) ??
+      cluster.members.find((m) => m !== newLeader && m.running())) as typeof leader;
     await follower.kill();
     await delay(6000);
     await follower.start();
@@ -165,7 +232,16 @@ export async function clusterScenario(): Promise<Row> {
     if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
     if (drift > 0) problems.push(`balancer_registry_drift_total ${drift}`);
     if (churnErrors > 0) problems.push(`${churnErrors} docker churn errors`);
-    return { scenario: `3 cluster: leader ${leader.name} then follower ${follower.name} killed`, sent: result.sent, failed: result.failures.length, convergeMs: ms, stale: end.stale, target: '0 failed; table == registry == truth ≤ 5 s after churn; no drift', pass: problems.length === 0, note: problems.join('; ') };
+    return {
+      scenario: `3 cluster: leader ${leader.name} then follower ${follower.name} killed`,
+      sent: result.sent,
+      failed: result.failures.length,
+      convergeMs: ms,
+      stale: end.stale,
+      target: '0 failed; table == registry == truth ≤ 5 s after churn; no drift',
+      pass: problems.length === 0,
+      note: problems.join('; '),
+    };
   } finally {
     churning = false;
     await stopAllPrograms();

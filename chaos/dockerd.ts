@@ -10,10 +10,22 @@ import { testRun, uniq } from '../test/helpers/docker.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
-import { backgroundLoad, registerCleanup, chaosImage, compare, converge, describeFailures, startBalancer, startSidekick, table, type Row } from './lib.js';
+import {
+  backgroundLoad,
+  registerCleanup,
+  chaosImage,
+  compare,
+  converge,
+  describeFailures,
+  startBalancer,
+  startSidekick,
+  table,
+  type Row,
+} from './lib.js';
 
 const run = promisify(execFile);
-const sh = async (cmd: string, ...args: string[]): Promise<string> => (await run(cmd, args, { maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
+const sh = async (cmd: string, ...args: string[]): Promise<string> =>
+  (await run(cmd, args, { maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
 
 interface PrivateDockerd {
   readonly host: string;
@@ -38,12 +50,44 @@ async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const d: PrivateDockerd = {
     host,
     async start() {
-      proc = spawn('dockerd', ['--host', host, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', `${execRoot}.pid`, '--bridge', bridge, '--iptables=false', '--ip-masq=false', '--live-restore', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      proc.stderr?.on('data', (b: Buffer) => { log = (log + b.toString()).slice(-3000); });
-      await waitFor(`private dockerd (${log})`, async () => {
-        if (proc?.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
-        return (await run('docker', ['-H', host, 'version', '--format', '{{.Server.Version}}']).then(() => true, () => false)) || undefined;
-      }, 30_000, 200);
+      proc = spawn(
+        'dockerd',
+        [
+          '--host',
+          host,
+          '--data-root',
+          dataRoot,
+          '--exec-root',
+          execRoot,
+          '--pidfile',
+          `${execRoot}.pid`,
+          '--bridge',
+          bridge,
+          '--iptables=false',
+          '--ip-masq=false',
+          '--live-restore',
+          '--log-level',
+          'error',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      proc.stderr?.on('data', (b: Buffer) => {
+        log = (log + b.toString()).slice(-3000);
+      });
+      await waitFor(
+        `private dockerd (${log})`,
+        async () => {
+          if (proc?.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
+          return (
+            (await run('docker', ['-H', host, 'version', '--format', '{{.Server.Version}}']).then(
+              () => true,
+              () => false,
+            )) || undefined
+          );
+        },
+        30_000,
+        200,
+      );
     },
     async stop() {
       const p = proc;
@@ -69,7 +113,9 @@ async function startPrivateDockerd(): Promise<PrivateDockerd> {
         }
       }
       await delay(500);
-      await sh('sh', '-c', `grep -o ' ${dataRoot}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`).catch(() => '');
+      await sh('sh', '-c', `grep -o ' ${dataRoot}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`).catch(
+        () => '',
+      );
       rmSync(dataRoot, { recursive: true, force: true });
       rmSync(execRoot, { recursive: true, force: true });
       await sh('ip', 'link', 'del', bridge).catch(() => '');
@@ -104,7 +150,24 @@ export async function dockerdRestart(): Promise<Row> {
     const names: string[] = [];
     for (let i = 0; i < 3; i++) {
       const name = uniq(service);
-      await sh('docker', '-H', host, 'run', '-d', '--name', name, '--hostname', name, '--label', `sidekick.test=${testRun()}`, '--label', `sidekick.service=${service}`, '--label', `chaos.service=${service}`, chaosImage());
+      await sh(
+        'docker',
+        '-H',
+        host,
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--hostname',
+        name,
+        '--label',
+        `sidekick.test=${testRun()}`,
+        '--label',
+        `sidekick.service=${service}`,
+        '--label',
+        `chaos.service=${service}`,
+        chaosImage(),
+      );
       names.push(name);
     }
     const client = etcd.client();
@@ -127,13 +190,32 @@ export async function dockerdRestart(): Promise<Row> {
     // Addresses must be the containers' current ones, not just the names.
     const t = await table(b);
     const targets = (t.services.find((s) => s.name === service)?.backends ?? []).map((x) => x.target).sort();
-    const ips = (await Promise.all(end.truth.map((n) => sh('docker', '-H', host, 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', n)))).map((ip) => `http://${ip}:80`).sort();
+    const ips = (
+      await Promise.all(
+        end.truth.map((n) =>
+          sh('docker', '-H', host, 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', n),
+        ),
+      )
+    )
+      .map((ip) => `http://${ip}:80`)
+      .sort();
     const problems: string[] = [];
     if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
     if (ms > 5000) problems.push(`converged after ${ms} ms (${JSON.stringify(c.last)})`);
-    if (!end.equal || end.truth.includes(names[0] as string)) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
-    if (JSON.stringify(targets) !== JSON.stringify(ips)) problems.push(`targets ${targets.join(',')} != ${ips.join(',')}`);
-    return { scenario: '6 dockerd restarted (live-restore), container died meanwhile', sent: result.sent, failed: result.failures.length, convergeMs: ms, stale: end.stale, target: '0 failed; reconciled ≤ 5 s after dockerd answers; no stale entries', pass: problems.length === 0, note: problems.join('; ') };
+    if (!end.equal || end.truth.includes(names[0] as string))
+      problems.push(`not equal at the end: ${JSON.stringify(end)}`);
+    if (JSON.stringify(targets) !== JSON.stringify(ips))
+      problems.push(`targets ${targets.join(',')} != ${ips.join(',')}`);
+    return {
+      scenario: '6 dockerd restarted (live-restore), container died meanwhile',
+      sent: result.sent,
+      failed: result.failures.length,
+      convergeMs: ms,
+      stale: end.stale,
+      target: '0 failed; reconciled ≤ 5 s after dockerd answers; no stale entries',
+      pass: problems.length === 0,
+      note: problems.join('; '),
+    };
   } finally {
     await stopAllPrograms();
     await dockerd?.destroy();

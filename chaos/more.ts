@@ -20,11 +20,20 @@ async function fuzzRow(n: number): Promise<Row> {
     const r = await fuzzRegistry(client, b, n, 20261122, tag, { url: `${b.proxyUrl}/`, host: 'valid.test' });
     const alive = b.program.proc.exitCode === null;
     const problems: string[] = [];
-    if (r.counted !== r.written) problems.push(`balancer_invalid_entries_total grew by ${r.counted}, ${r.written} invalid writes`);
+    if (r.counted !== r.written)
+      problems.push(`balancer_invalid_entries_total grew by ${r.counted}, ${r.written} invalid writes`);
     if (r.leaked.length > 0) problems.push(`in /api/table: ${r.leaked.slice(0, 5).join(', ')}`);
     if (!r.validStillServed) problems.push('valid service no longer served');
     if (!alive) problems.push('balancer died');
-    return { scenario: 'B1 fuzzed registry + route values', sent: n, failed: Math.abs(r.written - r.counted) + r.leaked.length, stale: r.leaked.length, target: 'all rejected and counted; none served; no crash', pass: problems.length === 0, note: problems.join('; ') };
+    return {
+      scenario: 'B1 fuzzed registry + route values',
+      sent: n,
+      failed: Math.abs(r.written - r.counted) + r.leaked.length,
+      stale: r.leaked.length,
+      target: 'all rejected and counted; none served; no crash',
+      pass: problems.length === 0,
+      note: problems.join('; '),
+    };
   } finally {
     await stopAllPrograms();
     await backend.close();
@@ -36,7 +45,10 @@ async function rawRow(withSlowloris: boolean): Promise<Row> {
   const etcd = await startEtcd();
   const backend = await recordingBackend();
   try {
-    await etcd.client().put('/services/raw/manual:r:1').value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
+    await etcd
+      .client()
+      .put('/services/raw/manual:r:1')
+      .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
     const b = await startBalancer(etcd.endpoint, ['--default-service', 'raw']);
     const port = Number(new URL(b.proxyUrl).port);
     const results = await rawCases(port, backend);
@@ -45,13 +57,27 @@ async function rawRow(withSlowloris: boolean): Promise<Row> {
     if (withSlowloris) {
       const s = await slowloris(port, 30_000);
       slowMs = s.closedAfterMs;
-      if (!s.closed || s.closedAfterMs < 29_000 || s.closedAfterMs > 32_500) problems.push(`slowloris ${s.closed ? 'closed' : 'still open'} after ${s.closedAfterMs} ms (want 30 s header timeout)`);
+      if (!s.closed || s.closedAfterMs < 29_000 || s.closedAfterMs > 32_500)
+        problems.push(
+          `slowloris ${s.closed ? 'closed' : 'still open'} after ${s.closedAfterMs} ms (want 30 s header timeout)`,
+        );
     }
-    const sane = await fetch(`${b.proxyUrl}/after`).then((r) => r.status).catch(() => 0);
+    const sane = await fetch(`${b.proxyUrl}/after`)
+      .then((r) => r.status)
+      .catch(() => 0);
     if (sane !== 200) problems.push(`normal request after the attacks: ${sane}`);
     if (b.program.proc.exitCode !== null) problems.push('balancer died');
     const sent = results.length + (withSlowloris ? 1 : 0);
-    return { scenario: `B2 raw HTTP (malformed, 431, smuggling${withSlowloris ? ', slowloris' : ''})`, sent, failed: problems.length, convergeMs: slowMs, stale: 0, target: '400/431 as due, nothing reaches the backend; slowloris closed at 30 s', pass: problems.length === 0, note: problems.join('; ') };
+    return {
+      scenario: `B2 raw HTTP (malformed, 431, smuggling${withSlowloris ? ', slowloris' : ''})`,
+      sent,
+      failed: problems.length,
+      convergeMs: slowMs,
+      stale: 0,
+      target: '400/431 as due, nothing reaches the backend; slowloris closed at 30 s',
+      pass: problems.length === 0,
+      note: problems.join('; '),
+    };
   } finally {
     await stopAllPrograms();
     await backend.close();

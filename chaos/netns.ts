@@ -8,7 +8,17 @@ import { removeTestContainers, uniq } from '../test/helpers/docker.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
 import { startCluster } from './cluster.js';
-import { backgroundLoad, registerCleanup, compare, converge, describeFailures, startBalancer, startSidekick, webContainer, type Row } from './lib.js';
+import {
+  backgroundLoad,
+  registerCleanup,
+  compare,
+  converge,
+  describeFailures,
+  startBalancer,
+  startSidekick,
+  webContainer,
+  type Row,
+} from './lib.js';
 
 const run = promisify(execFile);
 const ip = async (...args: string[]): Promise<void> => void (await run('ip', args));
@@ -49,22 +59,59 @@ export async function partition(): Promise<Row> {
       const inNs = await webContainer(service);
       startSidekick(member.endpoint, uniq('host'), ['--container', onHost, '--ttl', `${ttlS}s`]);
       let out = '';
-      nsSidekick = spawn('ip', ['netns', 'exec', ns, process.execPath, join(root, 'dist', 'sidekick', 'main.js'), '--etcd-endpoints', `http://${hostIp}:${member.clientPort}`, '--node', uniq('nsnode'), '--host-ip', '127.0.0.1', '--metrics', 'off', '--log-format', 'json', '--container', inNs, '--ttl', `${ttlS}s`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_ENDPOINTS: '', DOCKER_HOST: '' } });
-      nsSidekick.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-4000); });
-      nsSidekick.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-4000); });
+      nsSidekick = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns,
+          process.execPath,
+          join(root, 'dist', 'sidekick', 'main.js'),
+          '--etcd-endpoints',
+          `http://${hostIp}:${member.clientPort}`,
+          '--node',
+          uniq('nsnode'),
+          '--host-ip',
+          '127.0.0.1',
+          '--metrics',
+          'off',
+          '--log-format',
+          'json',
+          '--container',
+          inNs,
+          '--ttl',
+          `${ttlS}s`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_ENDPOINTS: '', DOCKER_HOST: '' } },
+      );
+      nsSidekick.stdout?.on('data', (d: Buffer) => {
+        out = (out + d.toString()).slice(-4000);
+      });
+      nsSidekick.stderr?.on('data', (d: Buffer) => {
+        out = (out + d.toString()).slice(-4000);
+      });
       const b = await startBalancer(member.endpoint, ['--default-service', service, '--upstream-timeout', '2s']);
       const client = cluster.client();
       const c0 = await converge(client, b, service, 20_000);
-      if (!c0.last.equal) throw new Error(`setup never converged: ${JSON.stringify(c0.last)}; ns sidekick: ${out.slice(-800)}`);
+      if (!c0.last.equal)
+        throw new Error(`setup never converged: ${JSON.stringify(c0.last)}; ns sidekick: ${out.slice(-800)}`);
       const load = backgroundLoad(`${b.proxyUrl}/`);
       await delay(1000);
       await ip('link', 'set', hostIf, 'down');
       const cut = Date.now();
       let expiredMs = Number.POSITIVE_INFINITY;
-      await waitFor('partitioned entry expired', async () => {
-        const c = await compare(client, b, service);
-        return !c.registry.includes(inNs) && !c.table.includes(inNs);
-      }, 30_000, 25).then(() => (expiredMs = Date.now() - cut), () => undefined);
+      await waitFor(
+        'partitioned entry expired',
+        async () => {
+          const c = await compare(client, b, service);
+          return !c.registry.includes(inNs) && !c.table.includes(inNs);
+        },
+        30_000,
+        25,
+      ).then(
+        () => (expiredMs = Date.now() - cut),
+        () => undefined,
+      );
       await delay(2000);
       await ip('link', 'set', hostIf, 'up');
       const healed = Date.now();
@@ -79,7 +126,16 @@ export async function partition(): Promise<Row> {
       if (returnMs > 5000) problems.push(`entry back after ${returnMs} ms > 5 s (${JSON.stringify(c.last)})`);
       if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
       if (nsSidekick.exitCode !== null) problems.push(`ns sidekick exited ${nsSidekick.exitCode}`);
-      return { scenario: `10 partition (netns): gone ${(expiredMs / 1000).toFixed(2)} s, back ${(returnMs / 1000).toFixed(2)} s`, sent: result.sent, failed: result.failures.length, convergeMs: Math.max(expiredMs, returnMs), stale: end.stale, target: `expire ≤ TTL + 1 s (TTL ${ttlS} s); back ≤ 5 s after healing; 0 failed`, pass: problems.length === 0, note: problems.join('; ') };
+      return {
+        scenario: `10 partition (netns): gone ${(expiredMs / 1000).toFixed(2)} s, back ${(returnMs / 1000).toFixed(2)} s`,
+        sent: result.sent,
+        failed: result.failures.length,
+        convergeMs: Math.max(expiredMs, returnMs),
+        stale: end.stale,
+        target: `expire ≤ TTL + 1 s (TTL ${ttlS} s); back ≤ 5 s after healing; 0 failed`,
+        pass: problems.length === 0,
+        note: problems.join('; '),
+      };
     } finally {
       if (nsSidekick && nsSidekick.exitCode === null) {
         const p = nsSidekick;

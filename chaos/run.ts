@@ -28,7 +28,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<number> {
-  const only = process.env.CHAOS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = process.env.CHAOS_ONLY?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const fast = process.env.CHAOS_FAST === '1';
   const all = [...scenarios, ...extraScenarios].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   const chosen = all.filter((s) => (only ? only.includes(s.id) : !fast || s.fast));
@@ -41,11 +43,21 @@ async function main(): Promise<number> {
     try {
       r = await s.run();
     } catch (err) {
-      r = { scenario: `${s.id} ${s.name}`, sent: 0, failed: 0, stale: 0, target: '—', pass: false, note: `error: ${(err as Error).message.slice(0, 400)}` };
+      r = {
+        scenario: `${s.id} ${s.name}`,
+        sent: 0,
+        failed: 0,
+        stale: 0,
+        target: '—',
+        pass: false,
+        note: `error: ${(err as Error).message.slice(0, 400)}`,
+      };
     } finally {
       await cleanup();
     }
-    console.error(`chaos: ${s.id} ${r.pass ? 'PASS' : 'FAIL'} in ${((Date.now() - t0) / 1000).toFixed(1)} s${r.note ? ` — ${r.note}` : ''}`);
+    console.error(
+      `chaos: ${s.id} ${r.pass ? 'PASS' : 'FAIL'} in ${((Date.now() - t0) / 1000).toFixed(1)} s${r.note ? ` — ${r.note}` : ''}`,
+    );
     rows.push(r);
   }
   const out = printTable(rows);
@@ -55,11 +67,14 @@ async function main(): Promise<number> {
   return rows.every((r) => r.pass) && rows.length === chosen.length ? 0 : 1;
 }
 
-main().then(async (code) => {
-  await cleanup();
-  process.exit(code);
-}, async (err: unknown) => {
-  console.error(err);
-  await cleanup();
-  process.exit(1);
-});
+main().then(
+  async (code) => {
+    await cleanup();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    console.error(err);
+    await cleanup();
+    process.exit(1);
+  },
+);

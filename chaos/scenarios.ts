@@ -10,7 +10,20 @@ import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 import { delay, waitFor } from '../test/helpers/wait.js';
 import type { Program } from '../test/helpers/program.js';
 import { Timeline, traceFailures } from './trace.js';
-import { backgroundLoad, compare, converge, describeFailures, metric, procStats, startBalancer, startSidekick, table, webContainer, type Balancer, type Row } from './lib.js';
+import {
+  backgroundLoad,
+  compare,
+  converge,
+  describeFailures,
+  metric,
+  procStats,
+  startBalancer,
+  startSidekick,
+  table,
+  webContainer,
+  type Balancer,
+  type Row,
+} from './lib.js';
 
 export interface Scenario {
   readonly id: string;
@@ -33,12 +46,21 @@ async function withEtcd<T>(body: (etcd: EtcdServer) => Promise<T>): Promise<T> {
 }
 
 /** etcd + one per-host sidekick + a balancer defaulting to `service` + `n` web containers, converged. */
-async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; balancerEndpoints?: string; balancerArgs?: string[] } = {}): Promise<{ service: string; node: string; b: Balancer; names: string[]; sidekick: Program }> {
+async function standardWorld(
+  etcd: EtcdServer,
+  n: number,
+  opts: { ttl?: string; balancerEndpoints?: string; balancerArgs?: string[] } = {},
+): Promise<{ service: string; node: string; b: Balancer; names: string[]; sidekick: Program }> {
   const service = uniq('cw');
   const node = uniq('cn');
   const sidekick = startSidekick(etcd.endpoint, node, ['--ttl', opts.ttl ?? '10s']);
   const extra = opts.balancerArgs ?? [];
-  const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, ['--default-service', service, ...(extra.includes('--upstream-timeout') ? [] : ['--upstream-timeout', '2s']), ...extra]);
+  const b = await startBalancer(opts.balancerEndpoints ?? etcd.endpoint, [
+    '--default-service',
+    service,
+    ...(extra.includes('--upstream-timeout') ? [] : ['--upstream-timeout', '2s']),
+    ...extra,
+  ]);
   const names: string[] = [];
   for (let i = 0; i < n; i++) names.push(await webContainer(service));
   const c = await converge(etcd.client(), b, service, 15_000);
@@ -46,7 +68,12 @@ async function standardWorld(etcd: EtcdServer, n: number, opts: { ttl?: string; 
   return { service, node, b, names, sidekick };
 }
 
-function row(scenario: string, target: string, fields: Omit<Row, 'scenario' | 'target' | 'pass' | 'note'>, problems: string[]): Row {
+function row(
+  scenario: string,
+  target: string,
+  fields: Omit<Row, 'scenario' | 'target' | 'pass' | 'note'>,
+  problems: string[],
+): Row {
   return { scenario, target, ...fields, pass: problems.length === 0, note: problems.join('; ') };
 }
 
@@ -83,7 +110,12 @@ async function etcdOutage(fresh: boolean, outageMs: number): Promise<Row> {
       const granted = at(sidekick.logs().filter((l) => l.msg === 'lease granted')[1]);
       problems.push(`balancer rebuilt from the empty registry ${granted - rebuilt} ms before the sidekick's new lease`);
     }
-    return row(scenario, '0 failed; table == truth ≤ 5 s after etcd returns', { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale }, problems);
+    return row(
+      scenario,
+      '0 failed; table == truth ≤ 5 s after etcd returns',
+      { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale },
+      problems,
+    );
   });
 }
 
@@ -91,7 +123,9 @@ async function compactionWhileCut(): Promise<Row> {
   return withEtcd(async (etcd) => {
     const proxy = await startTcpProxy({ port: etcd.clientPort });
     try {
-      const { service, b, names } = await standardWorld(etcd, 3, { balancerEndpoints: `http://127.0.0.1:${proxy.port}` });
+      const { service, b, names } = await standardWorld(etcd, 3, {
+        balancerEndpoints: `http://127.0.0.1:${proxy.port}`,
+      });
       const tl = new Timeline();
       const reconnectsBefore = await metric(b, 'balancer_watch_reconnects_total');
       const load = backgroundLoad(`${b.proxyUrl}/`);
@@ -107,7 +141,9 @@ async function compactionWhileCut(): Promise<Row> {
       await waitFor('sidekick caught up', async () => (await compare(client, undefined, service)).equal, 10_000);
       tl.mark('registry caught up');
       for (let i = 0; i < 300; i++) await client.put(`/chaos-filler/${i % 7}`).value(String(i));
-      const rev = JSON.parse(await etcdctl(etcd, ['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { revision: number } } }>;
+      const rev = JSON.parse(await etcdctl(etcd, ['endpoint', 'status', '-w', 'json'])) as Array<{
+        Status: { header: { revision: number } };
+      }>;
       await etcdctl(etcd, ['compact', String(rev[0]?.Status.header.revision)]);
       tl.mark('compacted');
       await delay(1000);
@@ -120,11 +156,18 @@ async function compactionWhileCut(): Promise<Row> {
       const end = await compare(client, b, service);
       const trace = traceFailures('4', result, tl, b.program.logs());
       const problems: string[] = [];
-      if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)} [${trace}]`);
+      if (result.failures.length > 0)
+        problems.push(`${result.failures.length} failed: ${describeFailures(result)} [${trace}]`);
       if (c.ms > 5000) problems.push(`converged after ${c.ms} ms (${JSON.stringify(c.last)})`);
       if (!end.equal || !end.table.includes(added)) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
-      if ((await metric(b, 'balancer_watch_reconnects_total')) <= reconnectsBefore) problems.push('no watch reconnect counted');
-      return row('4 compaction while watch cut', '0 failed; resync, table == truth ≤ 5 s after the link returns', { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale }, problems);
+      if ((await metric(b, 'balancer_watch_reconnects_total')) <= reconnectsBefore)
+        problems.push('no watch reconnect counted');
+      return row(
+        '4 compaction while watch cut',
+        '0 failed; resync, table == truth ≤ 5 s after the link returns',
+        { sent: result.sent, failed: result.failures.length, convergeMs: c.ms, stale: end.stale },
+        problems,
+      );
     } finally {
       await proxy.close();
     }
@@ -148,7 +191,12 @@ async function sidekickKill(): Promise<Row> {
     sk[0]?.proc.kill('SIGKILL');
     const killed = Date.now();
     const victim = names[0] as string;
-    await waitFor('victim entry expired', async () => !(await compare(client, b, service)).registry.includes(victim), 30_000, 25);
+    await waitFor(
+      'victim entry expired',
+      async () => !(await compare(client, b, service)).registry.includes(victim),
+      30_000,
+      25,
+    );
     const expiredMs = Date.now() - killed;
     startSidekick(etcd.endpoint, node, ['--container', victim, '--ttl', `${ttlS}s`]);
     const c = await converge(client, b, service, 15_000);
@@ -159,7 +207,12 @@ async function sidekickKill(): Promise<Row> {
     if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
     if (expiredMs > (ttlS + 1) * 1000) problems.push(`entry gone after ${expiredMs} ms > TTL + 1 s`);
     if (!end.equal) problems.push(`not equal at the end (duplicates or missing): ${JSON.stringify(end)}`);
-    return row('5 sidekick SIGKILL', `entries gone ≤ TTL + 1 s (TTL ${ttlS} s); no duplicates after restart`, { sent: result.sent, failed: result.failures.length, convergeMs: Math.max(expiredMs, c.ms), stale: end.stale }, problems);
+    return row(
+      '5 sidekick SIGKILL',
+      `entries gone ≤ TTL + 1 s (TTL ${ttlS} s); no duplicates after restart`,
+      { sent: result.sent, failed: result.failures.length, convergeMs: Math.max(expiredMs, c.ms), stale: end.stale },
+      problems,
+    );
   });
 }
 
@@ -176,10 +229,18 @@ async function backendKill(): Promise<Row> {
     let ejected = false;
     try {
       await docker('kill', names[1] as string);
-      ejected = await waitFor('backend ejected', async () => {
-        const t = await table(b);
-        return t.services.find((s) => s.name === service)?.backends.some((x) => x.instance.includes(names[1] as string) && x.state === 'ejected');
-      }, 5000, 20).catch(() => false) === true;
+      ejected =
+        (await waitFor(
+          'backend ejected',
+          async () => {
+            const t = await table(b);
+            return t.services
+              .find((s) => s.name === service)
+              ?.backends.some((x) => x.instance.includes(names[1] as string) && x.state === 'ejected');
+          },
+          5000,
+          20,
+        ).catch(() => false)) === true;
       await delay(1500);
     } finally {
       process.kill(skPid, 'SIGCONT');
@@ -196,13 +257,28 @@ async function backendKill(): Promise<Row> {
     if (result.failures.length > 0) problems.push(`${result.failures.length} failed: ${describeFailures(result)}`);
     if (!ejected) problems.push('killed backend never shown as ejected');
     if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
-    return row('7 backend SIGKILL', '0 failed idempotent requests; backend ejected; table == truth', { sent: result.sent, failed: result.failures.length, convergeMs: Number.isFinite(c.ms) ? withdrawMs : c.ms, stale: end.stale }, problems);
+    return row(
+      '7 backend SIGKILL',
+      '0 failed idempotent requests; backend ejected; table == truth',
+      {
+        sent: result.sent,
+        failed: result.failures.length,
+        convergeMs: Number.isFinite(c.ms) ? withdrawMs : c.ms,
+        stale: end.stale,
+      },
+      problems,
+    );
   });
 }
 
 // ---------------------------------------------------------------------------------------------
 
-interface Stub { port: number; sockets: Set<Socket>; requests: number; close(): Promise<void> }
+interface Stub {
+  port: number;
+  sockets: Set<Socket>;
+  requests: number;
+  close(): Promise<void>;
+}
 
 /** A TCP server that accepts and never answers. */
 async function hangServer(): Promise<Stub> {
@@ -216,7 +292,11 @@ async function hangServer(): Promise<Stub> {
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   stub.port = (srv.address() as { port: number }).port;
-  stub.close = () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); srv.close(() => r()); });
+  stub.close = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      srv.close(() => r());
+    });
   return stub;
 }
 
@@ -230,10 +310,17 @@ async function slowServer(delayMs: number, body = 'slow'): Promise<Stub> {
     const t = setTimeout(() => res.end(body), delayMs);
     res.on('close', () => clearTimeout(t));
   });
-  srv.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  srv.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   stub.port = (srv.address() as { port: number }).port;
-  stub.close = () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); });
+  stub.close = () =>
+    new Promise<void>((r) => {
+      srv.closeAllConnections();
+      srv.close(() => r());
+    });
   return stub;
 }
 
@@ -243,11 +330,24 @@ async function hungBackends(total: number): Promise<Row> {
     const hang = await hangServer();
     const slow = await slowServer(timeoutMs * 4);
     try {
-      const { b } = await standardWorld(etcd, 2, { balancerArgs: ['--upstream-timeout', `${timeoutMs}ms`, '--route', 'hang.test=hang', '--route', 'slow.test=slow'] });
+      const { b } = await standardWorld(etcd, 2, {
+        balancerArgs: [
+          '--upstream-timeout',
+          `${timeoutMs}ms`,
+          '--route',
+          'hang.test=hang',
+          '--route',
+          'slow.test=slow',
+        ],
+      });
       const client = etcd.client();
       await client.put('/services/hang/manual:hang:1').value(JSON.stringify({ host: '127.0.0.1', port: hang.port }));
       await client.put('/services/slow/manual:slow:1').value(JSON.stringify({ host: '127.0.0.1', port: slow.port }));
-      await waitFor('hang and slow in the table', async () => (await table(b)).services.filter((s) => s.name === 'hang' || s.name === 'slow').length === 2, 5000);
+      await waitFor(
+        'hang and slow in the table',
+        async () => (await table(b)).services.filter((s) => s.name === 'hang' || s.name === 'slow').length === 2,
+        5000,
+      );
       // Timing: a single request to each answers 504 at the timeout.
       const timing: number[] = [];
       for (const host of ['hang.test', 'slow.test']) {
@@ -274,8 +374,20 @@ async function hungBackends(total: number): Promise<Row> {
           }
         })();
         const results = await Promise.all([
-          runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'hang.test' }, concurrency: 100, maxRequests: half, durationMs: 300_000 }),
-          runLoad({ url: `${b.proxyUrl}/`, headers: { host: 'slow.test' }, concurrency: 100, maxRequests: n - half, durationMs: 300_000 }),
+          runLoad({
+            url: `${b.proxyUrl}/`,
+            headers: { host: 'hang.test' },
+            concurrency: 100,
+            maxRequests: half,
+            durationMs: 300_000,
+          }),
+          runLoad({
+            url: `${b.proxyUrl}/`,
+            headers: { host: 'slow.test' },
+            concurrency: 100,
+            maxRequests: n - half,
+            durationMs: 300_000,
+          }),
         ]);
         done = true;
         await sampler;
@@ -297,15 +409,26 @@ async function hungBackends(total: number): Promise<Row> {
       const s = { ok: s1.ok + s2.ok, failures: [...s1.failures, ...s2.failures] };
       const not504 = [...h.failures, ...s.failures].filter((f) => f.status !== 504).length + h.ok + s.ok;
       const problems: string[] = [];
-      if (timing.some((t) => t < timeoutMs - 20 || t > timeoutMs + 500)) problems.push(`504 after ${timing.join('/')} ms, timeout ${timeoutMs} ms`);
+      if (timing.some((t) => t < timeoutMs - 20 || t > timeoutMs + 500))
+        problems.push(`504 after ${timing.join('/')} ms, timeout ${timeoutMs} ms`);
       if (not504 > 0) problems.push(`${not504} of ${total} hung/slow requests did not get 504`);
-      if (otherResult.failures.length > 0) problems.push(`other service: ${otherResult.failures.length} failed: ${describeFailures(otherResult)}`);
-      if (after.fds > before.fds + 10 || after.fds > mid.fds + 5) problems.push(`balancer fds ${before.fds} → ${after.fds}`);
-      if (after.rssKiB > before.rssKiB + 40 * 1024) problems.push(`balancer RSS ${before.rssKiB} → ${mid.rssKiB} → ${after.rssKiB} KiB`);
-      if (live2 > live1 + 10 || live2 > live0 + 20) problems.push(`balancer live heap ${live0.toFixed(1)} → ${live1.toFixed(1)} → ${live2.toFixed(1)} MiB`);
-      if (hang.sockets.size + slow.sockets.size > 10) problems.push(`${hang.sockets.size + slow.sockets.size} upstream sockets still open`);
+      if (otherResult.failures.length > 0)
+        problems.push(`other service: ${otherResult.failures.length} failed: ${describeFailures(otherResult)}`);
+      if (after.fds > before.fds + 10 || after.fds > mid.fds + 5)
+        problems.push(`balancer fds ${before.fds} → ${after.fds}`);
+      if (after.rssKiB > before.rssKiB + 40 * 1024)
+        problems.push(`balancer RSS ${before.rssKiB} → ${mid.rssKiB} → ${after.rssKiB} KiB`);
+      if (live2 > live1 + 10 || live2 > live0 + 20)
+        problems.push(`balancer live heap ${live0.toFixed(1)} → ${live1.toFixed(1)} → ${live2.toFixed(1)} MiB`);
+      if (hang.sockets.size + slow.sockets.size > 10)
+        problems.push(`${hang.sockets.size + slow.sockets.size} upstream sockets still open`);
       const note = `504 in ${timing.join('/')} ms; fds ${before.fds}→${mid.fds}→${after.fds}; RSS ${Math.round(before.rssKiB / 1024)}→${Math.round(mid.rssKiB / 1024)}→${Math.round(after.rssKiB / 1024)} MiB; live heap ${[live0, live1, live2].map((v) => v.toFixed(0)).join('→')} MiB; upstream sockets left ${hang.sockets.size + slow.sockets.size}`;
-      const r = row('8 hung + slow backends', `504 at ${timeoutMs} ms; others 0 failed; no fd growth, live heap flat and RSS bounded over ${total} after a warm-up of ${Math.floor(total / 2)}`, { sent: total + otherResult.sent, failed: otherResult.failures.length + not504, stale: 0 }, problems);
+      const r = row(
+        '8 hung + slow backends',
+        `504 at ${timeoutMs} ms; others 0 failed; no fd growth, live heap flat and RSS bounded over ${total} after a warm-up of ${Math.floor(total / 2)}`,
+        { sent: total + otherResult.sent, failed: otherResult.failures.length + not504, stale: 0 },
+        problems,
+      );
       if (r.pass) r.note = note;
       else r.note += ` (${note})`;
       return r;
@@ -322,28 +445,54 @@ async function balancerSigterm(): Promise<Row> {
     try {
       const client = etcd.client();
       await client.put('/services/slowterm/manual:s:1').value(JSON.stringify({ host: '127.0.0.1', port: slow.port }));
-      const b = await startBalancer(etcd.endpoint, ['--default-service', 'slowterm', '--grace', '5s', '--upstream-timeout', '5s']);
+      const b = await startBalancer(etcd.endpoint, [
+        '--default-service',
+        'slowterm',
+        '--grace',
+        '5s',
+        '--upstream-timeout',
+        '5s',
+      ]);
       const n = 40;
-      const inflight = Array.from({ length: n }, () => get(`${b.proxyUrl}/`).catch((e: Error) => ({ status: 0, body: e.message, headers: {} })));
+      const inflight = Array.from({ length: n }, () =>
+        get(`${b.proxyUrl}/`).catch((e: Error) => ({ status: 0, body: e.message, headers: {} })),
+      );
       await waitFor('all requests at the backend', () => slow.requests >= n, 5000, 10);
       const exit = b.program.exited();
       const termAt = Date.now();
       b.program.proc.kill('SIGTERM');
       let notReadyAt = 0;
-      await waitFor('readyz 503', async () => {
-        const r = await fetch(`${b.adminUrl}/readyz`).catch(() => undefined);
-        if (r === undefined || r.status === 503) notReadyAt = Date.now();
-        return notReadyAt > 0;
-      }, 3000, 5).catch(() => undefined);
+      await waitFor(
+        'readyz 503',
+        async () => {
+          const r = await fetch(`${b.adminUrl}/readyz`).catch(() => undefined);
+          if (r === undefined || r.status === 503) notReadyAt = Date.now();
+          return notReadyAt > 0;
+        },
+        3000,
+        5,
+      ).catch(() => undefined);
       const results = await Promise.all(inflight);
       const firstDone = Date.now();
       const code = await exit;
       const failed = results.filter((r) => r.status !== 200 || r.body.trim() !== 'finished');
       const problems: string[] = [];
-      if (failed.length > 0) problems.push(`${failed.length} in-flight failed: ${failed.slice(0, 3).map((f) => `${f.status} ${f.body}`).join(', ')}`);
-      if (notReadyAt === 0 || notReadyAt > firstDone) problems.push('readiness not dropped before the in-flight requests finished');
+      if (failed.length > 0)
+        problems.push(
+          `${failed.length} in-flight failed: ${failed
+            .slice(0, 3)
+            .map((f) => `${f.status} ${f.body}`)
+            .join(', ')}`,
+        );
+      if (notReadyAt === 0 || notReadyAt > firstDone)
+        problems.push('readiness not dropped before the in-flight requests finished');
       if (code !== 0) problems.push(`exit ${code}`);
-      return row('9 balancer SIGTERM', 'in-flight complete; not ready first; exit 0', { sent: n, failed: failed.length, convergeMs: notReadyAt > 0 ? notReadyAt - termAt : undefined, stale: 0 }, problems);
+      return row(
+        '9 balancer SIGTERM',
+        'in-flight complete; not ready first; exit 0',
+        { sent: n, failed: failed.length, convergeMs: notReadyAt > 0 ? notReadyAt - termAt : undefined, stale: 0 },
+        problems,
+      );
     } finally {
       await slow.close();
     }

@@ -49,16 +49,39 @@ export function logsAround(logs: readonly LogLine[], f: Failure, windowMs = 300)
  * upstream attempts placed on the timeline, to show how close a run came to a client failure) and
  * returns a short note on the client failures for the row.
  */
-export function traceFailures(scenario: string, result: LoadResult, tl: Timeline, balancerLogs: readonly LogLine[]): string {
-  const details = result.failures.slice(0, 20).map((f) => ({ failure: f, summary: describeFailure(f, tl), balancer: logsAround(balancerLogs, f) }));
+export function traceFailures(
+  scenario: string,
+  result: LoadResult,
+  tl: Timeline,
+  balancerLogs: readonly LogLine[],
+): string {
+  const details = result.failures
+    .slice(0, 20)
+    .map((f) => ({ failure: f, summary: describeFailure(f, tl), balancer: logsAround(balancerLogs, f) }));
   const dir = process.env.CHAOS_TRACE_DIR;
   if (dir) {
     const attempts = balancerLogs
       .filter((l) => l.msg === 'upstream attempt failed')
-      .map((l) => `${tl.place(Date.parse(String(l.time)))}: ${String(l.backend)} ${String(l.reason)} reused=${String(l.reused)}`);
+      .map(
+        (l) =>
+          `${tl.place(Date.parse(String(l.time)))}: ${String(l.backend)} ${String(l.reason)} reused=${String(l.reused)}`,
+      );
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${scenario.replace(/\W+/g, '-')}-${result.failures.length > 0 ? 'FAIL' : 'pass'}-${Date.now()}.json`);
-    writeFileSync(file, JSON.stringify({ timeline: tl.list(), sent: result.sent, failures: details, upstreamAttemptsFailed: attempts }, null, 1));
+    const file = join(
+      dir,
+      `${scenario.replace(/\W+/g, '-')}-${result.failures.length > 0 ? 'FAIL' : 'pass'}-${Date.now()}.json`,
+    );
+    writeFileSync(
+      file,
+      JSON.stringify(
+        { timeline: tl.list(), sent: result.sent, failures: details, upstreamAttemptsFailed: attempts },
+        null,
+        1,
+      ),
+    );
   }
-  return details.slice(0, 3).map((d) => d.summary).join(' | ');
+  return details
+    .slice(0, 3)
+    .map((d) => d.summary)
+    .join(' | ');
 }

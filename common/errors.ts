@@ -14,7 +14,11 @@ export const ErrorCode = {
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export class CodedError extends Error {
-  constructor(readonly code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'CodedError';
   }

@@ -23,13 +23,63 @@ export interface EtcdSettings {
 export function etcdOptionDefs(envPrefix: string): { [K in keyof EtcdSettings]: OptionDef<EtcdSettings[K]> } {
   const group = 'etcd';
   return {
-    etcdEndpoints: option({ env: [`${envPrefix}_ETCD_ENDPOINTS`, 'ETCD_ENDPOINTS'], default: Object.freeze(['http://127.0.0.1:2379']), parse: parseEndpoints, group, placeholder: 'urls', describe: 'etcd endpoints, comma separated; list every cluster member' }),
-    etcdCa: option({ env: [`${envPrefix}_ETCD_CA`, 'ETCD_CA'], default: '', parse: parseNonEmpty, group, placeholder: 'file', describe: 'CA certificate (PEM) for etcd TLS' }),
-    etcdCert: option({ env: [`${envPrefix}_ETCD_CERT`, 'ETCD_CERT'], default: '', parse: parseNonEmpty, group, placeholder: 'file', describe: 'client certificate (PEM) for etcd mutual TLS' }),
-    etcdKey: option({ env: [`${envPrefix}_ETCD_KEY`, 'ETCD_KEY'], default: '', parse: parseNonEmpty, group, placeholder: 'file', describe: 'client private key (PEM) for etcd mutual TLS' }),
-    etcdUser: option({ env: [`${envPrefix}_ETCD_USER`, 'ETCD_USER'], default: '', parse: parseNonEmpty, group, placeholder: 'name', describe: 'etcd user name (password auth)' }),
-    etcdPassword: option({ env: [`${envPrefix}_ETCD_PASSWORD`, 'ETCD_PASSWORD'], default: '', parse: parseNonEmpty, group, placeholder: 'secret', describe: 'etcd password; prefer the environment variable over the flag' }),
-    etcdTimeout: option({ env: [`${envPrefix}_ETCD_TIMEOUT`], default: 3000, defaultText: '3s', parse: durationAtLeast(100, 60_000), group, placeholder: 'duration', describe: 'deadline for each etcd request' }),
+    etcdEndpoints: option({
+      env: [`${envPrefix}_ETCD_ENDPOINTS`, 'ETCD_ENDPOINTS'],
+      default: Object.freeze(['http://127.0.0.1:2379']),
+      parse: parseEndpoints,
+      group,
+      placeholder: 'urls',
+      describe: 'etcd endpoints, comma separated; list every cluster member',
+    }),
+    etcdCa: option({
+      env: [`${envPrefix}_ETCD_CA`, 'ETCD_CA'],
+      default: '',
+      parse: parseNonEmpty,
+      group,
+      placeholder: 'file',
+      describe: 'CA certificate (PEM) for etcd TLS',
+    }),
+    etcdCert: option({
+      env: [`${envPrefix}_ETCD_CERT`, 'ETCD_CERT'],
+      default: '',
+      parse: parseNonEmpty,
+      group,
+      placeholder: 'file',
+      describe: 'client certificate (PEM) for etcd mutual TLS',
+    }),
+    etcdKey: option({
+      env: [`${envPrefix}_ETCD_KEY`, 'ETCD_KEY'],
+      default: '',
+      parse: parseNonEmpty,
+      group,
+      placeholder: 'file',
+      describe: 'client private key (PEM) for etcd mutual TLS',
+    }),
+    etcdUser: option({
+      env: [`${envPrefix}_ETCD_USER`, 'ETCD_USER'],
+      default: '',
+      parse: parseNonEmpty,
+      group,
+      placeholder: 'name',
+      describe: 'etcd user name (password auth)',
+    }),
+    etcdPassword: option({
+      env: [`${envPrefix}_ETCD_PASSWORD`, 'ETCD_PASSWORD'],
+      default: '',
+      parse: parseNonEmpty,
+      group,
+      placeholder: 'secret',
+      describe: 'etcd password; prefer the environment variable over the flag',
+    }),
+    etcdTimeout: option({
+      env: [`${envPrefix}_ETCD_TIMEOUT`],
+      default: 3000,
+      defaultText: '3s',
+      parse: durationAtLeast(100, 60_000),
+      group,
+      placeholder: 'duration',
+      describe: 'deadline for each etcd request',
+    }),
   };
 }
 
@@ -37,10 +87,15 @@ export function etcdOptionDefs(envPrefix: string): { [K in keyof EtcdSettings]: 
 export function checkEtcdSettings(s: EtcdSettings): string[] {
   const problems: string[] = [];
   if ((s.etcdCert === '') !== (s.etcdKey === '')) problems.push('--etcd-cert and --etcd-key: give both or neither');
-  if ((s.etcdUser === '') !== (s.etcdPassword === '')) problems.push('--etcd-user and --etcd-password: give both or neither');
+  if ((s.etcdUser === '') !== (s.etcdPassword === ''))
+    problems.push('--etcd-user and --etcd-password: give both or neither');
   const tls = s.etcdEndpoints.some((e) => e.startsWith('https://'));
   if (s.etcdCa !== '' && !tls) problems.push('--etcd-ca: TLS files given but no --etcd-endpoints URL uses https://');
-  for (const [flag, file] of [['--etcd-ca', s.etcdCa], ['--etcd-cert', s.etcdCert], ['--etcd-key', s.etcdKey]] as const) {
+  for (const [flag, file] of [
+    ['--etcd-ca', s.etcdCa],
+    ['--etcd-cert', s.etcdCert],
+    ['--etcd-key', s.etcdKey],
+  ] as const) {
     if (file === '') continue;
     try {
       readFileSync(file);
@@ -78,7 +133,10 @@ export function etcdClientOptions(s: EtcdSettings): IOptions {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + s.etcdTimeout }),
     faultHandling: {
       host: () => noop,
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 1, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }) }),
+      global: retry(handleWhen(isRecoverableError), {
+        maxAttempts: 1,
+        backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 500 }),
+      }),
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 3000 }) as never,
     },
   };
@@ -89,7 +147,11 @@ export function etcdClientOptions(s: EtcdSettings): IOptions {
     };
   }
   if (s.etcdUser !== '') {
-    options.auth = { username: s.etcdUser, password: s.etcdPassword, callOptions: () => ({ deadline: Date.now() + s.etcdTimeout }) };
+    options.auth = {
+      username: s.etcdUser,
+      password: s.etcdPassword,
+      callOptions: () => ({ deadline: Date.now() + s.etcdTimeout }),
+    };
   }
   return options;
 }

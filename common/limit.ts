@@ -10,7 +10,10 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
       try {
         results[i] = await fn(items[i] as T);
       } catch (err) {
-        if (!failed) { failed = true; firstError = err; }
+        if (!failed) {
+          failed = true;
+          firstError = err;
+        }
       }
     }
   };

@@ -18,10 +18,19 @@ export function logFormat(setting: (typeof LOG_FORMATS)[number], isTty: boolean)
 }
 
 export function createLogger(name: string, level: LogLevel, format: LogFormat = 'json'): Logger {
-  const options = { name, level, base: { name, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+  const options = {
+    name,
+    level,
+    base: { name, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
   if (format === 'pretty') {
     // Synchronous on purpose: a terminal reader wants lines in order, throughput does not matter here.
-    return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' }));
+    return pino(
+      options,
+      pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' }),
+    );
   }
   return pino(options, pino.destination({ fd: 1, sync: false }));
 }

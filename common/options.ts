@@ -21,7 +21,9 @@ export interface OptionDef<T> {
 }
 
 export type OptionDefs = Record<string, OptionDef<unknown>>;
-export type OptionValues<D extends OptionDefs> = { readonly [K in keyof D]: D[K] extends OptionDef<infer T> ? T : never };
+export type OptionValues<D extends OptionDefs> = {
+  readonly [K in keyof D]: D[K] extends OptionDef<infer T> ? T : never;
+};
 
 export function option<T>(def: OptionDef<T>): OptionDef<T> {
   return def;
@@ -55,19 +57,34 @@ export function parseOptions<D extends OptionDefs>(
   let version = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (arg === '--help' || arg === '-h') { help = true; continue; }
-    if (arg === '--version' || arg === '-v') { version = true; continue; }
-    if (!arg.startsWith('--')) { errors.push(`unexpected argument ${JSON.stringify(arg)} (options start with --)`); continue; }
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (arg === '--version' || arg === '-v') {
+      version = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      errors.push(`unexpected argument ${JSON.stringify(arg)} (options start with --)`);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     const key = byFlag.get(flag);
     const def = key === undefined ? undefined : defs[key];
-    if (key === undefined || def === undefined) { errors.push(`${flag}: unknown option (see --help)`); continue; }
+    if (key === undefined || def === undefined) {
+      errors.push(`${flag}: unknown option (see --help)`);
+      continue;
+    }
     let raw: string;
     if (eq !== -1) raw = arg.slice(eq + 1);
     else if (def.boolean) raw = 'true';
     else if (i + 1 < argv.length) raw = argv[++i] ?? '';
-    else { errors.push(`${flag}: needs a value`); continue; }
+    else {
+      errors.push(`${flag}: needs a value`);
+      continue;
+    }
     const list = fromFlags.get(key) ?? [];
     list.push(raw);
     fromFlags.set(key, list);
@@ -83,11 +100,22 @@ export function parseOptions<D extends OptionDefs>(
       if (envName !== undefined) {
         source = `${flag} (from ${envName})`;
         const text = env[envName] ?? '';
-        rawList = def.repeatable ? text.split(/[\n,]/).map((s) => s.trim()).filter((s) => s.length > 0) : [text];
+        rawList = def.repeatable
+          ? text
+              .split(/[\n,]/)
+              .map((s) => s.trim())
+              .filter((s) => s.length > 0)
+          : [text];
       }
     }
-    if (rawList === undefined) { values[key] = def.default; continue; }
-    if (!def.repeatable && rawList.length > 1) { errors.push(`${flag}: given more than once`); continue; }
+    if (rawList === undefined) {
+      values[key] = def.default;
+      continue;
+    }
+    if (!def.repeatable && rawList.length > 1) {
+      errors.push(`${flag}: given more than once`);
+      continue;
+    }
     try {
       if (def.repeatable) {
         values[key] = Object.freeze(rawList.flatMap((r) => def.parse(r) as readonly unknown[]));
@@ -123,7 +151,12 @@ export function renderHelp<D extends OptionDefs>(defs: D, usage: string, example
   }
   const parts = [usage, ''];
   for (const [group, lines] of groups) parts.push(`${group}:`, ...lines, '');
-  parts.push('Other:', '  --help, -h                         show this help', '  --version, -v                      print the version', '');
+  parts.push(
+    'Other:',
+    '  --help, -h                         show this help',
+    '  --version, -v                      print the version',
+    '',
+  );
   if (examples.length > 0) parts.push('Examples:', ...examples.map((e) => `  ${e}`), '');
   return parts.join('\n');
 }
@@ -136,7 +169,9 @@ export function renderMarkdownTable<D extends OptionDefs>(defs: D): string {
   for (const [key, def] of Object.entries(defs)) {
     const dflt = defaultText(def);
     const repeat = def.repeatable ? ' (repeatable)' : '';
-    rows.push(`| \`${flagName(key)}\`${repeat} | ${def.env.map((e) => `\`${e}\``).join(', ')} | ${dflt ? `\`${dflt}\`` : ''} | ${mdEscape(def.describe)} |`);
+    rows.push(
+      `| \`${flagName(key)}\`${repeat} | ${def.env.map((e) => `\`${e}\``).join(', ')} | ${dflt ? `\`${dflt}\`` : ''} | ${mdEscape(def.describe)} |`,
+    );
   }
   return rows.join('\n');
 }

@@ -13,7 +13,8 @@ export function parseDurationMs(raw: string): number {
 export function durationAtLeast(minMs: number, maxMs = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
     const ms = parseDurationMs(raw);
-    if (ms < minMs || ms > maxMs) throw new Error(`must be between ${minMs}ms and ${maxMs}ms, got ${JSON.stringify(raw)}`);
+    if (ms < minMs || ms > maxMs)
+      throw new Error(`must be between ${minMs}ms and ${maxMs}ms, got ${JSON.stringify(raw)}`);
     return ms;
   };
 }
@@ -28,14 +29,16 @@ export function parseBoolean(raw: string): boolean {
 export function parseInteger(min: number, max: number) {
   return (raw: string): number => {
     const n = Number(raw.trim());
-    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw new Error(`expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max)
+      throw new Error(`expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return n;
   };
 }
 
 export function parseEnum<T extends string>(...allowed: readonly T[]) {
   return (raw: string): T => {
-    if (!(allowed as readonly string[]).includes(raw)) throw new Error(`expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+    if (!(allowed as readonly string[]).includes(raw))
+      throw new Error(`expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
     return raw as T;
   };
 }
@@ -68,7 +71,10 @@ export function parseIp(raw: string): string {
 
 /** Comma-separated etcd endpoints; a bare host:port gets http://. */
 export function parseEndpoints(raw: string): readonly string[] {
-  const list = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (list.length === 0) throw new Error('expected at least one endpoint such as http://127.0.0.1:2379');
   return Object.freeze(
     list.map((e) => {
@@ -88,6 +94,7 @@ export function parseEndpoints(raw: string): readonly string[] {
 /** An etcd key prefix such as /services. */
 export function parseKeyPrefix(raw: string): string {
   const v = raw.trim();
-  if (!/^\/[A-Za-z0-9._\-/]*$/.test(v) || v.includes('//')) throw new Error(`expected a key prefix such as /services, got ${JSON.stringify(raw)}`);
+  if (!/^\/[A-Za-z0-9._\-/]*$/.test(v) || v.includes('//'))
+    throw new Error(`expected a key prefix such as /services, got ${JSON.stringify(raw)}`);
   return v.length > 1 ? v.replace(/\/+$/, '') : v;
 }

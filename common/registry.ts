@@ -84,8 +84,10 @@ export function parseEntryKey(prefix: string, key: string): Decoded<ParsedKey> {
   const parts = key.slice(base.length).split('/');
   if (parts.length !== 2) return { ok: false, error: 'key must be <prefix>/<service>/<instance-id>' };
   const [service = '', instance = ''] = parts;
-  if (!isValidServiceName(service)) return { ok: false, error: `invalid service name ${JSON.stringify(service.slice(0, 64))}` };
-  if (!SEGMENT.test(instance)) return { ok: false, error: `invalid instance id ${JSON.stringify(instance.slice(0, 64))}` };
+  if (!isValidServiceName(service))
+    return { ok: false, error: `invalid service name ${JSON.stringify(service.slice(0, 64))}` };
+  if (!SEGMENT.test(instance))
+    return { ok: false, error: `invalid instance id ${JSON.stringify(instance.slice(0, 64))}` };
   return { ok: true, value: { service, instance } };
 }
 
@@ -102,15 +104,25 @@ function defineField(target: Record<string, unknown>, key: string, value: unknow
 export function validateEntry(input: unknown): Decoded<Entry> {
   if (!isRecord(input)) return { ok: false, error: 'value must be a JSON object' };
   const { host, port, weight = 1, tags = [], draining = false, node, container } = input;
-  if (typeof host !== 'string' || !isValidHost(host)) return { ok: false, error: 'host must be an IPv4 address, IPv6 address or DNS name' };
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, error: 'port must be an integer from 1 to 65535' };
-  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) return { ok: false, error: `weight must be an integer from 0 to ${MAX_WEIGHT}` };
-  if (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every((t) => typeof t === 'string' && t.length <= MAX_TAG_LENGTH)) {
+  if (typeof host !== 'string' || !isValidHost(host))
+    return { ok: false, error: 'host must be an IPv4 address, IPv6 address or DNS name' };
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+    return { ok: false, error: 'port must be an integer from 1 to 65535' };
+  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT)
+    return { ok: false, error: `weight must be an integer from 0 to ${MAX_WEIGHT}` };
+  if (
+    !Array.isArray(tags) ||
+    tags.length > MAX_TAGS ||
+    !tags.every((t) => typeof t === 'string' && t.length <= MAX_TAG_LENGTH)
+  ) {
     return { ok: false, error: `tags must be an array of at most ${MAX_TAGS} strings` };
   }
   if (typeof draining !== 'boolean') return { ok: false, error: 'draining must be a boolean' };
   if (node !== undefined && typeof node !== 'string') return { ok: false, error: 'node must be a string' };
-  if (container !== undefined && !(isRecord(container) && typeof container.id === 'string' && typeof container.name === 'string')) {
+  if (
+    container !== undefined &&
+    !(isRecord(container) && typeof container.id === 'string' && typeof container.name === 'string')
+  ) {
     return { ok: false, error: 'container must be {"id": string, "name": string}' };
   }
   const extra: Record<string, unknown> = {};
@@ -122,7 +134,9 @@ export function validateEntry(input: unknown): Decoded<Entry> {
     tags: Object.freeze([...(tags as string[])]),
     draining,
     ...(node !== undefined ? { node } : {}),
-    ...(container !== undefined ? { container: Object.freeze({ id: container.id as string, name: container.name as string }) } : {}),
+    ...(container !== undefined
+      ? { container: Object.freeze({ id: container.id as string, name: container.name as string }) }
+      : {}),
     ...(Object.keys(extra).length > 0 ? { extra: Object.freeze(extra) } : {}),
   };
   return { ok: true, value: Object.freeze(entry) };

@@ -3,7 +3,14 @@
 // Value: {"host": "api.example.com", "pathPrefix": "/v1", "service": "api", "lb": "least-request", "sticky": true}
 // Flag:  --route '<host><path>=<service>'  e.g. api.example.com/v1=api, *.example.com=web, /static=assets, =web
 import { isIP } from 'node:net';
-import { type Decoded, isRecord, isValidHost, isValidServiceName, normalizePrefix, parseJsonValue } from './registry.js';
+import {
+  type Decoded,
+  isRecord,
+  isValidHost,
+  isValidServiceName,
+  normalizePrefix,
+  parseJsonValue,
+} from './registry.js';
 
 export type LbPolicy = 'round-robin' | 'least-request';
 
@@ -47,7 +54,8 @@ export function parseRouteKey(prefix: string, key: string): Decoded<string> {
   if (!key.startsWith(base)) return { ok: false, error: `key is outside the routes prefix ${base}` };
   const name = key.slice(base.length);
   if (name.length === 0) return { ok: false, error: 'route key needs a name after the prefix' };
-  if (name.length > MAX_ROUTE_NAME_LENGTH) return { ok: false, error: `route name longer than ${MAX_ROUTE_NAME_LENGTH} characters` };
+  if (name.length > MAX_ROUTE_NAME_LENGTH)
+    return { ok: false, error: `route name longer than ${MAX_ROUTE_NAME_LENGTH} characters` };
   if (INVISIBLE.test(name)) return { ok: false, error: 'route name must not contain whitespace or control characters' };
   return { ok: true, value: name };
 }
@@ -61,15 +69,25 @@ export function normalizeRouteHost(raw: string): Decoded<string> {
   const host = raw.toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) {
     const inner = host.slice(1, -1);
-    return isIP(inner) === 6 ? { ok: true, value: inner } : { ok: false, error: `host ${JSON.stringify(raw)} is not a valid IPv6 address` };
+    return isIP(inner) === 6
+      ? { ok: true, value: inner }
+      : { ok: false, error: `host ${JSON.stringify(raw)} is not a valid IPv6 address` };
   }
   if (isIP(host) !== 0) return { ok: true, value: host };
-  const bad: Decoded<string> = { ok: false, error: `host must be a DNS name, an IP address or *.<domain>, got ${JSON.stringify(raw.slice(0, 64))}` };
+  const bad: Decoded<string> = {
+    ok: false,
+    error: `host must be a DNS name, an IP address or *.<domain>, got ${JSON.stringify(raw.slice(0, 64))}`,
+  };
   if (host === '*') return { ok: false, error: 'host "*" is not a pattern: omit host to match any host' };
-  if (host.includes(':')) return { ok: false, error: `host must not include a port (the request's port is ignored), got ${JSON.stringify(raw.slice(0, 64))}` };
+  if (host.includes(':'))
+    return {
+      ok: false,
+      error: `host must not include a port (the request's port is ignored), got ${JSON.stringify(raw.slice(0, 64))}`,
+    };
   const wildcard = host.startsWith('*.');
   const name = stripOneDot(wildcard ? host.slice(2) : host);
-  if (name.includes('*')) return { ok: false, error: `only a leading "*." label may be a wildcard, got ${JSON.stringify(raw.slice(0, 64))}` };
+  if (name.includes('*'))
+    return { ok: false, error: `only a leading "*." label may be a wildcard, got ${JSON.stringify(raw.slice(0, 64))}` };
   // A wildcard over an IP address (`*.10.0.0.1`) matches nothing a client would send.
   if (!isValidHost(name) || name.endsWith('.') || (wildcard && isIP(name) !== 0)) return bad;
   return { ok: true, value: wildcard ? `*.${name}` : name };
@@ -85,8 +103,10 @@ function stripOneDot(s: string): string {
  * containing them could never line up with a path segment.
  */
 export function validatePathPrefix(raw: unknown): Decoded<string> {
-  if (typeof raw !== 'string' || !raw.startsWith('/')) return { ok: false, error: 'pathPrefix must be a string starting with /' };
-  if (raw.length > MAX_PATH_PREFIX_LENGTH) return { ok: false, error: `pathPrefix longer than ${MAX_PATH_PREFIX_LENGTH} characters` };
+  if (typeof raw !== 'string' || !raw.startsWith('/'))
+    return { ok: false, error: 'pathPrefix must be a string starting with /' };
+  if (raw.length > MAX_PATH_PREFIX_LENGTH)
+    return { ok: false, error: `pathPrefix longer than ${MAX_PATH_PREFIX_LENGTH} characters` };
   if (INVISIBLE.test(raw)) return { ok: false, error: 'pathPrefix must not contain whitespace or control characters' };
   if (raw.includes('?') || raw.includes('#')) return { ok: false, error: 'pathPrefix must not contain ? or #' };
   return { ok: true, value: raw };
@@ -101,7 +121,10 @@ export function validateRoute(input: unknown, source: string): Decoded<RouteRule
   if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
   const { host, pathPrefix = '/', service, lb, sticky = false } = input;
   if (typeof service !== 'string' || !isValidServiceName(service)) {
-    return { ok: false, error: 'service must be a service name (letters, digits, ".", "_", "-"; starting with a letter or digit)' };
+    return {
+      ok: false,
+      error: 'service must be a service name (letters, digits, ".", "_", "-"; starting with a letter or digit)',
+    };
   }
   let normalizedHost: string | undefined;
   if (host !== undefined) {

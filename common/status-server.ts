@@ -7,19 +7,30 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Prom
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 export class StatusServer {
   private readonly server: Server;
 
-  constructor(private readonly routes: Readonly<Record<string, Handler>>, private readonly onError: (err: unknown) => void) {
+  constructor(
+    private readonly routes: Readonly<Record<string, Handler>>,
+    private readonly onError: (err: unknown) => void,
+  ) {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }

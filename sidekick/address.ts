@@ -13,7 +13,9 @@ export interface AddressOptions {
   readonly network: string | undefined;
 }
 
-export type AddressResult = { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly warning: string };
+export type AddressResult =
+  | { readonly ok: true; readonly host: string; readonly port: number }
+  | { readonly ok: false; readonly warning: string };
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::']);
 
@@ -27,7 +29,10 @@ function hostAddress(c: Container, spec: ServiceSpec, opts: AddressOptions): Add
   const port = c.ports.find((p) => p.port === spec.port && p.protocol === spec.protocol);
   const bindings = port?.bindings ?? [];
   if (bindings.length === 0) {
-    return { ok: false, warning: `container ${c.name}: port ${spec.port}/${spec.protocol} is not published; publish it (-p) or use --address container` };
+    return {
+      ok: false,
+      warning: `container ${c.name}: port ${spec.port}/${spec.protocol} is not published; publish it (-p) or use --address container`,
+    };
   }
   // A binding on all interfaces is reached through the advertised host IP; one on a specific IP
   // only through that IP. Docker often lists both 0.0.0.0 and :: with the same host port.

@@ -16,7 +16,11 @@ export interface EntryDiff {
  * ours (an earlier run's lease, or none after someone re-put it by hand). Keys published but no
  * longer desired are deleted. Output is sorted so the writes are deterministic.
  */
-export function diffEntries(desired: ReadonlyMap<string, string>, published: ReadonlyMap<string, PublishedValue>, leaseId?: string): EntryDiff {
+export function diffEntries(
+  desired: ReadonlyMap<string, string>,
+  published: ReadonlyMap<string, PublishedValue>,
+  leaseId?: string,
+): EntryDiff {
   const puts: Array<readonly [string, string]> = [];
   const deletes: string[] = [];
   for (const [key, value] of desired) {

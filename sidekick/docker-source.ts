@@ -23,7 +23,19 @@ export interface DockerHandlers {
 }
 
 // Server-side filter: health probes also emit exec_* events that we never want to see.
-const ACTIONS = ['start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 'oom', 'destroy', 'health_status', 'rename'];
+const ACTIONS = [
+  'start',
+  'restart',
+  'die',
+  'stop',
+  'kill',
+  'pause',
+  'unpause',
+  'oom',
+  'destroy',
+  'health_status',
+  'rename',
+];
 
 interface RawEvent {
   Type?: string;
@@ -108,7 +120,12 @@ export class DockerSource {
     // "health_status: healthy" → action "health_status", attribute health_status=healthy
     const [action = raw.Action, detail] = raw.Action.split(': ');
     const attributes = { ...(raw.Actor?.Attributes ?? {}), ...(detail !== undefined ? { [action]: detail } : {}) };
-    const time = raw.timeNano !== undefined ? Math.floor(raw.timeNano / 1e6) : raw.time !== undefined ? raw.time * 1000 : Date.now();
+    const time =
+      raw.timeNano !== undefined
+        ? Math.floor(raw.timeNano / 1e6)
+        : raw.time !== undefined
+          ? raw.time * 1000
+          : Date.now();
     h.onEvent({ id, action, time, attributes });
   }
 
@@ -138,7 +155,9 @@ export class DockerSource {
 }
 
 function dockerError(what: string, err: unknown): CodedError {
-  return new CodedError(ErrorCode.dockerUnavailable, `Docker: ${what} failed: ${(err as Error).message}`, { cause: err });
+  return new CodedError(ErrorCode.dockerUnavailable, `Docker: ${what} failed: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 /** Dockerode connection options from a DOCKER_HOST-style URL. */

@@ -9,7 +9,11 @@ export interface DryRunResult {
   readonly warnings: readonly string[];
 }
 
-export async function dryRun(docker: DockerSource, opts: EntryOptions, only: string | undefined): Promise<DryRunResult> {
+export async function dryRun(
+  docker: DockerSource,
+  opts: EntryOptions,
+  only: string | undefined,
+): Promise<DryRunResult> {
   const ids = only !== undefined ? [only] : await docker.list();
   const containers = await mapLimit(ids, 8, (id) => docker.inspect(id));
   const entries: Array<readonly [string, string]> = [];

@@ -43,7 +43,13 @@ export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult 
 
 /** The entry options a sidekick configuration implies. */
 export function entryOptions(config: {
-  prefix: string; node: string; address: 'host' | 'container'; hostIp: string; network: string; all: boolean; container: string;
+  prefix: string;
+  node: string;
+  address: 'host' | 'container';
+  hostIp: string;
+  network: string;
+  all: boolean;
+  container: string;
 }): EntryOptions {
   return {
     prefix: config.prefix,

@@ -8,7 +8,12 @@
 import { constants } from 'node:os';
 import type { Container } from './container.js';
 
-const TERMINATING = new Set([constants.signals.SIGINT, constants.signals.SIGQUIT, constants.signals.SIGKILL, constants.signals.SIGTERM]);
+const TERMINATING = new Set([
+  constants.signals.SIGINT,
+  constants.signals.SIGQUIT,
+  constants.signals.SIGKILL,
+  constants.signals.SIGTERM,
+]);
 /** A container that ignores its stop signal is killed by Docker after the stop timeout; cap the wait. */
 const MAX_SUPPRESS_MS = 5 * 60_000;
 
@@ -61,7 +66,12 @@ export class KillTracker {
     bySignal.set(n, Math.max(bySignal.get(n) ?? 0, at));
     this.kills.set(id, bySignal);
     const run = this.runs.get(id);
-    return run !== undefined && terminates(n, run.stopSignal) && sameRun(run.startedAt, at) && this.now() - at < MAX_SUPPRESS_MS;
+    return (
+      run !== undefined &&
+      terminates(n, run.stopSignal) &&
+      sameRun(run.startedAt, at) &&
+      this.now() - at < MAX_SUPPRESS_MS
+    );
   }
 
   /** What an inspect saw: remembered while the container runs, so `killed` can judge its next kill. */
@@ -85,7 +95,8 @@ export class KillTracker {
     if (!bySignal) return false;
     const now = this.now();
     for (const [signal, at] of bySignal) {
-      if (terminates(signal, c.stopSignal) && sameRun(c.startedAt, at) && c.running && now - at < MAX_SUPPRESS_MS) return true;
+      if (terminates(signal, c.stopSignal) && sameRun(c.startedAt, at) && c.running && now - at < MAX_SUPPRESS_MS)
+        return true;
     }
     this.kills.delete(c.id); // the run ended or a new one began: the kills no longer say anything
     return false;

@@ -15,7 +15,8 @@ import { entryOptions } from './entries.js';
 import { createSidekickMetrics } from './metrics.js';
 import { Sidekick } from './sidekick.js';
 
-const USAGE = 'Usage: sidekick [options]\n\nPublishes every live, healthy Docker container that opts in to etcd, under one lease.';
+const USAGE =
+  'Usage: sidekick [options]\n\nPublishes every live, healthy Docker container that opts in to etcd, under one lease.';
 const EXAMPLES = [
   'sidekick --etcd-endpoints http://10.0.0.5:2379 --host-ip 10.0.0.21',
   'sidekick --container web-1 --ttl 15s          # one sidekick per service (the books’ pattern)',
@@ -25,7 +26,10 @@ const EXAMPLES = [
 async function main(): Promise<number> {
   let loaded: LoadedConfig;
   try {
-    loaded = loadSidekickConfig(process.argv.slice(2), process.env, { hostname: hostname(), interfaces: networkInterfaces() });
+    loaded = loadSidekickConfig(process.argv.slice(2), process.env, {
+      hostname: hostname(),
+      interfaces: networkInterfaces(),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`sidekick: invalid configuration: ${p}\n`);
@@ -43,7 +47,11 @@ async function main(): Promise<number> {
   }
   const { config } = loaded;
   if (config.dryRun) {
-    const docker = new DockerSource(new Dockerode(dockerConnection(config.dockerHost)), createLogger('sidekick', 'silent'), config.container || undefined);
+    const docker = new DockerSource(
+      new Dockerode(dockerConnection(config.dockerHost)),
+      createLogger('sidekick', 'silent'),
+      config.container || undefined,
+    );
     try {
       const { entries, warnings } = await dryRun(docker, entryOptions(config), config.container || undefined);
       for (const w of warnings) process.stderr.write(`sidekick: warning: ${w}\n`);
@@ -58,7 +66,11 @@ async function main(): Promise<number> {
   for (const note of loaded.notes) log.info(note);
   const metrics = createSidekickMetrics();
   const etcd = createEtcdClient(config);
-  const docker = new DockerSource(new Dockerode(dockerConnection(config.dockerHost)), log.child({ component: 'docker' }), config.container || undefined);
+  const docker = new DockerSource(
+    new Dockerode(dockerConnection(config.dockerHost)),
+    log.child({ component: 'docker' }),
+    config.container || undefined,
+  );
   const sidekick = new Sidekick({ config, docker, etcd, log, metrics });
 
   let status: StatusServer | undefined;
@@ -66,7 +78,8 @@ async function main(): Promise<number> {
     status = new StatusServer(
       {
         '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', ...sidekick.status() }),
-        '/metrics': async (_req, res) => sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType),
+        '/metrics': async (_req, res) =>
+          sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType),
       },
       (err) => log.error({ err }, 'status endpoint failed'),
     );
@@ -74,13 +87,24 @@ async function main(): Promise<number> {
       const addr = await status.listen(config.metrics);
       log.info({ address: `${addr.address}:${addr.port}` }, 'metrics listening');
     } catch (err) {
-      process.stderr.write(`sidekick: --metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `sidekick: --metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}\n`,
+      );
       etcd.close();
       return 2;
     }
   }
 
-  log.info({ node: config.node, hostIp: config.hostIp, prefix: config.prefix, etcd: config.etcdEndpoints, mode: config.container ? `container ${config.container}` : 'host-wide' }, 'sidekick starting');
+  log.info(
+    {
+      node: config.node,
+      hostIp: config.hostIp,
+      prefix: config.prefix,
+      etcd: config.etcdEndpoints,
+      mode: config.container ? `container ${config.container}` : 'host-wide',
+    },
+    'sidekick starting',
+  );
   sidekick.start();
 
   const reason = await new Promise<string>((resolve) => {

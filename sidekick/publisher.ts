@@ -18,7 +18,10 @@ export class Publisher {
 
   /** Every entry under the prefix that this sidekick owns, with the lease it hangs on. */
   async readOwned(): Promise<Map<string, PublishedValue>> {
-    const res = await this.client.getAll().prefix(`${normalizePrefix(this.prefix)}/`).exec();
+    const res = await this.client
+      .getAll()
+      .prefix(`${normalizePrefix(this.prefix)}/`)
+      .exec();
     const owned = new Map<string, PublishedValue>();
     for (const kv of res.kvs) {
       const decoded = decodeEntry(kv.value);
@@ -30,7 +33,9 @@ export class Publisher {
 
   /** Puts are idempotent (same key, same value, same lease), so a retry after a timeout is safe. */
   async apply(diff: EntryDiff, leaseId: string): Promise<void> {
-    await mapLimit(diff.puts, WRITE_CONCURRENCY, ([key, value]) => this.client.put(key).value(value).lease(leaseId).exec());
+    await mapLimit(diff.puts, WRITE_CONCURRENCY, ([key, value]) =>
+      this.client.put(key).value(value).lease(leaseId).exec(),
+    );
     await mapLimit(diff.deletes, WRITE_CONCURRENCY, (key) => this.client.delete().key(key).exec());
   }
 }

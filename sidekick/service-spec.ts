@@ -44,7 +44,10 @@ export function imageBasename(image: string): string {
 }
 
 function parseTags(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  return (raw ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
 }
 
 function parsePortLabel(raw: string): { port: number; protocol: Protocol } | undefined {
@@ -77,18 +80,29 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
   if (rawWeight !== undefined) {
     const n = Number(rawWeight);
     if (/^\d+$/.test(rawWeight.trim()) && n <= 1_000_000) weight = n;
-    else warnings.push(`container ${c.name}: ignoring invalid weight ${JSON.stringify(rawWeight)} (integer 0..1000000), using 1`);
+    else
+      warnings.push(
+        `container ${c.name}: ignoring invalid weight ${JSON.stringify(rawWeight)} (integer 0..1000000), using 1`,
+      );
   }
   const tags = parseTags(attr(c, 'sidekick.tags', 'SERVICE_TAGS'));
   const instance = attr(c, 'sidekick.id', 'SERVICE_ID');
 
-  const make = (service: string, port: number, protocol: Protocol, portTags = tags, portInstance = instance): ServiceSpec | undefined => {
+  const make = (
+    service: string,
+    port: number,
+    protocol: Protocol,
+    portTags = tags,
+    portInstance = instance,
+  ): ServiceSpec | undefined => {
     if (!isValidServiceName(service)) {
       warnings.push(`container ${c.name}: invalid service name ${JSON.stringify(service)} (letters, digits, . _ -)`);
       return undefined;
     }
     if (portInstance !== undefined && !isValidInstanceId(portInstance)) {
-      warnings.push(`container ${c.name}: invalid instance id ${JSON.stringify(portInstance)} (no '/', whitespace or control characters)`);
+      warnings.push(
+        `container ${c.name}: invalid instance id ${JSON.stringify(portInstance)} (no '/', whitespace or control characters)`,
+      );
       return undefined;
     }
     return { service, port, protocol, instance: portInstance, weight, tags: portTags };
@@ -101,7 +115,13 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
       if (TRUE.has((attr(c, undefined, `SERVICE_${port}_IGNORE`) ?? '').toLowerCase())) continue;
       const known = c.ports.find((p) => p.port === port);
       const portTags = attr(c, undefined, `SERVICE_${port}_TAGS`);
-      const spec = make(name, port, known?.protocol ?? 'tcp', portTags !== undefined ? parseTags(portTags) : tags, attr(c, undefined, `SERVICE_${port}_ID`));
+      const spec = make(
+        name,
+        port,
+        known?.protocol ?? 'tcp',
+        portTags !== undefined ? parseTags(portTags) : tags,
+        attr(c, undefined, `SERVICE_${port}_ID`),
+      );
       if (spec) specs.push(spec);
     }
     return { specs, warnings };
@@ -118,7 +138,9 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
   if (portLabel !== undefined) {
     const parsed = parsePortLabel(portLabel);
     if (!parsed) {
-      warnings.push(`container ${c.name}: invalid label sidekick.port=${JSON.stringify(portLabel)} (expected 80 or 53/udp); not published`);
+      warnings.push(
+        `container ${c.name}: invalid label sidekick.port=${JSON.stringify(portLabel)} (expected 80 or 53/udp); not published`,
+      );
       return { specs: [], warnings };
     }
     const spec = make(service, parsed.port, parsed.protocol);

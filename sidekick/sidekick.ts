@@ -74,8 +74,15 @@ export class Sidekick {
     });
     // Ours: entries of this node (earlier runs included); in per-container mode only our container's.
     const target = config.container;
-    this.publisher = new Publisher(deps.etcd, config.prefix, (e) =>
-      e.node === config.node && (target === '' || e.container?.name === target || e.container?.id === target || (target.length >= 12 && e.container?.id.startsWith(target) === true)),
+    this.publisher = new Publisher(
+      deps.etcd,
+      config.prefix,
+      (e) =>
+        e.node === config.node &&
+        (target === '' ||
+          e.container?.name === target ||
+          e.container?.id === target ||
+          (target.length >= 12 && e.container?.id.startsWith(target) === true)),
     );
     this.queue = new WorkQueue({
       reconcileOne: (id) => this.reconcileOne(id),
@@ -116,7 +123,13 @@ export class Sidekick {
   status(): SidekickStatus {
     let entries = 0;
     for (const m of this.published.values()) entries += m.size;
-    return { dockerConnected: this.dockerConnected, etcdOk: this.etcdOk, lastFullReconcile: this.lastFull?.toISOString(), entries, lease: this.session.leaseId };
+    return {
+      dockerConnected: this.dockerConnected,
+      etcdOk: this.etcdOk,
+      lastFullReconcile: this.lastFull?.toISOString(),
+      entries,
+      lease: this.session.leaseId,
+    };
   }
 
   /** Resolves when no reconcile is queued or running (tests and --dry-run use it). */
@@ -152,7 +165,15 @@ export class Sidekick {
         await this.publisher.apply(diff, await this.session.id());
         this.etcdOk = true;
         metrics.etcdConnected.set(1);
-        this.log.info({ container: c?.name ?? key.slice(0, 12), put: diff.puts.map(([k]) => k), deleted: diff.deletes, ...(onKill ? { on: 'kill' } : {}) }, 'registry updated');
+        this.log.info(
+          {
+            container: c?.name ?? key.slice(0, 12),
+            put: diff.puts.map(([k]) => k),
+            deleted: diff.deletes,
+            ...(onKill ? { on: 'kill' } : {}),
+          },
+          'registry updated',
+        );
       }
       this.setPublished(key, desired);
       if (!c && !onKill) this.forgetContainer(key);
@@ -184,7 +205,10 @@ export class Sidekick {
       const diff = diffEntries(desired, actual, leaseId);
       if (!isEmptyDiff(diff)) {
         await this.publisher.apply(diff, leaseId);
-        this.log.info({ put: diff.puts.length, deleted: diff.deletes.length, entries: desired.size }, 'full reconcile corrected the registry');
+        this.log.info(
+          { put: diff.puts.length, deleted: diff.deletes.length, entries: desired.size },
+          'full reconcile corrected the registry',
+        );
       }
       this.etcdOk = true;
       metrics.etcdConnected.set(1);
@@ -232,7 +256,10 @@ export class Sidekick {
     const delay = this.retry.next();
     if (err instanceof EtcdAuthenticationFailedError) {
       // Otherwise indistinguishable from an outage in the logs; the operator has to fix the config.
-      this.log.warn({ code: ErrorCode.etcdAuth, err: err.message, kind, retryInMs: delay }, 'etcd rejected the credentials (--etcd-user/--etcd-password); will retry');
+      this.log.warn(
+        { code: ErrorCode.etcdAuth, err: err.message, kind, retryInMs: delay },
+        'etcd rejected the credentials (--etcd-user/--etcd-password); will retry',
+      );
     } else {
       this.log.warn({ err: (err as Error).message, kind, retryInMs: delay }, 'reconcile failed; will retry');
     }
@@ -251,6 +278,9 @@ export class Sidekick {
     this.deps.docker.stop();
     await this.queue.stop();
     const revoked = await this.session.close(this.deps.config.etcdTimeout);
-    this.log.info({ revoked }, revoked ? 'lease revoked; entries withdrawn' : 'stopped without revoking; entries expire after the TTL');
+    this.log.info(
+      { revoked },
+      revoked ? 'lease revoked; entries withdrawn' : 'stopped without revoking; entries expire after the TTL',
+    );
   }
 }

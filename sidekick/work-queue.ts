@@ -60,10 +60,13 @@ export class WorkQueue {
       this.fullRunning = true;
       // Hints older than the full reconcile are covered by it: it reads every container fresh.
       this.dirty.clear();
-      void this.opts.reconcileAll().catch(() => undefined).finally(() => {
-        this.fullRunning = false;
-        this.after();
-      });
+      void this.opts
+        .reconcileAll()
+        .catch(() => undefined)
+        .finally(() => {
+          this.fullRunning = false;
+          this.after();
+        });
       return;
     }
     for (const id of this.dirty) {
@@ -71,10 +74,13 @@ export class WorkQueue {
       if (this.running.has(id)) continue; // coalesced: runs again after the current one
       this.dirty.delete(id);
       this.running.add(id);
-      void this.opts.reconcileOne(id).catch(() => undefined).finally(() => {
-        this.running.delete(id);
-        this.after();
-      });
+      void this.opts
+        .reconcileOne(id)
+        .catch(() => undefined)
+        .finally(() => {
+          this.running.delete(id);
+          this.after();
+        });
     }
   }
 

@@ -11,7 +11,10 @@ import { freePort, sleep, waitFor } from './util.js';
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist');
 
-export interface Backend { readonly proc: Proc; readonly ports: readonly number[] }
+export interface Backend {
+  readonly proc: Proc;
+  readonly ports: readonly number[];
+}
 
 export async function startBackend(name: string, ports = 1): Promise<Backend> {
   const proc = forkNode(name, join(DIST, 'bench', 'backend.js'), [String(ports)]);
@@ -22,7 +25,11 @@ export async function startBackend(name: string, ports = 1): Promise<Backend> {
   return { proc, ports: msg.ports };
 }
 
-export interface Endpoint { readonly name: string; readonly url: string; readonly proc?: Proc }
+export interface Endpoint {
+  readonly name: string;
+  readonly url: string;
+  readonly proc?: Proc;
+}
 
 export async function startPlainProxy(target: string): Promise<Endpoint> {
   const port = await freePort();
@@ -79,12 +86,24 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = start('nginx', 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')]);
+  const proc = start('nginx', 'nginx', [
+    '-p',
+    dir,
+    '-c',
+    join(dir, 'nginx.conf'),
+    '-e',
+    join(dir, 'logs', 'error.log'),
+  ]);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('nginx', async () => {
-    if (!proc.alive()) throw new Error(`nginx exited: ${proc.tail()}`);
-    return (await get(`${url}/`).catch(() => undefined))?.status === 200;
-  }, 10_000, 50);
+  await waitFor(
+    'nginx',
+    async () => {
+      if (!proc.alive()) throw new Error(`nginx exited: ${proc.tail()}`);
+      return (await get(`${url}/`).catch(() => undefined))?.status === 200;
+    },
+    10_000,
+    50,
+  );
   return { name: 'nginx', url, proc };
 }
 
@@ -99,15 +118,30 @@ export interface BalancerOptions {
   readonly extra?: readonly string[];
 }
 
-export interface BalancerProc extends Endpoint { readonly proc: Proc; readonly admin: string; readonly startedAt: number }
+export interface BalancerProc extends Endpoint {
+  readonly proc: Proc;
+  readonly admin: string;
+  readonly startedAt: number;
+}
 
 export async function spawnBalancer(name: string, o: BalancerOptions): Promise<BalancerProc> {
   const port = await freePort();
   const adminPort = await freePort();
   const args = [
-    ...(o.nodeArgs ?? []), join(DIST, 'balancer', 'main.js'),
-    '--etcd-endpoints', o.etcd, '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`,
-    '--prefix', o.prefix, '--routes-prefix', o.routesPrefix, '--workers', String(o.workers ?? 1),
+    ...(o.nodeArgs ?? []),
+    join(DIST, 'balancer', 'main.js'),
+    '--etcd-endpoints',
+    o.etcd,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--admin',
+    `127.0.0.1:${adminPort}`,
+    '--prefix',
+    o.prefix,
+    '--routes-prefix',
+    o.routesPrefix,
+    '--workers',
+    String(o.workers ?? 1),
     ...(o.defaultService ? ['--default-service', o.defaultService] : []),
     ...(o.routes ?? []).flatMap((r) => ['--route', r]),
     ...(o.extra ?? []),
@@ -117,16 +151,26 @@ export async function spawnBalancer(name: string, o: BalancerOptions): Promise<B
   return { name, url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}`, proc, startedAt };
 }
 
-export interface Readyz { ready: boolean; revision: number; services?: number; workersReady?: number }
+export interface Readyz {
+  ready: boolean;
+  revision: number;
+  services?: number;
+  workersReady?: number;
+}
 
 /** Polls /readyz every `intervalMs` until ready (and at `minRevision` or later); returns ms since spawn. */
 export async function waitReady(b: BalancerProc, minRevision = 0, timeoutMs = 30_000, intervalMs = 5): Promise<number> {
-  await waitFor(`${b.name} ready at revision ≥ ${minRevision}`, async () => {
-    if (!b.proc.alive()) throw new Error(`${b.name} exited: ${b.proc.tail()}`);
-    const r = await get(`${b.admin}/readyz`, undefined, undefined, 2000).catch(() => undefined);
-    if (r?.status !== 200) return false;
-    return (JSON.parse(r.body) as Readyz).revision >= minRevision;
-  }, timeoutMs, intervalMs);
+  await waitFor(
+    `${b.name} ready at revision ≥ ${minRevision}`,
+    async () => {
+      if (!b.proc.alive()) throw new Error(`${b.name} exited: ${b.proc.tail()}`);
+      const r = await get(`${b.admin}/readyz`, undefined, undefined, 2000).catch(() => undefined);
+      if (r?.status !== 200) return false;
+      return (JSON.parse(r.body) as Readyz).revision >= minRevision;
+    },
+    timeoutMs,
+    intervalMs,
+  );
   return performance.now() - b.startedAt;
 }
 
@@ -141,15 +185,38 @@ export async function readyz(b: { admin: string }): Promise<Readyz> {
   return JSON.parse(r.body) as Readyz;
 }
 
-export interface SidekickProc { readonly proc: Proc; readonly metrics: string | undefined }
+export interface SidekickProc {
+  readonly proc: Proc;
+  readonly metrics: string | undefined;
+}
 
 /** Starts a host-wide sidekick publishing container IPs; `metrics` adds its /healthz listener. */
-export async function startSidekick(name: string, etcd: string, prefix: string, node: string, metrics = false): Promise<SidekickProc> {
+export async function startSidekick(
+  name: string,
+  etcd: string,
+  prefix: string,
+  node: string,
+  metrics = false,
+): Promise<SidekickProc> {
   const port = metrics ? await freePort() : 0;
   const proc = start(name, process.execPath, [
-    join(DIST, 'sidekick', 'main.js'), '--etcd-endpoints', etcd, '--prefix', prefix, '--node', node,
-    '--host-ip', '127.0.0.1', '--address', 'container', '--metrics', metrics ? `127.0.0.1:${port}` : 'off',
-    '--log-level', 'warn', '--log-format', 'json',
+    join(DIST, 'sidekick', 'main.js'),
+    '--etcd-endpoints',
+    etcd,
+    '--prefix',
+    prefix,
+    '--node',
+    node,
+    '--host-ip',
+    '127.0.0.1',
+    '--address',
+    'container',
+    '--metrics',
+    metrics ? `127.0.0.1:${port}` : 'off',
+    '--log-level',
+    'warn',
+    '--log-format',
+    'json',
   ]);
   return { proc, metrics: metrics ? `http://127.0.0.1:${port}` : undefined };
 }
@@ -157,13 +224,18 @@ export async function startSidekick(name: string, etcd: string, prefix: string, 
 /** Waits until the sidekick is connected to Docker and etcd and has finished its first full reconcile. */
 export async function waitSidekickSynced(s: SidekickProc, timeoutMs = 30_000): Promise<void> {
   if (!s.metrics) throw new Error('waitSidekickSynced needs a sidekick started with metrics');
-  await waitFor('sidekick connected and reconciled', async () => {
-    if (!s.proc.alive()) throw new Error(`sidekick exited: ${s.proc.tail()}`);
-    const r = await get(`${s.metrics}/healthz`, undefined, undefined, 2000).catch(() => undefined);
-    if (r?.status !== 200) return false;
-    const h = JSON.parse(r.body) as { dockerConnected?: boolean; etcdOk?: boolean; lastFullReconcile?: string };
-    return h.dockerConnected === true && h.etcdOk === true && h.lastFullReconcile !== undefined;
-  }, timeoutMs, 20);
+  await waitFor(
+    'sidekick connected and reconciled',
+    async () => {
+      if (!s.proc.alive()) throw new Error(`sidekick exited: ${s.proc.tail()}`);
+      const r = await get(`${s.metrics}/healthz`, undefined, undefined, 2000).catch(() => undefined);
+      if (r?.status !== 200) return false;
+      const h = JSON.parse(r.body) as { dockerConnected?: boolean; etcdOk?: boolean; lastFullReconcile?: string };
+      return h.dockerConnected === true && h.etcdOk === true && h.lastFullReconcile !== undefined;
+    },
+    timeoutMs,
+    20,
+  );
 }
 
 // ---- load ---------------------------------------------------------------------------------------
@@ -204,7 +276,16 @@ export function parseWrk(out: string): WrkResult {
 }
 
 export async function wrk(url: string, seconds: number, connections = 32, host?: string): Promise<WrkResult> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s', ...(host ? ['-H', `Host: ${host}`] : []), url];
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+    ...(host ? ['-H', `Host: ${host}`] : []),
+    url,
+  ];
   const r = await runCommand('wrk', args, (seconds + 30) * 1000);
   if (r.code !== 0) throw new Error(`wrk ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
   const res = parseWrk(r.stdout);
@@ -213,7 +294,12 @@ export async function wrk(url: string, seconds: number, connections = 32, host?:
 }
 
 /** Runs the Node load generator in its own process; closed mode stops when `stop` resolves. */
-export async function loadgen(name: string, p: LoadgenParams, stop?: Promise<void>, onStarted?: () => void): Promise<LoadgenResult> {
+export async function loadgen(
+  name: string,
+  p: LoadgenParams,
+  stop?: Promise<void>,
+  onStarted?: () => void,
+): Promise<LoadgenResult> {
   const proc = forkNode(name, join(DIST, 'bench', 'loadgen.js'), [JSON.stringify(p)]);
   const result = new Promise<LoadgenResult>((resolve, reject) => {
     proc.child.on('message', (m: { type?: string; result?: LoadgenResult }) => {
@@ -232,7 +318,9 @@ export async function loadgen(name: string, p: LoadgenParams, stop?: Promise<voi
   return r;
 }
 
-export interface ClosedLoad { stop(): Promise<LoadgenResult> }
+export interface ClosedLoad {
+  stop(): Promise<LoadgenResult>;
+}
 
 /** Starts closed-mode load and resolves once it is sending; `stop()` ends it and returns its result. */
 export async function startClosedLoad(name: string, p: Omit<LoadgenParams, 'mode'>): Promise<ClosedLoad> {

@@ -24,13 +24,37 @@ export interface Params {
 }
 
 export const QUICK: Params = {
-  rounds: 2, seconds: 1, rateSeconds: 1, rateWarmupMs: 300, putTrials: 20, containerTrials: 5, healthTrials: 3, startTrials: 2,
-  applyTrials: 50, churnSeconds: 3, churnRate: 1000, skContainers: 20, idleSeconds: 3, profileSeconds: 5,
+  rounds: 2,
+  seconds: 1,
+  rateSeconds: 1,
+  rateWarmupMs: 300,
+  putTrials: 20,
+  containerTrials: 5,
+  healthTrials: 3,
+  startTrials: 2,
+  applyTrials: 50,
+  churnSeconds: 3,
+  churnRate: 1000,
+  skContainers: 20,
+  idleSeconds: 3,
+  profileSeconds: 5,
 };
 
 export const FULL: Params = {
-  rounds: 5, seconds: 5, rateSeconds: 8, rateWarmupMs: 500, putTrials: 100, containerTrials: 50, healthTrials: 50, startTrials: 5,
-  applyTrials: 300, churnSeconds: 10, churnRate: 1000, skContainers: 200, idleSeconds: 10, profileSeconds: 15,
+  rounds: 5,
+  seconds: 5,
+  rateSeconds: 8,
+  rateWarmupMs: 500,
+  putTrials: 100,
+  containerTrials: 50,
+  healthTrials: 50,
+  startTrials: 5,
+  applyTrials: 300,
+  churnSeconds: 10,
+  churnRate: 1000,
+  skContainers: 200,
+  idleSeconds: 10,
+  profileSeconds: 15,
 };
 
 export interface Context {

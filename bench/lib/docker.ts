@@ -18,9 +18,17 @@ export async function buildImages(): Promise<void> {
   if (r.code !== 0) throw new Error(`building the web image failed: ${r.stderr}`);
 }
 
-export interface Started { readonly id: string; readonly name: string }
+export interface Started {
+  readonly id: string;
+  readonly name: string;
+}
 
-export async function runContainer(run: string, name: string, image: string, labels: Record<string, string>): Promise<Started> {
+export async function runContainer(
+  run: string,
+  name: string,
+  image: string,
+  labels: Record<string, string>,
+): Promise<Started> {
   if (aborted()) throw new Error(`${name}: not started, the benchmark is stopping`);
   const c = await docker.createContainer({
     Image: image,
@@ -46,7 +54,10 @@ export async function removeRunContainers(run: string): Promise<number> {
   const worker = async (): Promise<void> => {
     while (next < list.length) {
       const c = list[next++]!;
-      await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
@@ -68,16 +79,27 @@ export async function countEngineEvents(): Promise<{ stop(): number }> {
   };
 }
 
-export interface DockerEvent { readonly id: string; readonly action: string; readonly timeMs: number; readonly name: string }
+export interface DockerEvent {
+  readonly id: string;
+  readonly action: string;
+  readonly timeMs: number;
+  readonly name: string;
+}
 
 /** The run's container events, read continuously; `next(pred)` resolves with the first match at or after the call. */
 export class EventLog {
   private readonly events: DockerEvent[] = [];
-  private readonly waiters = new Set<{ pred: (e: DockerEvent) => boolean; resolve: (e: DockerEvent) => void; from: number }>();
+  private readonly waiters = new Set<{
+    pred: (e: DockerEvent) => boolean;
+    resolve: (e: DockerEvent) => void;
+    from: number;
+  }>();
   private stream: NodeJS.ReadableStream | undefined;
 
   async open(run: string): Promise<void> {
-    const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`${BENCH_LABEL}=${run}`] } })) as NodeJS.ReadableStream;
+    const stream = (await docker.getEvents({
+      filters: { type: ['container'], label: [`${BENCH_LABEL}=${run}`] },
+    })) as NodeJS.ReadableStream;
     this.stream = stream;
     let buf = '';
     stream.on('data', (chunk: Buffer) => {
@@ -88,8 +110,17 @@ export class EventLog {
         buf = buf.slice(nl + 1);
         if (!line) continue;
         try {
-          const raw = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes?: Record<string, string> }; timeNano: number };
-          this.push({ id: raw.Actor.ID, action: raw.Action, timeMs: raw.timeNano / 1e6, name: raw.Actor.Attributes?.name ?? '' });
+          const raw = JSON.parse(line) as {
+            Action: string;
+            Actor: { ID: string; Attributes?: Record<string, string> };
+            timeNano: number;
+          };
+          this.push({
+            id: raw.Actor.ID,
+            action: raw.Action,
+            timeMs: raw.timeNano / 1e6,
+            name: raw.Actor.Attributes?.name ?? '',
+          });
         } catch {
           // a partial or foreign line: ignore
         }
@@ -113,7 +144,14 @@ export class EventLog {
     const seen = this.events.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (e: DockerEvent) => { clearTimeout(timer); resolve(e); }, from: Date.now() };
+      const w = {
+        pred,
+        resolve: (e: DockerEvent) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+        from: Date.now(),
+      };
       const timer = setTimeout(() => {
         this.waiters.delete(w);
         reject(new Error(`no matching Docker event within ${timeoutMs} ms`));

@@ -2,8 +2,12 @@
 import { Agent, request } from 'node:http';
 import { epochMs } from './util.js';
 
-
-export interface Reply { status: number; body: string; at: number; headers: Record<string, string | string[] | undefined> }
+export interface Reply {
+  status: number;
+  body: string;
+  at: number;
+  headers: Record<string, string | string[] | undefined>;
+}
 
 export const pollAgent = new Agent({ keepAlive: true, maxSockets: 4 });
 
@@ -34,7 +38,13 @@ export async function getJson<T>(url: string): Promise<T> {
  * until `done(reply)` holds; returns that reply and how many requests it took. Errors count as replies
  * with status 0. Bounded by `timeoutMs`.
  */
-export async function pollUntil(url: string, host: string | undefined, done: (r: Reply) => boolean, timeoutMs: number, pauseMs = 0): Promise<{ reply: Reply; polls: number }> {
+export async function pollUntil(
+  url: string,
+  host: string | undefined,
+  done: (r: Reply) => boolean,
+  timeoutMs: number,
+  pauseMs = 0,
+): Promise<{ reply: Reply; polls: number }> {
   const deadline = epochMs() + timeoutMs;
   let polls = 0;
   while (epochMs() < deadline) {

@@ -42,14 +42,20 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /** Parses a Prometheus histogram from /metrics text into cumulative buckets. */
-export function parseHistogram(text: string, name: string): { buckets: Array<{ le: number; count: number }>; sum: number; count: number } {
+export function parseHistogram(
+  text: string,
+  name: string,
+): { buckets: Array<{ le: number; count: number }>; sum: number; count: number } {
   const buckets: Array<{ le: number; count: number }> = [];
   let sum = 0;
   let count = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith(`${name}_bucket{`)) {
       const le = /le="([^"]+)"/.exec(line)?.[1] ?? '+Inf';
-      buckets.push({ le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count: Number(line.slice(line.lastIndexOf(' ') + 1)) });
+      buckets.push({
+        le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le),
+        count: Number(line.slice(line.lastIndexOf(' ') + 1)),
+      });
     } else if (line.startsWith(`${name}_sum`)) sum = Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith(`${name}_count`)) count = Number(line.slice(line.lastIndexOf(' ') + 1));
   }
@@ -57,7 +63,11 @@ export function parseHistogram(text: string, name: string): { buckets: Array<{ l
 }
 
 /** Quantile of the observations between two scrapes, as the upper bound of the bucket it falls in. */
-export function histogramDelta(before: ReturnType<typeof parseHistogram>, after: ReturnType<typeof parseHistogram>, q: number): { count: number; mean: number; quantileLe: number } {
+export function histogramDelta(
+  before: ReturnType<typeof parseHistogram>,
+  after: ReturnType<typeof parseHistogram>,
+  q: number,
+): { count: number; mean: number; quantileLe: number } {
   const count = after.count - before.count;
   const mean = count > 0 ? (after.sum - before.sum) / count : Number.NaN;
   let quantileLe = Number.NaN;

@@ -55,7 +55,9 @@ function track(name: string, child: ChildProcess, logFile: string, fd: number | 
   if (child.pid === undefined) throw new Error(`${name}: could not start (${child.spawnfile})`);
   const pid = child.pid;
   if (workDir) appendFileSync(join(workDir, 'pids'), `${pid} ${startTime(pid)} ${name}\n`);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')),
+  );
   if (fd !== undefined) void exited.finally(() => closeSync(fd));
   const proc: Proc = {
     name,
@@ -106,7 +108,12 @@ export function forkNode(name: string, modulePath: string, args: readonly string
 }
 
 /** Runs a short command to completion with a deadline; resolves with its exit code and output. */
-export function runCommand(cmd: string, args: readonly string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     refuseIfAborting(cmd);
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,11 +4,34 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
-export interface FunctionTime { name: string; where: string; selfMs: number; selfPct: number; totalMs: number; totalPct: number }
+export interface FunctionTime {
+  name: string;
+  where: string;
+  selfMs: number;
+  selfPct: number;
+  totalMs: number;
+  totalPct: number;
+}
 export interface ProfileSummary {
   durationMs: number;
   busyMs: number;
@@ -42,7 +65,8 @@ function packageOf(f: CallFrame): string {
   return url;
 }
 
-const keyOf = (f: CallFrame): string => `${f.functionName || '(anonymous)'}\u0000${shortUrl(f.url)}:${f.lineNumber + 1}`;
+const keyOf = (f: CallFrame): string =>
+  `${f.functionName || '(anonymous)'}\u0000${shortUrl(f.url)}:${f.lineNumber + 1}`;
 
 /** Per node id, the µs of samples taken at least `skipMs` after the profile started. */
 function sampleTimes(profile: CpuProfile, skipMs: number): Map<number, number> {
@@ -113,18 +137,32 @@ export function summarizeProfile(profile: CpuProfile, top = 25, skipMs = 0): Pro
     busyMs: busyUs / 1000,
     idleMs: idleUs / 1000,
     topSelf: sortBy(self).slice(0, top).map(fn),
-    topTotal: sortBy(total).filter((k) => !k.startsWith('(program)') && !k.startsWith('(garbage')).slice(0, top).map(fn),
-    packages: sortBy(pkgSelf).map((p) => ({ name: p, selfMs: (pkgSelf.get(p) ?? 0) / 1000, selfPct: pct(pkgSelf.get(p) ?? 0), totalMs: (pkgTotal.get(p) ?? 0) / 1000, totalPct: pct(pkgTotal.get(p) ?? 0) })),
+    topTotal: sortBy(total)
+      .filter((k) => !k.startsWith('(program)') && !k.startsWith('(garbage'))
+      .slice(0, top)
+      .map(fn),
+    packages: sortBy(pkgSelf).map((p) => ({
+      name: p,
+      selfMs: (pkgSelf.get(p) ?? 0) / 1000,
+      selfPct: pct(pkgSelf.get(p) ?? 0),
+      totalMs: (pkgTotal.get(p) ?? 0) / 1000,
+      totalPct: pct(pkgTotal.get(p) ?? 0),
+    })),
   };
 }
 
 export function renderProfileText(s: ProfileSummary): string {
-  const lines = [`profile: ${s.durationMs.toFixed(0)} ms, busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms (percentages are of busy time)`, '', 'top self time:'];
+  const lines = [
+    `profile: ${s.durationMs.toFixed(0)} ms, busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms (percentages are of busy time)`,
+    '',
+    'top self time:',
+  ];
   for (const f of s.topSelf) lines.push(`  ${f.selfPct.toFixed(1).padStart(5)} %  ${f.name}  ${f.where}`);
   lines.push('', 'top inclusive time:');
   for (const f of s.topTotal) lines.push(`  ${f.totalPct.toFixed(1).padStart(5)} %  ${f.name}  ${f.where}`);
   lines.push('', 'by package (self / inclusive):');
-  for (const p of s.packages.slice(0, 30)) lines.push(`  ${p.selfPct.toFixed(1).padStart(5)} % / ${p.totalPct.toFixed(1).padStart(5)} %  ${p.name}`);
+  for (const p of s.packages.slice(0, 30))
+    lines.push(`  ${p.selfPct.toFixed(1).padStart(5)} % / ${p.totalPct.toFixed(1).padStart(5)} %  ${p.name}`);
   return lines.join('\n') + '\n';
 }
 
@@ -155,7 +193,13 @@ export function renderFlameSvg(profile: CpuProfile, title: string, skipMs = 0): 
     const n = byId.get(id)!;
     const w = (t / rootUs) * width;
     const f = n.callFrame;
-    rects.push({ x, w, depth, label: `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`, pct: (t / rootUs) * 100 });
+    rects.push({
+      x,
+      w,
+      depth,
+      label: `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`,
+      pct: (t / rootUs) * 100,
+    });
     maxDepth = Math.max(maxDepth, depth);
     let cx = x;
     for (const c of n.children ?? []) {
@@ -169,11 +213,18 @@ export function renderFlameSvg(profile: CpuProfile, title: string, skipMs = 0): 
   const color = (label: string): string => {
     let h = 0;
     for (let i = 0; i < label.length; i++) h = (h * 31 + label.charCodeAt(i)) >>> 0;
-    return label.includes('node_modules') ? `hsl(${20 + (h % 30)},80%,${55 + (h % 15)}%)` : label.includes('dist/') ? `hsl(${200 + (h % 30)},60%,${60 + (h % 15)}%)` : `hsl(${40 + (h % 20)},70%,${60 + (h % 15)}%)`;
+    return label.includes('node_modules')
+      ? `hsl(${20 + (h % 30)},80%,${55 + (h % 15)}%)`
+      : label.includes('dist/')
+        ? `hsl(${200 + (h % 30)},60%,${60 + (h % 15)}%)`
+        : `hsl(${40 + (h % 20)},70%,${60 + (h % 15)}%)`;
   };
   const body = rects.map((r) => {
     const y = height - 10 - (r.depth + 1) * rowH;
-    const text = r.w > 40 ? `<text x="${(r.x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(r.label.slice(0, Math.floor(r.w / 6.5)))}</text>` : '';
+    const text =
+      r.w > 40
+        ? `<text x="${(r.x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(r.label.slice(0, Math.floor(r.w / 6.5)))}</text>`
+        : '';
     return `<g><title>${esc(r.label)} (${r.pct.toFixed(1)} %)</title><rect x="${r.x.toFixed(1)}" y="${y}" width="${Math.max(0.5, r.w - 0.5).toFixed(1)}" height="${rowH - 1}" fill="${color(r.label)}"/>${text}</g>`;
   });
   return [

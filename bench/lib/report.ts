@@ -18,7 +18,16 @@ export function fmt(v: number | string, unit = ''): string {
   if (typeof v === 'string') return v;
   if (!Number.isFinite(v)) return 'n/a';
   const abs = Math.abs(v);
-  const text = abs >= 1000 ? Math.round(v).toLocaleString('en-US') : abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : abs >= 1 ? v.toFixed(2) : v.toFixed(3);
+  const text =
+    abs >= 1000
+      ? Math.round(v).toLocaleString('en-US')
+      : abs >= 100
+        ? v.toFixed(0)
+        : abs >= 10
+          ? v.toFixed(1)
+          : abs >= 1
+            ? v.toFixed(2)
+            : v.toFixed(3);
   return unit === '×' ? `${text}×` : unit ? `${text} ${unit}` : text;
 }
 
@@ -26,9 +35,19 @@ const verdict = (r: Row): string => (r.pass === undefined ? '' : r.pass ? 'PASS'
 
 export function renderTable(rows: readonly Row[]): string {
   const header = ['scenario', 'metric', 'value', 'target', 'result'];
-  const cells = rows.map((r) => [r.scenario, r.metric + (r.note ? ` (${r.note})` : ''), fmt(r.value, r.unit), r.target ?? '', verdict(r)]);
+  const cells = rows.map((r) => [
+    r.scenario,
+    r.metric + (r.note ? ` (${r.note})` : ''),
+    fmt(r.value, r.unit),
+    r.target ?? '',
+    verdict(r),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]): string => c.map((x, i) => (i === 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (c: readonly string[]): string =>
+    c
+      .map((x, i) => (i === 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -36,17 +55,26 @@ export function renderTable(rows: readonly Row[]): string {
 export function renderMarkdown(rows: readonly Row[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   const out = ['| scenario | metric | value | target | result |', '|---|---|--:|---|---|'];
-  for (const r of rows) out.push(`| ${esc(r.scenario)} | ${esc(r.metric + (r.note ? ` (${r.note})` : ''))} | ${esc(fmt(r.value, r.unit))} | ${esc(r.target ?? '')} | ${verdict(r)} |`);
+  for (const r of rows)
+    out.push(
+      `| ${esc(r.scenario)} | ${esc(r.metric + (r.note ? ` (${r.note})` : ''))} | ${esc(fmt(r.value, r.unit))} | ${esc(r.target ?? '')} | ${verdict(r)} |`,
+    );
   return out.join('\n');
 }
 
 export function writeJson(file: string, data: unknown): void {
-  writeFileSync(file, `${JSON.stringify(data, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(data, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
 }
 
 // ---- SVG --------------------------------------------------------------------------------------
 
-export interface BarGroup { readonly label: string; readonly values: readonly number[] }
+export interface BarGroup {
+  readonly label: string;
+  readonly values: readonly number[];
+}
 export interface Panel {
   readonly title: string;
   readonly series: readonly string[];
@@ -71,15 +99,21 @@ function panelSvg(p: Panel, y0: number, width: number): { svg: string; height: n
   let y = y0 + 32;
   p.series.forEach((s, i) => {
     const x = labelW + i * 150;
-    parts.push(`<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 16}" y="${y}" font-size="12">${escXml(s)}</text>`);
+    parts.push(
+      `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 16}" y="${y}" font-size="12">${escXml(s)}</text>`,
+    );
   });
   y += 12;
   const top = y;
   for (const g of p.groups) {
-    parts.push(`<text x="${labelW - 8}" y="${y + (barH * g.values.length) / 2 + 4}" font-size="12" text-anchor="end">${escXml(g.label)}</text>`);
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + (barH * g.values.length) / 2 + 4}" font-size="12" text-anchor="end">${escXml(g.label)}</text>`,
+    );
     g.values.forEach((v, i) => {
       const w = Number.isFinite(v) ? (v / max) * plotW : 0;
-      parts.push(`<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i % COLORS.length]}"/>`);
+      parts.push(
+        `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i % COLORS.length]}"/>`,
+      );
       parts.push(`<text x="${labelW + w + 4}" y="${y + barH - 4}" font-size="11">${escXml(fmt(v, p.unit))}</text>`);
       y += barH;
     });
@@ -87,8 +121,12 @@ function panelSvg(p: Panel, y0: number, width: number): { svg: string; height: n
   }
   if (p.marker) {
     const x = labelW + (p.marker.value / max) * plotW;
-    parts.push(`<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#d00" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${x.toFixed(1)}" y="${y + 12}" font-size="11" fill="#d00" text-anchor="middle">${escXml(p.marker.label)}</text>`);
+    parts.push(
+      `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#d00" stroke-dasharray="4 3"/>`,
+    );
+    parts.push(
+      `<text x="${x.toFixed(1)}" y="${y + 12}" font-size="11" fill="#d00" text-anchor="middle">${escXml(p.marker.label)}</text>`,
+    );
     y += 14;
   }
   parts.push(`<line x1="${labelW}" y1="${top - 4}" x2="${labelW}" y2="${y}" stroke="#333"/>`);

@@ -7,7 +7,13 @@
 //   healthy → first 200   Docker `health_status: healthy` event → first 200 from that container
 //   stop → no new requests  Engine API stop issued → first request no longer sent to it
 // and 0 failed requests while 3 backends are restarted one by one under load.
-import { type BalancerProc, startBalancer, startClosedLoad, startSidekick, waitSidekickSynced } from '../lib/components.js';
+import {
+  type BalancerProc,
+  startBalancer,
+  startClosedLoad,
+  startSidekick,
+  waitSidekickSynced,
+} from '../lib/components.js';
 import type { Context } from '../lib/context.js';
 import { docker, EventLog, HEALTH_IMAGE, removeRunContainers, runContainer, WEB_IMAGE } from '../lib/docker.js';
 import { get, getJson, pollUntil } from '../lib/http.js';
@@ -25,10 +31,19 @@ export interface ConvergenceRaw {
   /** Docker's share of stopToNoNew: Engine API stop called → its `kill` event. */
   stopToKillEvent: number[];
   summaries: Record<string, Summary>;
-  rolling: { requests: number; failed: number; failures: Record<string, number>; perBackend: Record<string, number>; restarts: number; seconds: number };
+  rolling: {
+    requests: number;
+    failed: number;
+    failures: Record<string, number>;
+    perBackend: Record<string, number>;
+    restarts: number;
+    seconds: number;
+  };
 }
 
-interface TableJson { services: Array<{ name: string; backends: Array<{ instance: string; state: string }> }> }
+interface TableJson {
+  services: Array<{ name: string; backends: Array<{ instance: string; state: string }> }>;
+}
 
 async function backendsOf(b: BalancerProc, service: string): Promise<Array<{ instance: string; state: string }>> {
   const t = await getJson<TableJson>(`${b.admin}/api/table`);
@@ -39,10 +54,23 @@ export async function convergence(ctx: Context): Promise<ConvergenceRaw> {
   const { etcd, params, run } = ctx;
   const prefix = '/conv/services';
   const b = await startBalancer('balancer-conv', {
-    etcd: etcd.endpoint, prefix, routesPrefix: '/conv/routes', workers: 1,
+    etcd: etcd.endpoint,
+    prefix,
+    routesPrefix: '/conv/routes',
+    workers: 1,
     routes: ['conv.bench=conv', 'web.bench=benchweb', 'health.bench=benchhealth', 'roll.bench=benchroll'],
   });
-  const raw: ConvergenceRaw = { putToRouted: [], putAck: [], deleteToRemoved: [], startToFirst200: [], healthyToFirst200: [], stopToNoNew: [], stopToKillEvent: [], summaries: {}, rolling: { requests: 0, failed: 0, failures: {}, perBackend: {}, restarts: 0, seconds: 0 } };
+  const raw: ConvergenceRaw = {
+    putToRouted: [],
+    putAck: [],
+    deleteToRemoved: [],
+    startToFirst200: [],
+    healthyToFirst200: [],
+    stopToNoNew: [],
+    stopToKillEvent: [],
+    summaries: {},
+    rolling: { requests: 0, failed: 0, failures: {}, perBackend: {}, restarts: 0, seconds: 0 },
+  };
   const url = `${b.url}/`;
 
   // -- registry only: put → routed, delete → removed ---------------------------------------------
@@ -50,7 +78,10 @@ export async function convergence(ctx: Context): Promise<ConvergenceRaw> {
   for (let i = 0; i < params.putTrials; i++) {
     const key = `${prefix}/conv/bench:t${i}:${ctx.backendPort}`;
     const t0 = epochMs();
-    const put = etcd.client.put(key).value(JSON.stringify({ host: '127.0.0.1', port: ctx.backendPort })).exec(); // builders are lazy: start it now
+    const put = etcd.client
+      .put(key)
+      .value(JSON.stringify({ host: '127.0.0.1', port: ctx.backendPort }))
+      .exec(); // builders are lazy: start it now
     void put.then(() => raw.putAck.push(epochMs() - t0));
     const routed = await pollUntil(url, 'conv.bench', (r) => r.status === 200, 5000);
     await put;
@@ -94,35 +125,63 @@ export async function convergence(ctx: Context): Promise<ConvergenceRaw> {
       const first = await pollUntil(url, 'health.bench', (r) => r.status === 200 && r.body.includes(name), 15_000);
       const healthy = await events.find((e) => e.id === c.id && e.action === 'health_status: healthy', 5000);
       raw.healthyToFirst200.push(Math.max(0, first.reply.at - healthy.timeMs));
-      removals.push(docker.getContainer(c.id).remove({ force: true }).catch(() => undefined));
+      removals.push(
+        docker
+          .getContainer(c.id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      );
     }
     await Promise.all(removals.splice(0));
 
     // -- rolling restart of 3 backends under load ----------------------------------------------------
     log('convergence: rolling restart of 3 backends under load');
     const roll = [];
-    for (let i = 0; i < 3; i++) roll.push(await runContainer(run, `bench-${run}-roll${i}`, WEB_IMAGE, { 'sidekick.service': 'benchroll' }));
+    for (let i = 0; i < 3; i++)
+      roll.push(await runContainer(run, `bench-${run}-roll${i}`, WEB_IMAGE, { 'sidekick.service': 'benchroll' }));
     const allUp = async (): Promise<boolean> => {
       const bs = await backendsOf(b, 'benchroll');
       return bs.length === 3 && bs.every((x) => x.state === 'up');
     };
     await waitFor('3 rolling backends in the table', allUp, 15_000, 20);
     // In the table is not yet answering (httpd may still be starting): wait for a 200 before loading.
-    await waitFor('3 rolling backends answering', async () => {
-      const r = await get(url, 'roll.bench');
-      return r.status === 200;
-    }, 5000, 20);
+    await waitFor(
+      '3 rolling backends answering',
+      async () => {
+        const r = await get(url, 'roll.bench');
+        return r.status === 200;
+      },
+      5000,
+      20,
+    );
     const t0 = epochMs();
-    const load = await startClosedLoad('loadgen-rolling', { url, host: 'roll.bench', concurrency: 8, durationMs: 120_000 });
+    const load = await startClosedLoad('loadgen-rolling', {
+      url,
+      host: 'roll.bench',
+      concurrency: 8,
+      durationMs: 120_000,
+    });
     for (const c of roll) {
       await docker.getContainer(c.id).restart({ t: 1 });
       raw.rolling.restarts++;
       // Back in the table is enough: a backend dialled before its httpd listened may sit out its ejection.
-      await waitFor(`${c.name} back in the table`, async () => (await backendsOf(b, 'benchroll')).length === 3, 15_000, 20);
+      await waitFor(
+        `${c.name} back in the table`,
+        async () => (await backendsOf(b, 'benchroll')).length === 3,
+        15_000,
+        20,
+      );
       await sleep(100);
     }
     const res = await load.stop();
-    raw.rolling = { requests: res.sent, failed: res.failed, failures: res.failures, perBackend: res.bodies, restarts: raw.rolling.restarts, seconds: (epochMs() - t0) / 1000 };
+    raw.rolling = {
+      requests: res.sent,
+      failed: res.failed,
+      failures: res.failures,
+      perBackend: res.bodies,
+      restarts: raw.rolling.restarts,
+      seconds: (epochMs() - t0) / 1000,
+    };
   } finally {
     events.close();
     await sidekick.proc.stop('SIGTERM', 10_000);
@@ -130,7 +189,16 @@ export async function convergence(ctx: Context): Promise<ConvergenceRaw> {
     await removeRunContainers(run);
     await b.proc.stop();
   }
-  for (const k of ['putToRouted', 'putAck', 'deleteToRemoved', 'startToFirst200', 'healthyToFirst200', 'stopToNoNew', 'stopToKillEvent'] as const) raw.summaries[k] = summarize(raw[k]);
+  for (const k of [
+    'putToRouted',
+    'putAck',
+    'deleteToRemoved',
+    'startToFirst200',
+    'healthyToFirst200',
+    'stopToNoNew',
+    'stopToKillEvent',
+  ] as const)
+    raw.summaries[k] = summarize(raw[k]);
   report(ctx, raw);
   return raw;
 }
@@ -149,12 +217,29 @@ function report(ctx: Context, raw: ConvergenceRaw): void {
     const s = raw.summaries[k]!;
     ctx.rows.push({ scenario: S, metric: `${label} p50`, value: s.p50, unit: 'ms', note: `n=${s.n}` });
     const extra =
-      k === 'putToRouted' ? `; etcd put ack p50 ${raw.summaries.putAck!.p50.toFixed(1)} / p99 ${raw.summaries.putAck!.p99.toFixed(1)} ms`
-      : k === 'stopToNoNew' ? `; Docker's API → kill event p50 ${raw.summaries.stopToKillEvent!.p50.toFixed(1)} / p99 ${raw.summaries.stopToKillEvent!.p99.toFixed(1)} ms`
-      : '';
-    ctx.rows.push({ scenario: S, metric: `${label} p99`, value: s.p99, unit: 'ms', target: '≤ 100 ms', pass: s.n > 0 && s.p99 <= 100, note: `n=${s.n}, max ${s.max.toFixed(1)} ms${extra}` });
+      k === 'putToRouted'
+        ? `; etcd put ack p50 ${raw.summaries.putAck!.p50.toFixed(1)} / p99 ${raw.summaries.putAck!.p99.toFixed(1)} ms`
+        : k === 'stopToNoNew'
+          ? `; Docker's API → kill event p50 ${raw.summaries.stopToKillEvent!.p50.toFixed(1)} / p99 ${raw.summaries.stopToKillEvent!.p99.toFixed(1)} ms`
+          : '';
+    ctx.rows.push({
+      scenario: S,
+      metric: `${label} p99`,
+      value: s.p99,
+      unit: 'ms',
+      target: '≤ 100 ms',
+      pass: s.n > 0 && s.p99 <= 100,
+      note: `n=${s.n}, max ${s.max.toFixed(1)} ms${extra}`,
+    });
   }
   const r = raw.rolling;
-  ctx.rows.push({ scenario: S, metric: 'failed requests, rolling restart of 3 backends', value: r.failed, unit: '', target: '0', pass: r.failed === 0 && r.requests > 0, note: `${r.requests} requests in ${r.seconds.toFixed(1)} s` });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'failed requests, rolling restart of 3 backends',
+    value: r.failed,
+    unit: '',
+    target: '0',
+    pass: r.failed === 0 && r.requests > 0,
+    note: `${r.requests} requests in ${r.seconds.toFixed(1)} s`,
+  });
 }
-

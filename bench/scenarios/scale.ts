@@ -32,8 +32,25 @@ export interface ScaleRaw {
   syncMs: number;
   rssAfterSyncMiB: number;
   apply: { histogram: { count: number; mean: number; quantileLe: number }; putToVisible: Summary };
-  churn: { seconds: number; target: number; acked: number; achievedRate: number; probeLags: Summary; probeLagSeries: number[]; catchUpMs: number; rssMaxMiB: number; cpuPercent: number; writerSkipped: number; putErrors: number };
-  throughput: { runs: Array<{ round: number; competitor: string; rps: number; p99: number; errors: number }>; scaleRps: number; tenRps: number; ratio: number };
+  churn: {
+    seconds: number;
+    target: number;
+    acked: number;
+    achievedRate: number;
+    probeLags: Summary;
+    probeLagSeries: number[];
+    catchUpMs: number;
+    rssMaxMiB: number;
+    cpuPercent: number;
+    writerSkipped: number;
+    putErrors: number;
+  };
+  throughput: {
+    runs: Array<{ round: number; competitor: string; rps: number; p99: number; errors: number }>;
+    scaleRps: number;
+    tenRps: number;
+    ratio: number;
+  };
 }
 
 function entryValue(port: number, weight = 1): string {
@@ -41,16 +58,25 @@ function entryValue(port: number, weight = 1): string {
 }
 
 /** The scale registry: 10,000 entries under /scale/services, 1,000 route keys, and the 10-backend case under /small. */
-export async function writeScaleRegistry(ctx: Context, ports: readonly number[]): Promise<{ lastRevision: number; writeMs: number; keys: number }> {
+export async function writeScaleRegistry(
+  ctx: Context,
+  ports: readonly number[],
+): Promise<{ lastRevision: number; writeMs: number; keys: number }> {
   const ops: PutOp[] = [];
   for (let s = 0; s < SERVICES; s++) {
-    for (let i = 0; i < PER_SERVICE; i++) ops.push({ key: `/scale/services/s${pad(s)}/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
+    for (let i = 0; i < PER_SERVICE; i++)
+      ops.push({ key: `/scale/services/s${pad(s)}/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
   }
   // 1,000 route keys: 999 to services, one to the probe service.
-  for (let s = 0; s < SERVICES - 1; s++) ops.push({ key: `/scale/routes/r${pad(s)}`, value: JSON.stringify({ host: `s${pad(s)}.bench`, service: `s${pad(s)}` }) });
+  for (let s = 0; s < SERVICES - 1; s++)
+    ops.push({
+      key: `/scale/routes/r${pad(s)}`,
+      value: JSON.stringify({ host: `s${pad(s)}.bench`, service: `s${pad(s)}` }),
+    });
   ops.push({ key: '/scale/routes/probe', value: JSON.stringify({ host: 'probe.bench', service: 'probe' }) });
   // The "10-backend case": the same service alone.
-  for (let i = 0; i < PER_SERVICE; i++) ops.push({ key: `/small/services/s0500/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
+  for (let i = 0; i < PER_SERVICE; i++)
+    ops.push({ key: `/small/services/s0500/bench:n${i}:${ports[i]}`, value: entryValue(ports[i]!) });
   ops.push({ key: '/small/routes/r0500', value: JSON.stringify({ host: 's0500.bench', service: 's0500' }) });
   log(`scale: writing ${ops.length} keys`);
   const w0 = performance.now();
@@ -58,10 +84,20 @@ export async function writeScaleRegistry(ctx: Context, ports: readonly number[])
   return { lastRevision, writeMs: performance.now() - w0, keys: ops.length };
 }
 
-export interface ChurnStats { seconds: number; acked: number; skipped: number; putErrors: number }
+export interface ChurnStats {
+  seconds: number;
+  acked: number;
+  skipped: number;
+  putErrors: number;
+}
 
 /** Changes existing entries (weights) at `rate` per second for `seconds`, paced in 10 ms steps, ≤ 256 in flight. */
-export async function churnWrites(ctx: Context, ports: readonly number[], rate: number, seconds: number): Promise<ChurnStats> {
+export async function churnWrites(
+  ctx: Context,
+  ports: readonly number[],
+  rate: number,
+  seconds: number,
+): Promise<ChurnStats> {
   const total = rate * seconds;
   const maxInFlight = 256;
   let issued = 0;
@@ -74,8 +110,13 @@ export async function churnWrites(ctx: Context, ports: readonly number[], rate: 
     inFlight++;
     const s = (i * 7919) % SERVICES;
     const n = i % PER_SERVICE;
-    ctx.etcd.client.put(`/scale/services/s${pad(s)}/bench:n${n}:${ports[n]}`).value(entryValue(ports[n]!, 1 + (i % 5)))
-      .then(() => acked++, () => putErrors++)
+    ctx.etcd.client
+      .put(`/scale/services/s${pad(s)}/bench:n${n}:${ports[n]}`)
+      .value(entryValue(ports[n]!, 1 + (i % 5)))
+      .then(
+        () => acked++,
+        () => putErrors++,
+      )
       .finally(() => inFlight--);
   };
   while (issued < total) {
@@ -99,14 +140,24 @@ export async function scale(ctx: Context): Promise<ScaleRaw> {
   const backends = await startBackend('backend-10ports', PER_SERVICE);
   const ports = backends.ports;
   const { lastRevision, writeMs } = await writeScaleRegistry(ctx, ports);
-  const scaleOpts = { etcd: etcd.endpoint, prefix: '/scale/services', routesPrefix: '/scale/routes', workers: 1 as const };
+  const scaleOpts = {
+    etcd: etcd.endpoint,
+    prefix: '/scale/services',
+    routesPrefix: '/scale/routes',
+    workers: 1 as const,
+  };
 
   log(`scale: initial sync, ${params.startTrials} starts each of an empty and a 10k-entry registry`);
   const readyEmptyMs: number[] = [];
   const readyScaleMs: number[] = [];
   let big: BalancerProc | undefined;
   for (let i = 0; i < params.startTrials; i++) {
-    const empty = await spawnBalancer('balancer-empty', { etcd: etcd.endpoint, prefix: '/empty/services', routesPrefix: '/empty/routes', workers: 1 });
+    const empty = await spawnBalancer('balancer-empty', {
+      etcd: etcd.endpoint,
+      prefix: '/empty/services',
+      routesPrefix: '/empty/routes',
+      workers: 1,
+    });
     readyEmptyMs.push(await waitReady(empty, 0, 30_000, 2));
     await empty.proc.stop();
     const b = await spawnBalancer('balancer-scale', scaleOpts);
@@ -120,7 +171,8 @@ export async function scale(ctx: Context): Promise<ScaleRaw> {
 
   // -- apply of one change ---------------------------------------------------------------------
   log(`scale: ${params.applyTrials} single changes`);
-  const metricsText = async (): Promise<string> => (await get(`${scaleB.admin}/metrics`, undefined, undefined, 10_000)).body;
+  const metricsText = async (): Promise<string> =>
+    (await get(`${scaleB.admin}/metrics`, undefined, undefined, 10_000)).body;
   const probe = probeFn(ctx, scaleB, ports);
   const h0 = parseHistogram(await metricsText(), 'balancer_table_apply_seconds');
   const visible: number[] = [];
@@ -133,9 +185,17 @@ export async function scale(ctx: Context): Promise<ScaleRaw> {
   const churn = await runChurn(ctx, scaleB, ports, probe);
 
   // -- throughput at scale vs the 10-backend case ---------------------------------------------------
-  const ten = await startBalancer('balancer-10', { etcd: etcd.endpoint, prefix: '/small/services', routesPrefix: '/small/routes', workers: 1 });
+  const ten = await startBalancer('balancer-10', {
+    etcd: etcd.endpoint,
+    prefix: '/small/services',
+    routesPrefix: '/small/routes',
+    workers: 1,
+  });
   log(`scale: throughput at 10k entries vs 10 backends, ${params.rounds} rounds × ${params.seconds}s`);
-  const competitors = [{ name: 'scale-10k', url: scaleB.url }, { name: 'ten-backends', url: ten.url }];
+  const competitors = [
+    { name: 'scale-10k', url: scaleB.url },
+    { name: 'ten-backends', url: ten.url },
+  ];
   const runs: ScaleRaw['throughput']['runs'] = [];
   for (const c of competitors) await wrk(`${c.url}/`, 1, 32, 's0500.bench');
   for (let round = 0; round < params.rounds; round++) {
@@ -149,9 +209,14 @@ export async function scale(ctx: Context): Promise<ScaleRaw> {
   const tenRps = median(runs.filter((r) => r.competitor === 'ten-backends').map((r) => r.rps));
   await Promise.all([scaleB.proc.stop(), ten.proc.stop(), backends.proc.stop()]);
   const raw: ScaleRaw = {
-    writeMs, lastRevision, readyEmptyMs, readyScaleMs,
+    writeMs,
+    lastRevision,
+    readyEmptyMs,
+    readyScaleMs,
     syncMs: median(readyScaleMs) - median(readyEmptyMs),
-    rssAfterSyncMiB, apply, churn,
+    rssAfterSyncMiB,
+    apply,
+    churn,
     throughput: { runs, scaleRps, tenRps, ratio: scaleRps / tenRps },
   };
   report(ctx, raw);
@@ -167,13 +232,24 @@ function probeFn(ctx: Context, b: BalancerProc, ports: readonly number[]): Probe
     const port = ports[n++ % ports.length]!;
     const t0 = epochMs();
     const put = ctx.etcd.client.put(PROBE_KEY).value(entryValue(port)).exec();
-    const r = await pollUntil(`${b.url}/`, 'probe.bench', (x) => x.status === 200 && x.headers['x-port'] === String(port), 30_000, pauseMs);
+    const r = await pollUntil(
+      `${b.url}/`,
+      'probe.bench',
+      (x) => x.status === 200 && x.headers['x-port'] === String(port),
+      30_000,
+      pauseMs,
+    );
     await put;
     return { ms: r.reply.at - t0, at: r.reply.at };
   };
 }
 
-async function runChurn(ctx: Context, b: BalancerProc, ports: readonly number[], probe: Probe): Promise<ScaleRaw['churn']> {
+async function runChurn(
+  ctx: Context,
+  b: BalancerProc,
+  ports: readonly number[],
+  probe: Probe,
+): Promise<ScaleRaw['churn']> {
   const { params } = ctx;
   let rssMax = rssMiB(b.proc.pid);
   const probeLags: number[] = [];
@@ -198,27 +274,122 @@ async function runChurn(ctx: Context, b: BalancerProc, ports: readonly number[],
   const catchUpMs = final.at - lastAck;
   const cpuPercent = ((cpuSeconds(b.proc.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
   rssMax = Math.max(rssMax, rssMiB(b.proc.pid));
-  return { seconds: w.seconds, target: params.churnRate, acked: w.acked, achievedRate: w.acked / w.seconds, probeLags: summarize(probeLags), probeLagSeries: probeLags, catchUpMs, rssMaxMiB: rssMax, cpuPercent, writerSkipped: w.skipped, putErrors: w.putErrors };
+  return {
+    seconds: w.seconds,
+    target: params.churnRate,
+    acked: w.acked,
+    achievedRate: w.acked / w.seconds,
+    probeLags: summarize(probeLags),
+    probeLagSeries: probeLags,
+    catchUpMs,
+    rssMaxMiB: rssMax,
+    cpuPercent,
+    writerSkipped: w.skipped,
+    putErrors: w.putErrors,
+  };
 }
 
 function report(ctx: Context, raw: ScaleRaw): void {
   const S = '3 scale';
-  ctx.rows.push({ scenario: S, metric: 'write 10,000 entries + 1,000 routes (txns of 100)', value: raw.writeMs, unit: 'ms' });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'write 10,000 entries + 1,000 routes (txns of 100)',
+    value: raw.writeMs,
+    unit: 'ms',
+  });
   const scaleReady = median(raw.readyScaleMs);
-  ctx.rows.push({ scenario: S, metric: 'balancer spawn → ready, empty registry', value: median(raw.readyEmptyMs), unit: 'ms', note: `n=${raw.readyEmptyMs.length}` });
-  ctx.rows.push({ scenario: S, metric: 'balancer spawn → ready at 10k entries', value: scaleReady, unit: 'ms', target: '≤ 1,000 ms', pass: scaleReady <= 1000, note: `n=${raw.readyScaleMs.length}, incl. Node start-up` });
-  ctx.rows.push({ scenario: S, metric: 'initial sync of 10k entries (difference)', value: raw.syncMs, unit: 'ms', target: '≤ 1,000 ms', pass: raw.syncMs <= 1000 });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'balancer spawn → ready, empty registry',
+    value: median(raw.readyEmptyMs),
+    unit: 'ms',
+    note: `n=${raw.readyEmptyMs.length}`,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'balancer spawn → ready at 10k entries',
+    value: scaleReady,
+    unit: 'ms',
+    target: '≤ 1,000 ms',
+    pass: scaleReady <= 1000,
+    note: `n=${raw.readyScaleMs.length}, incl. Node start-up`,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'initial sync of 10k entries (difference)',
+    value: raw.syncMs,
+    unit: 'ms',
+    target: '≤ 1,000 ms',
+    pass: raw.syncMs <= 1000,
+  });
   const h = raw.apply.histogram;
-  ctx.rows.push({ scenario: S, metric: 'apply one change at 10k, p99 (apply histogram)', value: h.quantileLe * 1000, unit: 'ms', target: '≤ 1 ms', pass: h.quantileLe <= 0.001, note: `bucket bound; mean ${(h.mean * 1000).toFixed(3)} ms, n=${h.count}` });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'apply one change at 10k, p99 (apply histogram)',
+    value: h.quantileLe * 1000,
+    unit: 'ms',
+    target: '≤ 1 ms',
+    pass: h.quantileLe <= 0.001,
+    note: `bucket bound; mean ${(h.mean * 1000).toFixed(3)} ms, n=${h.count}`,
+  });
   const v = raw.apply.putToVisible;
-  ctx.rows.push({ scenario: S, metric: 'put → routed at 10k entries, p99', value: v.p99, unit: 'ms', note: `p50 ${v.p50.toFixed(2)} ms, n=${v.n}` });
-  ctx.rows.push({ scenario: S, metric: 'RSS after sync at 10k', value: raw.rssAfterSyncMiB, unit: 'MiB', target: '≤ 150 MB', pass: raw.rssAfterSyncMiB * 1.048576 <= 150 });
-  ctx.rows.push({ scenario: S, metric: 'RSS max during churn', value: raw.churn.rssMaxMiB, unit: 'MiB', target: '≤ 150 MB', pass: raw.churn.rssMaxMiB * 1.048576 <= 150 });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'put → routed at 10k entries, p99',
+    value: v.p99,
+    unit: 'ms',
+    note: `p50 ${v.p50.toFixed(2)} ms, n=${v.n}`,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'RSS after sync at 10k',
+    value: raw.rssAfterSyncMiB,
+    unit: 'MiB',
+    target: '≤ 150 MB',
+    pass: raw.rssAfterSyncMiB * 1.048576 <= 150,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'RSS max during churn',
+    value: raw.churn.rssMaxMiB,
+    unit: 'MiB',
+    target: '≤ 150 MB',
+    pass: raw.churn.rssMaxMiB * 1.048576 <= 150,
+  });
   const c = raw.churn;
   const sustained = c.catchUpMs <= 1000 && c.probeLags.max <= 1000 && c.putErrors === 0;
-  ctx.rows.push({ scenario: S, metric: `churn: changes/s written for ${c.seconds.toFixed(0)} s`, value: c.achievedRate, unit: '/s', target: `≥ ${c.target * 0.95}/s`, pass: c.achievedRate >= 0.95 * c.target, note: `${c.acked} acked${c.writerSkipped ? `, ${c.writerSkipped} skipped by the writer` : ''}` });
-  ctx.rows.push({ scenario: S, metric: 'churn: put → routed during churn, p99', value: c.probeLags.p99, unit: 'ms', note: `p50 ${c.probeLags.p50.toFixed(1)}, max ${c.probeLags.max.toFixed(1)} ms, n=${c.probeLags.n}; balancer CPU ${c.cpuPercent.toFixed(0)} %` });
-  ctx.rows.push({ scenario: S, metric: 'churn: last put → everything routed', value: c.catchUpMs, unit: 'ms', target: '≤ 1,000 ms (no backlog)', pass: sustained });
+  ctx.rows.push({
+    scenario: S,
+    metric: `churn: changes/s written for ${c.seconds.toFixed(0)} s`,
+    value: c.achievedRate,
+    unit: '/s',
+    target: `≥ ${c.target * 0.95}/s`,
+    pass: c.achievedRate >= 0.95 * c.target,
+    note: `${c.acked} acked${c.writerSkipped ? `, ${c.writerSkipped} skipped by the writer` : ''}`,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'churn: put → routed during churn, p99',
+    value: c.probeLags.p99,
+    unit: 'ms',
+    note: `p50 ${c.probeLags.p50.toFixed(1)}, max ${c.probeLags.max.toFixed(1)} ms, n=${c.probeLags.n}; balancer CPU ${c.cpuPercent.toFixed(0)} %`,
+  });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'churn: last put → everything routed',
+    value: c.catchUpMs,
+    unit: 'ms',
+    target: '≤ 1,000 ms (no backlog)',
+    pass: sustained,
+  });
   const t = raw.throughput;
-  ctx.rows.push({ scenario: S, metric: 'req/s at 10k entries / 10-backend case', value: t.ratio, unit: '×', target: '≥ 0.9×', pass: t.ratio >= 0.9, note: `${Math.round(t.scaleRps)} vs ${Math.round(t.tenRps)} req/s` });
+  ctx.rows.push({
+    scenario: S,
+    metric: 'req/s at 10k entries / 10-backend case',
+    value: t.ratio,
+    unit: '×',
+    target: '≥ 0.9×',
+    pass: t.ratio >= 0.9,
+    note: `${Math.round(t.scaleRps)} vs ${Math.round(t.tenRps)} req/s`,
+  });
 }

@@ -31,9 +31,39 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 /** Generates a key and a certificate signed by the CA in `dir`, with the given extensions. */
 async function issue(dir: string, name: string, cn: string, extensions: string): Promise<void> {
   writeFileSync(join(dir, `${name}.ext`), extensions);
-  await openssl(dir, 'req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial',
-    '-out', `${name}.pem`, '-days', '2', '-sha256', '-extfile', `${name}.ext`);
+  await openssl(
+    dir,
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    `${name}-key.pem`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${cn}`,
+  );
+  await openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca-key.pem',
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+  );
 }
 
 /** A fresh CA with a server and a client certificate. `cn` names the CA (to tell CAs apart). */
@@ -41,23 +71,51 @@ export async function makeCerts(cn = 'sidekick-test-ca'): Promise<TestCerts> {
   const dir = mkdtempSync(join(tmpdir(), 'sk-certs-'));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem',
-      '-days', '2', '-sha256', '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    await openssl(
+      dir,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca-key.pem',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-sha256',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
     // etcd's own gateway dials itself with the server certificate, so it carries clientAuth too.
-    await issue(dir, 'server', 'etcd-test-server', [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth,clientAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '',
-    ].join('\n'));
-    await issue(dir, 'client', 'sidekick-test-client', [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=clientAuth',
-      '',
-    ].join('\n'));
+    await issue(
+      dir,
+      'server',
+      'etcd-test-server',
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth,clientAuth',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '',
+      ].join('\n'),
+    );
+    await issue(
+      dir,
+      'client',
+      'sidekick-test-client',
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=clientAuth',
+        '',
+      ].join('\n'),
+    );
   } catch (err) {
     cleanup();
     throw err;

@@ -13,7 +13,10 @@ export const WEB_IMAGE = 'sidekick-test/web:latest';
 export const HEALTH_IMAGE = 'sidekick-test/web-health:latest';
 
 export async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run('docker', args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+  const { stdout } = await run('docker', args, {
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+  });
   return stdout.trim();
 }
 
@@ -45,7 +48,12 @@ export async function runContainer(o: RunOptions): Promise<string> {
 }
 
 export async function hostPortOf(name: string, containerPort = '80/tcp'): Promise<number> {
-  const out = await docker('inspect', '-f', `{{(index (index .NetworkSettings.Ports "${containerPort}") 0).HostPort}}`, name);
+  const out = await docker(
+    'inspect',
+    '-f',
+    `{{(index (index .NetworkSettings.Ports "${containerPort}") 0).HostPort}}`,
+    name,
+  );
   return Number(out);
 }
 

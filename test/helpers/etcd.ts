@@ -57,7 +57,9 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   let proc: ChildProcess | undefined;
   const clients: Etcd3[] = [];
   let dataDir = mkdtempSync(join(tmpdir(), 'sk-etcd-'));
-  const tlsArgs = tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile] : [];
+  const tlsArgs = tls
+    ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile]
+    : [];
 
   const healthy = async (): Promise<boolean> => {
     if (!tls) {
@@ -66,13 +68,20 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     }
     const pair = tls.client ?? { certFile: tls.certFile, keyFile: tls.keyFile };
     return new Promise<boolean>((resolve) => {
-      const req = request(`${endpoint}/health`, {
-        ca: readFileSync(tls.caFile), cert: readFileSync(pair.certFile), key: readFileSync(pair.keyFile), timeout: 2000,
-        servername: 'localhost', // an IP is not a valid SNI name; the certificate covers both
-      }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
+      const req = request(
+        `${endpoint}/health`,
+        {
+          ca: readFileSync(tls.caFile),
+          cert: readFileSync(pair.certFile),
+          key: readFileSync(pair.keyFile),
+          timeout: 2000,
+          servername: 'localhost', // an IP is not a valid SNI name; the certificate covers both
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => resolve(false));
       req.end();
@@ -81,23 +90,50 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
 
   const launch = async (): Promise<void> => {
     const peer = `http://127.0.0.1:${peerPort}`;
-    const child = spawn('etcd', [
-      '--name', 'test', '--data-dir', dataDir,
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
-      ...tlsArgs,
-      '--logger', 'zap', '--log-level', 'error',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      'etcd',
+      [
+        '--name',
+        'test',
+        '--data-dir',
+        dataDir,
+        '--listen-client-urls',
+        endpoint,
+        '--advertise-client-urls',
+        endpoint,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `test=${peer}`,
+        '--initial-cluster-state',
+        'new',
+        ...tlsArgs,
+        '--logger',
+        'zap',
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
     proc = child;
     // waitFor retries through errors; an etcd that exited will not come back, so stop waiting at once.
-    const outcome = await waitFor(`etcd on ${endpoint} (${stderr})`, async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return 'exited' as const;
-      return (await healthy()) ? ('up' as const) : undefined;
-    }, 20_000, 50);
-    if (outcome === 'exited') throw new Error(`etcd on ${endpoint} exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
+    const outcome = await waitFor(
+      `etcd on ${endpoint} (${stderr})`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited' as const;
+        return (await healthy()) ? ('up' as const) : undefined;
+      },
+      20_000,
+      50,
+    );
+    if (outcome === 'exited')
+      throw new Error(`etcd on ${endpoint} exited ${child.exitCode ?? child.signalCode}: ${stderr}`);
   };
 
   const stop = async (): Promise<void> => {
@@ -114,8 +150,12 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   const server: EtcdServer = {
     endpoint,
     clientPort,
-    get dataDir() { return dataDir; },
-    set dataDir(v: string) { dataDir = v; },
+    get dataDir() {
+      return dataDir;
+    },
+    set dataDir(v: string) {
+      dataDir = v;
+    },
     stop,
     async start(opts) {
       if (proc && proc.exitCode === null) return; // already running: never orphan the live process
@@ -126,10 +166,17 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
       await launch();
     },
     client(copts) {
-      const options: IOptions = { hosts: endpoint, faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never } };
+      const options: IOptions = {
+        hosts: endpoint,
+        faultHandling: { host: () => ({ execute: (fn: () => unknown) => fn() }) as never },
+      };
       if (tls) {
         const pair = tls.client ?? { certFile: tls.certFile, keyFile: tls.keyFile };
-        options.credentials = { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(pair.certFile), privateKey: readFileSync(pair.keyFile) };
+        options.credentials = {
+          rootCertificate: readFileSync(tls.caFile),
+          certChain: readFileSync(pair.certFile),
+          privateKey: readFileSync(pair.keyFile),
+        };
         // grpc-js would send the IP as SNI name (a Node deprecation warning); the certificate covers localhost too.
         options.grpcOptions = { 'grpc.ssl_target_name_override': 'localhost' };
       }
@@ -166,7 +213,10 @@ export async function etcdctl(server: EtcdServer, args: readonly string[], user?
   }
   if (user !== undefined) flags.push('--user', user);
   try {
-    const { stdout } = await run('etcdctl', [...flags, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 15_000 });
+    const { stdout } = await run('etcdctl', [...flags, ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      timeout: 15_000,
+    });
     return stdout.trim();
   } catch (err) {
     const e = err as Error & { stderr?: string };
@@ -192,7 +242,14 @@ export async function enableAuth(server: EtcdServer, s: EtcdAuthSetup): Promise<
   await etcdctl(server, ['user', 'add', `root:${s.rootPassword}`]);
   await etcdctl(server, ['user', 'add', `${user}:${s.password}`]);
   await etcdctl(server, ['role', 'add', 'registry']);
-  await etcdctl(server, ['role', 'grant-permission', 'registry', '--prefix=true', 'readwrite', s.prefix ?? '/services/']);
+  await etcdctl(server, [
+    'role',
+    'grant-permission',
+    'registry',
+    '--prefix=true',
+    'readwrite',
+    s.prefix ?? '/services/',
+  ]);
   await etcdctl(server, ['user', 'grant-role', user, 'registry']);
   await etcdctl(server, ['auth', 'enable']);
 }

@@ -35,7 +35,10 @@ export interface LoadOptions {
   readonly signal?: AbortSignal;
 }
 
-export function get(url: string, opts: { agent?: Agent; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+export function get(
+  url: string,
+  opts: { agent?: Agent; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     let gotHeaders = false;
     // Errors carry whether the socket was a reused keep-alive one and whether headers had arrived,
@@ -73,7 +76,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         } else result.failures.push({ status: r.status, body: r.body.slice(0, 200), startedAt, at: Date.now() });
       } catch (err) {
         const e = err as Error & { code?: string; reused?: boolean; gotHeaders?: boolean };
-        result.failures.push({ status: e.message, body: '', startedAt, at: Date.now(), ...(e.reused !== undefined ? { reused: e.reused } : {}), ...(e.code !== undefined ? { code: e.code } : {}), ...(e.gotHeaders !== undefined ? { gotHeaders: e.gotHeaders } : {}) });
+        result.failures.push({
+          status: e.message,
+          body: '',
+          startedAt,
+          at: Date.now(),
+          ...(e.reused !== undefined ? { reused: e.reused } : {}),
+          ...(e.code !== undefined ? { code: e.code } : {}),
+          ...(e.gotHeaders !== undefined ? { gotHeaders: e.gotHeaders } : {}),
+        });
       }
     }
   };

@@ -17,7 +17,11 @@ export interface Program {
 const live = new Set<Program>();
 const root = join(import.meta.dirname, '..', '..');
 
-export function startProgram(name: 'sidekick' | 'balancer', args: readonly string[], env: Record<string, string> = {}): Program {
+export function startProgram(
+  name: 'sidekick' | 'balancer',
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Program {
   const proc = spawn(process.execPath, [join(root, 'dist', name, 'main.js'), ...args], {
     env: { ...process.env, ETCD_ENDPOINTS: '', DOCKER_HOST: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,7 +29,9 @@ export function startProgram(name: 'sidekick' | 'balancer', args: readonly strin
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | string>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
+  const exit = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')),
+  );
   const program: Program = {
     proc,
     output: () => out,
@@ -48,7 +54,10 @@ export function startProgram(name: 'sidekick' | 'balancer', args: readonly strin
     },
   };
   live.add(program);
-  exit.then(() => live.delete(program), () => undefined);
+  exit.then(
+    () => live.delete(program),
+    () => undefined,
+  );
   return program;
 }
 
@@ -63,7 +72,11 @@ export async function stopAllPrograms(): Promise<void> {
 }
 
 /** Runs a program to completion (for --help, bad config) and returns code and output. */
-export async function runProgram(name: 'sidekick' | 'balancer', args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | string; output: string }> {
+export async function runProgram(
+  name: 'sidekick' | 'balancer',
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | string; output: string }> {
   const p = startProgram(name, args, env);
   const code = await waitFor('program exit', async () => p.exited(), 15_000);
   return { code, output: p.output() };

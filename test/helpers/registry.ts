@@ -10,13 +10,24 @@ export async function readEntries(client: Etcd3, prefix: string): Promise<Entrie
 }
 
 /** Waits until `check(entries)` is true and returns the entries. */
-export async function waitForEntries(client: Etcd3, prefix: string, what: string, check: (e: Entries) => boolean, timeoutMs = 10_000): Promise<Entries> {
+export async function waitForEntries(
+  client: Etcd3,
+  prefix: string,
+  what: string,
+  check: (e: Entries) => boolean,
+  timeoutMs = 10_000,
+): Promise<Entries> {
   let last: Entries = {};
   try {
-    return await waitFor(what, async () => {
-      last = await readEntries(client, prefix);
-      return check(last) ? last : undefined;
-    }, timeoutMs, 25);
+    return await waitFor(
+      what,
+      async () => {
+        last = await readEntries(client, prefix);
+        return check(last) ? last : undefined;
+      },
+      timeoutMs,
+      25,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; registry under ${prefix} was ${JSON.stringify(last)}`);
   }

@@ -10,7 +10,10 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { port: number; host?: string } | { path: string }, listenPort = 0): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: { port: number; host?: string } | { path: string },
+  listenPort = 0,
+): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let blocked = false;
   const server: Server = createServer((client) => {

@@ -22,7 +22,9 @@ async function etcdctl(...args: string[]): Promise<void> {
 }
 
 async function backendsOf(service: string): Promise<Array<{ instance: string; state: string }>> {
-  const table = (await (await fetch(`${adminUrl}/api/table`)).json()) as { services: Array<{ name: string; backends: Array<{ instance: string; state: string }> }> };
+  const table = (await (await fetch(`${adminUrl}/api/table`)).json()) as {
+    services: Array<{ name: string; backends: Array<{ instance: string; state: string }> }>;
+  };
   return table.services.find((s) => s.name === service)?.backends ?? [];
 }
 
@@ -34,27 +36,68 @@ async function metric(name: string): Promise<number> {
 }
 
 /** Starts `n` web containers for `service`, each answering "served by <name>", and routes `<service>.test` to them. */
-async function webService(n: number, weights: readonly number[] = []): Promise<{ service: string; host: string; names: string[] }> {
+async function webService(
+  n: number,
+  weights: readonly number[] = [],
+): Promise<{ service: string; host: string; names: string[] }> {
   const service = uniq('w');
   const names: string[] = [];
   for (let i = 0; i < n; i++) {
     const name = uniq(`${service}-${i}`);
     names.push(name);
-    const labels: Record<string, string> = { 'sidekick.service': service, ...(weights[i] !== undefined ? { 'sidekick.weight': String(weights[i]) } : {}) };
+    const labels: Record<string, string> = {
+      'sidekick.service': service,
+      ...(weights[i] !== undefined ? { 'sidekick.weight': String(weights[i]) } : {}),
+    };
     await runContainer({ name, labels, publish: ['127.0.0.1::80'], extra: ['--hostname', name] });
   }
-  await waitFor(`${n} backends of ${service} in the table`, async () => (await backendsOf(service)).length === n, 10_000);
+  await waitFor(
+    `${n} backends of ${service} in the table`,
+    async () => (await backendsOf(service)).length === n,
+    10_000,
+  );
   await etcdctl('put', `/routes/${service}`, JSON.stringify({ host: `${service}.test`, service }));
-  await waitFor('route live', async () => (await get(`${proxyUrl}/`, { headers: { host: `${service}.test` } })).status === 200, 5000, 5);
+  await waitFor(
+    'route live',
+    async () => (await get(`${proxyUrl}/`, { headers: { host: `${service}.test` } })).status === 200,
+    5000,
+    5,
+  );
   return { service, host: `${service}.test`, names };
 }
 
 beforeAll(async () => {
   etcd = await startEtcd();
   // TTL well above the few seconds one test freezes the sidekick for (its lease must outlive it).
-  sidekick = startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', '15s']);
-  balancer = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream-timeout', '1s', '--grace', '2s']);
-  const line = await waitFor('balancer listening', () => balancer.logs().find((l) => l.msg === 'balancer listening'), 10_000);
+  sidekick = startProgram('sidekick', [
+    '--etcd-endpoints',
+    etcd.endpoint,
+    '--node',
+    node,
+    '--host-ip',
+    '127.0.0.1',
+    '--metrics',
+    'off',
+    '--ttl',
+    '15s',
+  ]);
+  balancer = startProgram('balancer', [
+    '--etcd-endpoints',
+    etcd.endpoint,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--upstream-timeout',
+    '1s',
+    '--grace',
+    '2s',
+  ]);
+  const line = await waitFor(
+    'balancer listening',
+    () => balancer.logs().find((l) => l.msg === 'balancer listening'),
+    10_000,
+  );
   proxyUrl = `http://${String(line.proxy)}`;
   adminUrl = `http://${String(line.admin)}`;
   await waitFor('balancer ready', async () => (await fetch(`${adminUrl}/readyz`)).status === 200, 10_000);
@@ -90,7 +133,12 @@ describe('balancer in front of sidekick-published containers', () => {
     expect((await get(`${proxyUrl}/`, { headers: { host } })).status).toBe(404);
     await etcdctl('put', `/routes/${uniq('r')}`, JSON.stringify({ host, service }));
     const written = Date.now();
-    await waitFor('new route live', async () => (await get(`${proxyUrl}/`, { headers: { host } })).status === 200, 1000, 2);
+    await waitFor(
+      'new route live',
+      async () => (await get(`${proxyUrl}/`, { headers: { host } })).status === 200,
+      1000,
+      2,
+    );
     expect(Date.now() - written).toBeLessThanOrEqual(100);
   });
 
@@ -124,7 +172,11 @@ describe('balancer in front of sidekick-published containers', () => {
     } finally {
       sidekick.proc.kill('SIGCONT');
     }
-    await waitFor('withdrawn once the sidekick runs again', async () => (await backendsOf(service)).length === 2, 10_000);
+    await waitFor(
+      'withdrawn once the sidekick runs again',
+      async () => (await backendsOf(service)).length === 2,
+      10_000,
+    );
   });
 
   it('answers 404 without a route, 503 without a live backend, 504 when the backend hangs', async () => {
@@ -134,7 +186,11 @@ describe('balancer in front of sidekick-published containers', () => {
 
     const empty = uniq('empty');
     await etcdctl('put', `/routes/${empty}`, JSON.stringify({ host: `${empty}.test`, service: empty }));
-    await waitFor('503 for a service without backends', async () => (await get(`${proxyUrl}/`, { headers: { host: `${empty}.test` } })).status === 503, 2000);
+    await waitFor(
+      '503 for a service without backends',
+      async () => (await get(`${proxyUrl}/`, { headers: { host: `${empty}.test` } })).status === 503,
+      2000,
+    );
     expect((await get(`${proxyUrl}/`, { headers: { host: `${empty}.test` } })).body).toContain(empty);
 
     const hang = uniq('hang');
@@ -160,12 +216,29 @@ describe('balancer in front of sidekick-published containers', () => {
     await etcdctl('put', `/routes/${uniq('bad')}`, JSON.stringify({ host: 'x.test' }));
     const result = await load;
     expect(result.failures).toEqual([]);
-    await waitFor('invalid values counted', async () => (await metric('balancer_invalid_entries_total')) >= invalidBefore + 3, 3000);
+    await waitFor(
+      'invalid values counted',
+      async () => (await metric('balancer_invalid_entries_total')) >= invalidBefore + 3,
+      3000,
+    );
     expect((await backendsOf(service)).map((b) => b.instance).some((i) => i.startsWith('garbage'))).toBe(false);
     expect(balancer.proc.exitCode).toBeNull();
   });
 });
 
 async function runContainerCmd(service: string, cmd: string[]): Promise<void> {
-  await docker('run', '-d', '--name', uniq(service), '--label', `sidekick.test=${testRun()}`, '--label', `sidekick.service=${service}`, '-p', '127.0.0.1::80', 'sidekick-test/web:latest', ...cmd);
+  await docker(
+    'run',
+    '-d',
+    '--name',
+    uniq(service),
+    '--label',
+    `sidekick.test=${testRun()}`,
+    '--label',
+    `sidekick.service=${service}`,
+    '-p',
+    '127.0.0.1::80',
+    'sidekick-test/web:latest',
+    ...cmd,
+  );
 }

@@ -14,7 +14,10 @@ let etcd: EtcdServer;
 let client: Etcd3;
 const servers: Server[] = [];
 
-interface Backend { port: number; seen: IncomingHttpHeaders[] }
+interface Backend {
+  port: number;
+  seen: IncomingHttpHeaders[];
+}
 
 /** A loopback backend answering `name` (after `delayMs`), recording request headers. */
 async function backend(name: string, delayMs = 0): Promise<Backend> {
@@ -35,7 +38,15 @@ async function register(service: string, instance: string, port: number, host = 
 }
 
 async function startBalancer(args: string[] = []): Promise<{ p: Program; proxy: string; admin: string }> {
-  const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args]);
+  const p = startProgram('balancer', [
+    '--etcd-endpoints',
+    etcd.endpoint,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    ...args,
+  ]);
   const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
   const admin = `http://${String(line.admin)}`;
   await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
@@ -49,7 +60,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await stopAllPrograms();
   await client.delete().all();
-  for (const s of servers.splice(0)) s.closeAllConnections(), s.close();
+  for (const s of servers.splice(0)) (s.closeAllConnections(), s.close());
 });
 afterAll(async () => {
   await etcd?.destroy();
@@ -66,7 +77,11 @@ describe('balancer process', () => {
     expect(during.ok).toBeGreaterThan(50);
     const ready = (await (await fetch(`${admin}/readyz`)).json()) as { ready: boolean; etcd: { connected: boolean } };
     expect(ready.ready).toBe(true);
-    await waitFor('etcd reported disconnected', async () => !((await (await fetch(`${admin}/readyz`)).json()) as { etcd: { connected: boolean } }).etcd.connected, 10_000);
+    await waitFor(
+      'etcd reported disconnected',
+      async () => !((await (await fetch(`${admin}/readyz`)).json()) as { etcd: { connected: boolean } }).etcd.connected,
+      10_000,
+    );
     await etcd.start();
     const b = await backend('b');
     await register('web', 'b', b.port);
@@ -125,7 +140,12 @@ describe('balancer process', () => {
     const inflight = Array.from({ length: 20 }, () => get(`${proxy}/`));
     await delay(100);
     p.proc.kill('SIGTERM');
-    await waitFor('readiness dropped', async () => (await fetch(`${admin}/readyz`).catch(() => undefined))?.status === 503, 2000, 10);
+    await waitFor(
+      'readiness dropped',
+      async () => (await fetch(`${admin}/readyz`).catch(() => undefined))?.status === 503,
+      2000,
+      10,
+    );
     const results = await Promise.all(inflight);
     expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
     expect(await p.exited()).toBe(0);
@@ -151,7 +171,9 @@ describe('balancer process', () => {
     await register('web', 'outside', a.port, '127.0.0.2');
     await register('web', 'dns', a.port, 'localhost');
     const { proxy, admin } = await startBalancer(['--default-service', 'web', '--backends-allow', '127.0.0.1/32']);
-    const table = (await (await fetch(`${admin}/api/table`)).json()) as { services: Array<{ backends: Array<{ instance: string }> }> };
+    const table = (await (await fetch(`${admin}/api/table`)).json()) as {
+      services: Array<{ backends: Array<{ instance: string }> }>;
+    };
     expect(table.services[0]?.backends.map((b) => b.instance)).toEqual(['inside']);
     const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).toMatch(/^balancer_invalid_entries_total 2$/m);
@@ -191,15 +213,40 @@ describe('balancer CLI', () => {
   });
 
   it('--log-format pretty writes human-readable lines instead of JSON', async () => {
-    const p = startProgram('balancer', ['--log-format', 'pretty', '--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+    const p = startProgram('balancer', [
+      '--log-format',
+      'pretty',
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+    ]);
     await waitFor('a pretty log line', () => /INFO.*balancer listening/.test(p.output()), 10_000);
-    expect(p.output().split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(
+      p
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{')),
+    ).toEqual([]);
     expect(await p.stop()).toBe(0);
   });
 
   it('--help lists the options grouped with examples', async () => {
     const { code, output } = await runProgram('balancer', ['--help']);
     expect(code).toBe(0);
-    for (const text of ['routing:', '--route <rule>', '--lb', '--retries', '--upstream-timeout', '--admin', '(default 127.0.0.1:9090)', '--workers', 'Examples:']) expect(output).toContain(text);
+    for (const text of [
+      'routing:',
+      '--route <rule>',
+      '--lb',
+      '--retries',
+      '--upstream-timeout',
+      '--admin',
+      '(default 127.0.0.1:9090)',
+      '--workers',
+      'Examples:',
+    ])
+      expect(output).toContain(text);
   });
 });

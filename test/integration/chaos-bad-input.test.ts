@@ -14,7 +14,10 @@ let b: Balancer;
 beforeAll(async () => {
   etcd = await startEtcd();
   backend = await recordingBackend();
-  await etcd.client().put('/services/valid/manual:v:1').value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
+  await etcd
+    .client()
+    .put('/services/valid/manual:v:1')
+    .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
   b = await startBalancer(etcd.endpoint, ['--route', 'valid.test=valid', '--default-service', 'valid']);
 });
 

@@ -18,7 +18,16 @@ import { delay, waitFor } from '../helpers/wait.js';
 const OUTPUT = join(import.meta.dirname, '..', '..', 'test-output');
 const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
   timeout: 30_000,
 };
 const UI_WAIT = 15_000;
@@ -45,14 +54,31 @@ async function backend(name: string, fail: (n: number) => boolean = () => false)
   return (server.address() as AddressInfo).port;
 }
 
-async function register(service: string, instance: string, port: number, extra: Record<string, unknown> = {}): Promise<void> {
+async function register(
+  service: string,
+  instance: string,
+  port: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await client.put(`/services/${service}/${instance}`).value(JSON.stringify({ host: '127.0.0.1', port, ...extra }));
 }
 
 async function startBalancer(args: string[], waitReady = true): Promise<{ p: Program; proxy: string; admin: string }> {
-  const p = startProgram('balancer', ['--etcd-endpoints', etcd!.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...args]);
+  const p = startProgram('balancer', [
+    '--etcd-endpoints',
+    etcd!.endpoint,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    ...args,
+  ]);
   // The line with the admin address (with --workers, workers log one without it).
-  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening' && l.admin !== undefined), 10_000);
+  const line = await waitFor(
+    'balancer listening',
+    () => p.logs().find((l) => l.msg === 'balancer listening' && l.admin !== undefined),
+    10_000,
+  );
   const admin = `http://${String(line.admin)}`;
   if (waitReady) await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
   return { p, proxy: `http://${String(line.proxy)}`, admin };
@@ -69,7 +95,8 @@ async function openDashboard(admin: string): Promise<Page> {
   return p;
 }
 
-const number = async (selector: string): Promise<number> => Number.parseFloat((await page.locator(selector).textContent({ timeout: UI_WAIT })) ?? '');
+const number = async (selector: string): Promise<number> =>
+  Number.parseFloat((await page.locator(selector).textContent({ timeout: UI_WAIT })) ?? '');
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
   return Promise.race([p.catch(() => undefined), delay(ms)]);
@@ -92,7 +119,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await withTimeout(browser?.close() ?? Promise.resolve(), 10_000);
   await stopAllPrograms();
-  for (const s of servers.splice(0)) s.closeAllConnections(), s.close();
+  for (const s of servers.splice(0)) (s.closeAllConnections(), s.close());
   await etcd?.destroy();
 });
 
@@ -104,7 +131,11 @@ describe('admin dashboard', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     const html = await res.text();
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
-    const stats = (await (await fetch(`${bal.admin}/api/stats`)).json()) as { time: number; services: Record<string, unknown>; workers?: number };
+    const stats = (await (await fetch(`${bal.admin}/api/stats`)).json()) as {
+      time: number;
+      services: Record<string, unknown>;
+      workers?: number;
+    };
     expect(stats.time).toBeGreaterThan(Date.now() - 60_000);
     expect(stats.workers).toBeUndefined();
     // The proxy listener forwards these paths to backends like any other.
@@ -134,18 +165,36 @@ describe('admin dashboard', () => {
     const stop = new AbortController();
     const loads = Promise.all([
       runLoad({ url: `${bal.proxy}/`, concurrency: 4, durationMs: 15_000, maxRequests: 50_000, signal: stop.signal }),
-      runLoad({ url: `${bal.proxy}/api/items`, concurrency: 2, durationMs: 15_000, maxRequests: 20_000, signal: stop.signal }),
+      runLoad({
+        url: `${bal.proxy}/api/items`,
+        concurrency: 2,
+        durationMs: 15_000,
+        maxRequests: 20_000,
+        signal: stop.signal,
+      }),
     ]);
     try {
-      await waitFor('web requests/s > 0 on the page', async () => (await number('[data-service="web"] [data-rps]')) > 0, UI_WAIT, 200);
-      await waitFor('api 5xx rate > 0 on the page', async () => (await number('[data-service="api"] [data-errors]')) > 0, UI_WAIT, 200);
+      await waitFor(
+        'web requests/s > 0 on the page',
+        async () => (await number('[data-service="web"] [data-rps]')) > 0,
+        UI_WAIT,
+        200,
+      );
+      await waitFor(
+        'api 5xx rate > 0 on the page',
+        async () => (await number('[data-service="api"] [data-errors]')) > 0,
+        UI_WAIT,
+        200,
+      );
       await page.waitForSelector('[data-backend="web/gone"][data-state="ejected"]');
       expect(await number('[data-total-rps]')).toBeGreaterThan(0);
       await delay(6000); // some history for the sparklines
       await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       await delay(300);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
       expect(overflow).toBeLessThanOrEqual(0);
       await page.screenshot({ path: join(OUTPUT, 'dashboard-narrow.png'), fullPage: true });
     } finally {
@@ -155,7 +204,9 @@ describe('admin dashboard', () => {
     const [web, api] = await loads;
     expect(web.ok).toBeGreaterThan(0);
     expect(api.failures.length).toBeGreaterThan(0); // the flaky backend's 503s, passed through
-    const stats = (await (await fetch(`${bal.admin}/api/stats`)).json()) as { services: Record<string, { requests: number; errors: number }> };
+    const stats = (await (await fetch(`${bal.admin}/api/stats`)).json()) as {
+      services: Record<string, { requests: number; errors: number }>;
+    };
     expect(stats.services.web?.requests).toBeGreaterThanOrEqual(web.ok);
     expect(stats.services.api?.errors).toBe(api.failures.filter((f) => f.status === 503).length);
   });
@@ -164,7 +215,10 @@ describe('admin dashboard', () => {
     const multi = await startBalancer(['--default-service', 'web', '--workers', '2']);
     const workersPage = await openDashboard(multi.admin);
     try {
-      const stats = (await (await fetch(`${multi.admin}/api/stats`)).json()) as { services: Record<string, unknown>; workers?: number };
+      const stats = (await (await fetch(`${multi.admin}/api/stats`)).json()) as {
+        services: Record<string, unknown>;
+        workers?: number;
+      };
       expect(stats).toMatchObject({ services: {}, workers: 2 });
       await workersPage.locator('[data-banner="workers"]').waitFor({ state: 'visible' });
       await workersPage.waitForSelector('[data-backend="web/a"][data-state="up"]');
@@ -188,7 +242,9 @@ describe('admin dashboard', () => {
       const coldPage = await openDashboard(cold.admin);
       try {
         await coldPage.locator('[data-banner="not-ready"]').waitFor({ state: 'visible' });
-        expect(await coldPage.locator('[data-banner="not-ready"]').textContent()).toContain('waiting for the first registry snapshot');
+        expect(await coldPage.locator('[data-banner="not-ready"]').textContent()).toContain(
+          'waiting for the first registry snapshot',
+        );
         await coldPage.locator('[data-banner="etcd"]').waitFor({ state: 'visible', timeout: 20_000 });
       } finally {
         await coldPage.close();

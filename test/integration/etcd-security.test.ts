@@ -49,7 +49,14 @@ async function etcdServer(opts?: StartEtcdOptions): Promise<EtcdServer> {
 
 async function tlsEtcd(): Promise<EtcdServer> {
   const c = pki();
-  return etcdServer({ tls: { caFile: c.caFile, certFile: c.serverCertFile, keyFile: c.serverKeyFile, client: { certFile: c.clientCertFile, keyFile: c.clientKeyFile } } });
+  return etcdServer({
+    tls: {
+      caFile: c.caFile,
+      certFile: c.serverCertFile,
+      keyFile: c.serverKeyFile,
+      client: { certFile: c.clientCertFile, keyFile: c.clientKeyFile },
+    },
+  });
 }
 
 async function authEtcd(): Promise<EtcdServer> {
@@ -59,7 +66,11 @@ async function authEtcd(): Promise<EtcdServer> {
 }
 
 function sidekick(node: string, etcdArgs: readonly string[], env: Record<string, string> = {}): Program {
-  return startProgram('sidekick', [...etcdArgs, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', TTL], env);
+  return startProgram(
+    'sidekick',
+    [...etcdArgs, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', TTL],
+    env,
+  );
 }
 
 async function labelled(service: string): Promise<string> {
@@ -70,17 +81,30 @@ async function labelled(service: string): Promise<string> {
 
 /** For failure messages: another suite's cleanup may remove our containers while we run. */
 async function containersOf(service: string): Promise<string> {
-  return (await docker('ps', '-a', '--filter', `label=sidekick.service=${service}`, '--format', '{{.Names}} {{.Status}}').catch((e: Error) => e.message)) || 'none';
+  return (
+    (await docker(
+      'ps',
+      '-a',
+      '--filter',
+      `label=sidekick.service=${service}`,
+      '--format',
+      '{{.Names}} {{.Status}}',
+    ).catch((e: Error) => e.message)) || 'none'
+  );
 }
 
-const warnings = (p: Program): Array<Record<string, unknown>> => p.logs().filter((l) => l.level === 'warn' || l.level === 'error');
+const warnings = (p: Program): Array<Record<string, unknown>> =>
+  p.logs().filter((l) => l.level === 'warn' || l.level === 'error');
 const running = (p: Program): boolean => p.proc.exitCode === null && p.proc.signalCode === null;
 
 /**
  * The failure mode we want for bad credentials: the process stays up, says what is wrong in a
  * warn line matching `clear`, and retries with backoff (a bounded number of lines over 5 s).
  */
-async function expectRetriedNotCrashed(p: Program, clear: (line: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
+async function expectRetriedNotCrashed(
+  p: Program,
+  clear: (line: Record<string, unknown>) => boolean,
+): Promise<Array<Record<string, unknown>>> {
   const first = await waitFor('a warning about etcd', () => warnings(p).find(clear), 15_000).catch((err: Error) => {
     throw new Error(`${err.message}; output was:\n${p.output()}`);
   });
@@ -116,15 +140,36 @@ describe('mutual TLS', () => {
     expect(etcd.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     // etcd really demands a client certificate: the same CA without one is refused.
     expect(await healthOver(etcd.endpoint, { ca: readFileSync(c.caFile) })).not.toBe(200);
-    expect(await healthOver(etcd.endpoint, { ca: readFileSync(c.caFile), cert: readFileSync(c.clientCertFile), key: readFileSync(c.clientKeyFile) })).toBe(200);
+    expect(
+      await healthOver(etcd.endpoint, {
+        ca: readFileSync(c.caFile),
+        cert: readFileSync(c.clientCertFile),
+        key: readFileSync(c.clientKeyFile),
+      }),
+    ).toBe(200);
 
     const node = uniq('n');
     const service = uniq('svc');
-    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-ca', c.caFile, '--etcd-cert', c.clientCertFile, '--etcd-key', c.clientKeyFile]);
+    const p = sidekick(node, [
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--etcd-ca',
+      c.caFile,
+      '--etcd-cert',
+      c.clientCertFile,
+      '--etcd-key',
+      c.clientKeyFile,
+    ]);
     const name = await labelled(service);
     const client = etcd.client();
     const key = `/services/${service}/${node}:${name}:80`;
-    const entries = await waitForEntries(client, `/services/${service}/`, 'the entry published over mTLS', (e) => key in e, 15_000);
+    const entries = await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'the entry published over mTLS',
+      (e) => key in e,
+      15_000,
+    );
     expect(entries[key]).toMatchObject({ host: '127.0.0.1', node });
     expect(warnings(p)).toEqual([]);
     expect(await p.stop('SIGTERM')).toBe(0);
@@ -134,8 +179,13 @@ describe('mutual TLS', () => {
   // Both directions: the sidekick does not trust etcd's server certificate (its --etcd-ca is some
   // other CA), and etcd does not trust the sidekick's client certificate (issued by another CA).
   it.each([
-    ['the sidekick\'s --etcd-ca did not sign the server certificate', 'other-ca', 'own-cert', /unable to verify the first certificate/],
-    ['etcd\'s CA did not sign the sidekick\'s client certificate', 'own-ca', 'other-cert', /bad certificate/],
+    [
+      "the sidekick's --etcd-ca did not sign the server certificate",
+      'other-ca',
+      'own-cert',
+      /unable to verify the first certificate/,
+    ],
+    ["etcd's CA did not sign the sidekick's client certificate", 'own-ca', 'other-cert', /bad certificate/],
   ] as const)('%s: a clear TLS error, retried, no crash', async (_title, ca, cert, detail) => {
     const c = pki();
     const other = otherCerts!;
@@ -144,7 +194,16 @@ describe('mutual TLS', () => {
     const service = uniq('svc');
     await labelled(service);
     const pair = cert === 'own-cert' ? c : other;
-    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-ca', ca === 'own-ca' ? c.caFile : other.caFile, '--etcd-cert', pair.clientCertFile, '--etcd-key', pair.clientKeyFile]);
+    const p = sidekick(node, [
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--etcd-ca',
+      ca === 'own-ca' ? c.caFile : other.caFile,
+      '--etcd-cert',
+      pair.clientCertFile,
+      '--etcd-key',
+      pair.clientKeyFile,
+    ]);
     const lines = await expectRetriedNotCrashed(p, (l) => l.level === 'warn' && /certificate/i.test(String(l.err)));
     for (const l of lines) {
       expect(l).toMatchObject({ msg: 'reconcile failed; will retry' });
@@ -169,12 +228,18 @@ describe('password auth', () => {
     const service = uniq('svc');
     const prefix = `/services/${service}/`;
     const key = (name: string): string => `${prefix}${node}:${name}:80`;
-    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'sidekick'], { ETCD_PASSWORD: PASSWORD });
+    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'sidekick'], {
+      ETCD_PASSWORD: PASSWORD,
+    });
     const explain = async (err: Error): Promise<never> => {
-      throw new Error(`${err.message}; sidekick output:\n${p.output()}\ncontainers of ${service}: ${await containersOf(service)}`);
+      throw new Error(
+        `${err.message}; sidekick output:\n${p.output()}\ncontainers of ${service}: ${await containersOf(service)}`,
+      );
     };
     const first = await labelled(service);
-    await waitForEntries(admin, prefix, 'the entry published with password auth', (e) => key(first) in e, 15_000).catch(explain);
+    await waitForEntries(admin, prefix, 'the entry published with password auth', (e) => key(first) in e, 15_000).catch(
+      explain,
+    );
 
     await etcd.stop();
     const failuresBefore = warnings(p).length;
@@ -186,13 +251,22 @@ describe('password auth', () => {
     const restartedAt = Date.now();
     const after = await labelled(service);
     // Deadlocked calls never come back; a working client catches up within seconds.
-    await waitForEntries(admin, prefix, 'every container published after the restart', (e) => [first, during, after].every((n) => key(n) in e), 15_000).catch(explain);
+    await waitForEntries(
+      admin,
+      prefix,
+      'every container published after the restart',
+      (e) => [first, during, after].every((n) => key(n) in e),
+      15_000,
+    ).catch(explain);
     expect(Date.now() - restartedAt).toBeLessThan(15_000);
     expect(running(p)).toBe(true);
 
     // Calls keep working after the restart: the clean stop revokes the lease, withdrawing them all.
     expect(await p.stop('SIGTERM')).toBe(0);
-    expect(p.logs().some((l) => l.msg === 'lease revoked; entries withdrawn'), p.output()).toBe(true);
+    expect(
+      p.logs().some((l) => l.msg === 'lease revoked; entries withdrawn'),
+      p.output(),
+    ).toBe(true);
     expect(await readEntries(admin, prefix)).toEqual({});
   });
 
@@ -201,7 +275,9 @@ describe('password auth', () => {
     const node = uniq('n');
     const service = uniq('svc');
     await labelled(service);
-    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'sidekick'], { ETCD_PASSWORD: 'not-the-password' });
+    const p = sidekick(node, ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'sidekick'], {
+      ETCD_PASSWORD: 'not-the-password',
+    });
     const lines = await expectRetriedNotCrashed(p, (l) => l.level === 'warn' && l.code === 'ERR_ETCD_AUTH');
     for (const l of lines) {
       expect(String(l.msg)).toMatch(/rejected the credentials/i);
@@ -216,7 +292,12 @@ describe('password auth', () => {
 
 describe('TLS configuration', () => {
   it('--etcd-ca with only http:// endpoints exits 2 naming --etcd-ca', async () => {
-    const { code, output } = await runProgram('sidekick', ['--etcd-endpoints', 'http://127.0.0.1:2379', '--etcd-ca', pki().caFile]);
+    const { code, output } = await runProgram('sidekick', [
+      '--etcd-endpoints',
+      'http://127.0.0.1:2379',
+      '--etcd-ca',
+      pki().caFile,
+    ]);
     expect(code).toBe(2);
     expect(output).toContain('invalid configuration: --etcd-ca');
   });
@@ -232,13 +313,21 @@ describe('balancer against a secured etcd', () => {
   }
 
   async function proxiedBody(p: Program): Promise<string> {
-    const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 15_000);
+    const line = await waitFor(
+      'balancer listening',
+      () => p.logs().find((l) => l.msg === 'balancer listening'),
+      15_000,
+    );
     const admin = `http://${String(line.admin)}`;
     await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 15_000);
-    return waitFor('a proxied 200', async () => {
-      const res = await fetch(`http://${String(line.proxy)}/`);
-      return res.status === 200 ? res.text() : undefined;
-    }, 15_000);
+    return waitFor(
+      'a proxied 200',
+      async () => {
+        const res = await fetch(`http://${String(line.proxy)}/`);
+        return res.status === 200 ? res.text() : undefined;
+      },
+      15_000,
+    );
   }
 
   it('reads the registry over mutual TLS', async () => {
@@ -246,8 +335,26 @@ describe('balancer against a secured etcd', () => {
     const etcd = await tlsEtcd();
     const backend = await webBackend();
     try {
-      await etcd.client().put('/services/web/manual:a:80').value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
-      const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--etcd-ca', c.caFile, '--etcd-cert', c.clientCertFile, '--etcd-key', c.clientKeyFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--default-service', 'web']);
+      await etcd
+        .client()
+        .put('/services/web/manual:a:80')
+        .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
+      const p = startProgram('balancer', [
+        '--etcd-endpoints',
+        etcd.endpoint,
+        '--etcd-ca',
+        c.caFile,
+        '--etcd-cert',
+        c.clientCertFile,
+        '--etcd-key',
+        c.clientKeyFile,
+        '--listen',
+        '127.0.0.1:0',
+        '--admin',
+        '127.0.0.1:0',
+        '--default-service',
+        'web',
+      ]);
       expect(await proxiedBody(p)).toBe('secured-ok');
     } finally {
       backend.close();
@@ -259,12 +366,36 @@ describe('balancer against a secured etcd', () => {
     const { etcdctl } = await import('../helpers/etcd.js');
     await etcdctl(etcd, ['user', 'add', 'balancer:balancer-Pw-1'], `root:${ROOT_PASSWORD}`);
     await etcdctl(etcd, ['role', 'add', 'reader'], `root:${ROOT_PASSWORD}`);
-    for (const prefix of ['/services/', '/routes/']) await etcdctl(etcd, ['role', 'grant-permission', 'reader', '--prefix=true', 'read', prefix], `root:${ROOT_PASSWORD}`);
+    for (const prefix of ['/services/', '/routes/'])
+      await etcdctl(
+        etcd,
+        ['role', 'grant-permission', 'reader', '--prefix=true', 'read', prefix],
+        `root:${ROOT_PASSWORD}`,
+      );
     await etcdctl(etcd, ['user', 'grant-role', 'balancer', 'reader'], `root:${ROOT_PASSWORD}`);
     const backend = await webBackend();
     try {
-      await etcdctl(etcd, ['put', '/services/web/manual:a:80', JSON.stringify({ host: '127.0.0.1', port: backend.port })], `root:${ROOT_PASSWORD}`);
-      const p = startProgram('balancer', ['--etcd-endpoints', etcd.endpoint, '--etcd-user', 'balancer', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--default-service', 'web'], { ETCD_PASSWORD: 'balancer-Pw-1' });
+      await etcdctl(
+        etcd,
+        ['put', '/services/web/manual:a:80', JSON.stringify({ host: '127.0.0.1', port: backend.port })],
+        `root:${ROOT_PASSWORD}`,
+      );
+      const p = startProgram(
+        'balancer',
+        [
+          '--etcd-endpoints',
+          etcd.endpoint,
+          '--etcd-user',
+          'balancer',
+          '--listen',
+          '127.0.0.1:0',
+          '--admin',
+          '127.0.0.1:0',
+          '--default-service',
+          'web',
+        ],
+        { ETCD_PASSWORD: 'balancer-Pw-1' },
+      );
       expect(await proxiedBody(p)).toBe('secured-ok');
       expect(p.output()).not.toContain('balancer-Pw-1');
     } finally {

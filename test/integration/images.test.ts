@@ -6,7 +6,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, hostPortOf, removeTestContainers, runContainer, TEST_LABEL, testRun, uniq } from '../helpers/docker.js';
+import {
+  docker,
+  hostPortOf,
+  removeTestContainers,
+  runContainer,
+  TEST_LABEL,
+  testRun,
+  uniq,
+} from '../helpers/docker.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { readEntries, waitForEntries } from '../helpers/registry.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,7 +29,10 @@ let etcd: EtcdServer;
 let buildOutput = '';
 
 beforeAll(async () => {
-  const { stdout } = await run('bash', [join(root, 'scripts', 'build-images.sh'), 'sidekick', 'balancer'], { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('bash', [join(root, 'scripts', 'build-images.sh'), 'sidekick', 'balancer'], {
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   buildOutput = stdout;
   etcd = await startEtcd();
 }, 300_000);
@@ -42,7 +53,10 @@ describe('images built by scripts/build-images.sh', () => {
     const user = await docker('image', 'inspect', '-f', '{{.Config.User}}', image);
     expect(user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(user.split(':')[0])).toBeGreaterThan(0);
-    expect(JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config.Entrypoint}}', image))).toEqual(['/usr/local/bin/node', `/app/dist/${program}/main.js`]);
+    expect(JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config.Entrypoint}}', image))).toEqual([
+      '/usr/local/bin/node',
+      `/app/dist/${program}/main.js`,
+    ]);
     const size = Number(await docker('image', 'inspect', '-f', '{{.Size}}', image));
     expect(size).toBeLessThan(MAX_IMAGE_BYTES);
     // The script reports what it built, with sizes.
@@ -56,8 +70,18 @@ describe('images built by scripts/build-images.sh', () => {
 
   it('the images carry the package version and the programs report it', async () => {
     const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(await docker('image', 'inspect', '-f', '{{index .Config.Labels "org.opencontainers.image.version"}}', SIDEKICK_IMAGE)).toBe(version);
-    expect(await docker('run', '--rm', '--label', `${TEST_LABEL}=${testRun()}`, SIDEKICK_IMAGE, '--version')).toBe(`sidekick ${version}`);
+    expect(
+      await docker(
+        'image',
+        'inspect',
+        '-f',
+        '{{index .Config.Labels "org.opencontainers.image.version"}}',
+        SIDEKICK_IMAGE,
+      ),
+    ).toBe(version);
+    expect(await docker('run', '--rm', '--label', `${TEST_LABEL}=${testRun()}`, SIDEKICK_IMAGE, '--version')).toBe(
+      `sidekick ${version}`,
+    );
   });
 });
 
@@ -78,7 +102,13 @@ describe('the sidekick image beside a labelled container', () => {
     });
     const client = etcd.client();
     const key = `/services/${service}/${node}:${web}:80`;
-    const entries = await waitForEntries(client, `/services/${service}/`, 'the sidekick container to publish the web container', (e) => key in e, 20_000);
+    const entries = await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'the sidekick container to publish the web container',
+      (e) => key in e,
+      20_000,
+    );
     expect(entries[key]).toMatchObject({ host: '127.0.0.1', port: await hostPortOf(web), node });
 
     // Not root: the image's user, and the live process's real uid as the host sees it.
@@ -89,17 +119,31 @@ describe('the sidekick image beside a labelled container', () => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe(user.split(':')[0]);
     expect(/^Groups:\s*(.*)$/m.exec(status)?.[1]?.split(/\s+/)).toContain(dockerGid());
-    const mounts = JSON.parse(await docker('inspect', '-f', '{{json .Mounts}}', sidekick)) as Array<{ Source: string; Destination: string; RW: boolean }>;
+    const mounts = JSON.parse(await docker('inspect', '-f', '{{json .Mounts}}', sidekick)) as Array<{
+      Source: string;
+      Destination: string;
+      RW: boolean;
+    }>;
     expect(mounts).toEqual([expect.objectContaining({ Source: '/var/run', Destination: '/var/run', RW: false })]);
 
     // docker stop = SIGTERM to node (PID 1): the lease is revoked, the entry goes at once, exit 0.
     await docker('stop', '-t', '10', sidekick);
-    await waitForEntries(client, `/services/${service}/`, 'the entry to vanish after docker stop', (e) => !(key in e), 3000);
+    await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'the entry to vanish after docker stop',
+      (e) => !(key in e),
+      3000,
+    );
     expect(await docker('inspect', '-f', '{{.State.ExitCode}}', sidekick)).toBe('0');
-    const logs = await waitFor('the revocation log line', async () => {
-      const { stdout } = await run('docker', ['logs', sidekick]);
-      return stdout.includes('lease revoked') ? stdout : undefined;
-    }, 5000);
+    const logs = await waitFor(
+      'the revocation log line',
+      async () => {
+        const { stdout } = await run('docker', ['logs', sidekick]);
+        return stdout.includes('lease revoked') ? stdout : undefined;
+      },
+      5000,
+    );
     expect(logs).toContain('"reason":"SIGTERM"');
     expect(await readEntries(client, `/services/${service}/`)).toEqual({});
   });

@@ -17,7 +17,13 @@ afterEach(async () => {
 });
 
 function backendFor(name: string, port: number): Backend {
-  return { id: `web/${name}`, service: 'web', instance: name, entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false }, target: `http://127.0.0.1:${port}` };
+  return {
+    id: `web/${name}`,
+    service: 'web',
+    instance: name,
+    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
+    target: `http://127.0.0.1:${port}`,
+  };
 }
 
 /** Answers every request with a status line and headers promising 100 bytes, then dies. */
@@ -52,7 +58,14 @@ async function startProxy(backends: Backend[]): Promise<{ proxy: ProxyHandler; p
   let retries = 0;
   const view = { name: 'web', backends };
   const lookup: Lookup = () => ({ rule: undefined, service: 'web', view });
-  const proxy = createProxy({ lookup, picker: stubPicker, defaultLb: 'round-robin', upstreamTimeoutMs: 5_000, ejectCooldownMs: 60_000, events: { onRetry: () => retries++ } });
+  const proxy = createProxy({
+    lookup,
+    picker: stubPicker,
+    defaultLb: 'round-robin',
+    upstreamTimeoutMs: 5_000,
+    ejectCooldownMs: 60_000,
+    events: { onRetry: () => retries++ },
+  });
   const server = http.createServer((req, res) => proxy.handleRequest(req, res));
   const port = await listen(server);
   cleanups.push(async () => {
@@ -66,12 +79,15 @@ type Outcome = { status: number; headers: IncomingHttpHeaders; body: string } | 
 
 function send(port: number, method: string): Promise<Outcome> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method, agent: false, headers: { host: 'web.test' } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', (e) => resolve({ error: e.message }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, agent: false, headers: { host: 'web.test' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', (e) => resolve({ error: e.message }));
+      },
+    );
     req.on('error', (e) => resolve({ error: e.message }));
     req.setTimeout(8_000, () => req.destroy(new Error('client timeout')));
     req.end();
@@ -79,22 +95,25 @@ function send(port: number, method: string): Promise<Outcome> {
 }
 
 describe('backend dies after its response headers, before any byte reached the client', () => {
-  it.each(['GET', 'PUT', 'DELETE', 'OPTIONS'])('an idempotent %s is retried on another backend; the dead attempt is ejected and its headers dropped', async (method) => {
-    const dying = await dyingBackend('a');
-    const healthy = await healthyBackend('b');
-    const { proxy, port, retries } = await startProxy([dying.backend, healthy.backend]);
-    const r = await send(port, method);
-    expect(r).toMatchObject({ status: 200, body: 'served by b' });
-    if ('headers' in r) {
-      expect(r.headers['x-dying']).toBeUndefined();
-      expect(r.headers['content-type']).toBe('text/plain');
-    }
-    expect(dying.requests()).toBe(1);
-    expect(healthy.requests()).toBe(1);
-    expect(retries()).toBe(1);
-    expect(proxy.ejector.isEjected(dying.backend.id)).toBe(true);
-    await waitFor('inflight released', () => proxy.inflightTotal() === 0, 2_000);
-  });
+  it.each(['GET', 'PUT', 'DELETE', 'OPTIONS'])(
+    'an idempotent %s is retried on another backend; the dead attempt is ejected and its headers dropped',
+    async (method) => {
+      const dying = await dyingBackend('a');
+      const healthy = await healthyBackend('b');
+      const { proxy, port, retries } = await startProxy([dying.backend, healthy.backend]);
+      const r = await send(port, method);
+      expect(r).toMatchObject({ status: 200, body: 'served by b' });
+      if ('headers' in r) {
+        expect(r.headers['x-dying']).toBeUndefined();
+        expect(r.headers['content-type']).toBe('text/plain');
+      }
+      expect(dying.requests()).toBe(1);
+      expect(healthy.requests()).toBe(1);
+      expect(retries()).toBe(1);
+      expect(proxy.ejector.isEjected(dying.backend.id)).toBe(true);
+      await waitFor('inflight released', () => proxy.inflightTotal() === 0, 2_000);
+    },
+  );
 
   it('a POST is not repeated: the client sees the break and no other backend gets it', async () => {
     const dying = await dyingBackend('a');

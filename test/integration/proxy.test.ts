@@ -3,7 +3,13 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProxy, type ProxyEvents, type ProxyHandler, type ProxyOptions, STICKY_COOKIE } from '../../balancer/proxy.js';
+import {
+  createProxy,
+  type ProxyEvents,
+  type ProxyHandler,
+  type ProxyOptions,
+  STICKY_COOKIE,
+} from '../../balancer/proxy.js';
 import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';
@@ -36,18 +42,33 @@ const echoJson: Handler = (req, res, b) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = JSON.stringify({ id: b.backend.id, method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+    const body = JSON.stringify({
+      id: b.backend.id,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
 };
 
 function backendFor(name: string, port: number, service = 'web'): Backend {
-  return { id: `${service}/${name}`, service, instance: name, entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false }, target: `http://127.0.0.1:${port}` };
+  return {
+    id: `${service}/${name}`,
+    service,
+    instance: name,
+    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
+    target: `http://127.0.0.1:${port}`,
+  };
 }
 
 async function startBackend(name: string, handler: Handler = echoJson, service = 'web'): Promise<TestBackend> {
   const server = http.createServer();
-  const tb = { seen: [] as Seen[], connections: 0, socketCloses: 0, server } as unknown as TestBackend & { backend: Backend; port: number };
+  const tb = { seen: [] as Seen[], connections: 0, socketCloses: 0, server } as unknown as TestBackend & {
+    backend: Backend;
+    port: number;
+  };
   server.on('connection', (s: Socket) => {
     tb.connections++;
     s.on('close', () => tb.socketCloses++);
@@ -93,8 +114,18 @@ function stubLookup(routes: Map<string, Route>): Lookup {
   return (host: string): RouteMatch | undefined => {
     const r = routes.get(host.replace(/:\d+$/, ''));
     if (r === undefined) return undefined;
-    const rule = { host, pathPrefix: '/', service: r.service, lb: undefined, sticky: r.sticky ?? false, source: 'test' };
-    const view = r.backends === undefined ? undefined : { name: r.service, backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) };
+    const rule = {
+      host,
+      pathPrefix: '/',
+      service: r.service,
+      lb: undefined,
+      sticky: r.sticky ?? false,
+      source: 'test',
+    };
+    const view =
+      r.backends === undefined
+        ? undefined
+        : { name: r.service, backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     return { rule, service: r.service, view };
   };
 }
@@ -106,7 +137,10 @@ interface Recorded {
   exhausted: number;
 }
 
-async function startProxy(routes: Map<string, Route>, opts: Partial<ProxyOptions> = {}): Promise<{ proxy: ProxyHandler; port: number; rec: Recorded }> {
+async function startProxy(
+  routes: Map<string, Route>,
+  opts: Partial<ProxyOptions> = {},
+): Promise<{ proxy: ProxyHandler; port: number; rec: Recorded }> {
   const rec: Recorded = { responses: [], retries: 0, ejects: [], exhausted: 0 };
   const events: ProxyEvents = {
     onResponse: (service, backendId, status) => rec.responses.push({ service, backendId, status }),
@@ -114,7 +148,14 @@ async function startProxy(routes: Map<string, Route>, opts: Partial<ProxyOptions
     onEject: (_s, id) => rec.ejects.push(id),
     onBudgetExhausted: () => rec.exhausted++,
   };
-  const proxy = createProxy({ lookup: stubLookup(routes), picker: stubPicker, defaultLb: 'round-robin', upstreamTimeoutMs: 5_000, events, ...opts });
+  const proxy = createProxy({
+    lookup: stubLookup(routes),
+    picker: stubPicker,
+    defaultLb: 'round-robin',
+    upstreamTimeoutMs: 5_000,
+    events,
+    ...opts,
+  });
   const server = http.createServer((req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   const port = await listen(server);
@@ -131,14 +172,33 @@ interface Reply {
   readonly body: string;
 }
 
-function request(port: number, opts: { host?: string; path?: string; method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent } = {}): Promise<Reply> {
+function request(
+  port: number,
+  opts: {
+    host?: string;
+    path?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: http.Agent;
+  } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', agent: opts.agent ?? false, headers: { host: opts.host ?? 'web.test', ...opts.headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: opts.path ?? '/',
+        method: opts.method ?? 'GET',
+        agent: opts.agent ?? false,
+        headers: { host: opts.host ?? 'web.test', ...opts.headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
         res.on('error', reject);
       },
     );
@@ -175,7 +235,14 @@ describe('proxying', () => {
     const { port } = await startProxy(web([a.backend]));
     const received: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', agent: false, headers: { host: 'web.test', 'transfer-encoding': 'chunked' } });
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/echo',
+        agent: false,
+        headers: { host: 'web.test', 'transfer-encoding': 'chunked' },
+      });
       req.on('error', reject);
       req.on('response', (res) => {
         res.setEncoding('utf8');
@@ -220,15 +287,24 @@ describe('proxying', () => {
       method: 'POST',
       body: 'abc',
       headers: {
-        connection: 'keep-alive, X-Hop', 'x-hop': '1', 'keep-alive': 'timeout=9', te: 'trailers', trailer: 'x-sum', 'transfer-encoding': 'chunked',
-        'proxy-authorization': 'Basic eA==', 'proxy-connection': 'keep-alive', upgrade: 'h2c', 'x-kept': 'k',
+        connection: 'keep-alive, X-Hop',
+        'x-hop': '1',
+        'keep-alive': 'timeout=9',
+        te: 'trailers',
+        trailer: 'x-sum',
+        'transfer-encoding': 'chunked',
+        'proxy-authorization': 'Basic eA==',
+        'proxy-connection': 'keep-alive',
+        upgrade: 'h2c',
+        'x-kept': 'k',
       },
     });
     expect(r.status).toBe(200);
     expect(json(r).body).toBe('abc');
     const seen = json(r).headers;
     expect(seen['transfer-encoding']).toBe('chunked'); // kept: it frames the streamed body
-    for (const h of ['x-hop', 'keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade']) expect(seen[h], h).toBeUndefined();
+    for (const h of ['x-hop', 'keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade'])
+      expect(seen[h], h).toBeUndefined();
     expect(seen.connection).toBe('keep-alive'); // the proxy's own hop to the backend
     expect(seen['x-kept']).toBe('k');
     for (const h of ['x-resp-hop', 'keep-alive', 'proxy-authenticate']) expect(r.headers[h], h).toBeUndefined();
@@ -238,7 +314,14 @@ describe('proxying', () => {
   it('replaces X-Forwarded-* from an untrusted peer', async () => {
     const a = await startBackend('a');
     const { port } = await startProxy(web([a.backend]), { trustedProxies: ['10.0.0.0/8'] });
-    const r = await request(port, { headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'for=6.6.6.6' } });
+    const r = await request(port, {
+      headers: {
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.test',
+        forwarded: 'for=6.6.6.6',
+      },
+    });
     const h = json(r).headers;
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
@@ -250,7 +333,9 @@ describe('proxying', () => {
   it('appends to X-Forwarded-For and keeps proto/host from a trusted peer', async () => {
     const a = await startBackend('a');
     const { port } = await startProxy(web([a.backend]), { trustedProxies: ['10.0.0.0/8', '127.0.0.0/8', '::1/128'] });
-    const r = await request(port, { headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.test' } });
+    const r = await request(port, {
+      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.test' },
+    });
     const h = json(r).headers;
     expect(h['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('https');
@@ -263,7 +348,11 @@ describe('proxying', () => {
     const given = await request(port, { headers: { 'x-request-id': 'client-abc-123' } });
     expect(json(given).headers['x-request-id']).toBe('client-abc-123');
     expect(given.headers['x-request-id']).toBe('client-abc-123');
-    const variants: Array<Record<string, string>> = [{}, { 'x-request-id': 'x'.repeat(201) }, { 'x-request-id': 'has space' }];
+    const variants: Array<Record<string, string>> = [
+      {},
+      { 'x-request-id': 'x'.repeat(201) },
+      { 'x-request-id': 'has space' },
+    ];
     for (const headers of variants) {
       const r = await request(port, { headers });
       const id = r.headers['x-request-id'];
@@ -290,7 +379,10 @@ describe('proxying', () => {
     expect(r2.status).toBe(503);
     expect(r2.body).toBe('no live backend for service ghost\n');
     await waitFor('events', () => rec.responses.length === 2);
-    expect(rec.responses.map((x) => [x.service, x.backendId, x.status])).toEqual([['web', undefined, 503], ['ghost', undefined, 503]]);
+    expect(rec.responses.map((x) => [x.service, x.backendId, x.status])).toEqual([
+      ['web', undefined, 503],
+      ['ghost', undefined, 503],
+    ]);
   });
 });
 
@@ -352,7 +444,9 @@ describe('failures', () => {
   it('answers 504 when a backend hangs, and destroys the hanging upstream request', async () => {
     let upstreamClosed = false;
     const a = await startBackend('a', (req) => {
-      req.socket.once('close', () => { upstreamClosed = true; });
+      req.socket.once('close', () => {
+        upstreamClosed = true;
+      });
     });
     const { port, proxy } = await startProxy(web([a.backend]), { upstreamTimeoutMs: 300 });
     const t0 = Date.now();
@@ -377,7 +471,9 @@ describe('failures', () => {
     const outcome = await new Promise<string>((resolve) => {
       const req = http.get({ host: '127.0.0.1', port, agent: false, headers: { host: 'web.test' } }, (res) => {
         let body = '';
-        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
         res.on('end', () => resolve(`end:${res.complete}:${body}`));
         res.on('error', (e) => resolve(`error:${e.message}:${body}`));
       });
@@ -406,7 +502,9 @@ describe('failures', () => {
     let upstreamClosed = false;
     let bodyRead = false;
     const a = await startBackend('a', (req, res) => {
-      req.socket.once('close', () => { upstreamClosed = true; });
+      req.socket.once('close', () => {
+        upstreamClosed = true;
+      });
       req.resume();
       req.on('end', () => {
         bodyRead = true;
@@ -420,7 +518,11 @@ describe('failures', () => {
     const req = http.request({ host: '127.0.0.1', port, method, agent: false, headers: { host: 'web.test' } });
     req.on('error', () => undefined);
     let gotData = false;
-    req.on('response', (res) => res.once('data', () => { gotData = true; }));
+    req.on('response', (res) =>
+      res.once('data', () => {
+        gotData = true;
+      }),
+    );
     req.end(body);
     await waitFor('backend to read the whole request', () => bodyRead, 3_000);
     if (streaming) await waitFor('client to receive response bytes', () => gotData, 3_000);
@@ -439,7 +541,9 @@ describe('sticky sessions', () => {
   it('sets the cookie, honours it, and rewrites it when its backend is gone', async () => {
     const a = await startBackend('a');
     const b = await startBackend('b');
-    const routes = web([a.backend, b.backend], { 'sticky.test': { service: 'web', sticky: true, backends: [a.backend, b.backend] } });
+    const routes = web([a.backend, b.backend], {
+      'sticky.test': { service: 'web', sticky: true, backends: [a.backend, b.backend] },
+    });
     const { port } = await startProxy(routes);
     const first = await request(port, { host: 'sticky.test' });
     const id = json(first).id;
@@ -458,7 +562,9 @@ describe('sticky sessions', () => {
     routes.get('sticky.test')!.backends = [remaining];
     const moved = await request(port, { host: 'sticky.test', headers: { cookie } });
     expect(json(moved).id).toBe(remaining.id);
-    expect(moved.headers['set-cookie']).toEqual([`${STICKY_COOKIE}=${encodeURIComponent(remaining.id)}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(moved.headers['set-cookie']).toEqual([
+      `${STICKY_COOKIE}=${encodeURIComponent(remaining.id)}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
   });
 
   it('keeps the backend’s own Set-Cookie alongside the sticky one', async () => {
@@ -466,9 +572,14 @@ describe('sticky sessions', () => {
       res.setHeader('set-cookie', ['session=s1; Path=/']);
       echoJson(req, res, a);
     });
-    const { port } = await startProxy(new Map([['sticky.test', { service: 'web', sticky: true, backends: [a.backend] }]]));
+    const { port } = await startProxy(
+      new Map([['sticky.test', { service: 'web', sticky: true, backends: [a.backend] }]]),
+    );
     const r = await request(port, { host: 'sticky.test' });
-    expect(r.headers['set-cookie']).toEqual(['session=s1; Path=/', `${STICKY_COOKIE}=${encodeURIComponent(a.backend.id)}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(r.headers['set-cookie']).toEqual([
+      'session=s1; Path=/',
+      `${STICKY_COOKIE}=${encodeURIComponent(a.backend.id)}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
   });
 });
 

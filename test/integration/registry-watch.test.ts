@@ -27,7 +27,10 @@ beforeAll(async () => {
   writer = etcd.client();
 });
 afterEach(async () => {
-  for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch((err: unknown) => console.error('cleanup failed', err));
+  for (const fn of cleanups.reverse())
+    await Promise.resolve()
+      .then(fn)
+      .catch((err: unknown) => console.error('cleanup failed', err));
   cleanups = [];
   if (etcdDown) await etcd.start(); // a test may leave it stopped
   etcdDown = false;
@@ -36,8 +39,10 @@ afterAll(async () => {
   await etcd?.destroy();
 });
 
-const entryValue = (port: number, host = '127.0.0.1'): string => encodeEntry({ host, port, weight: 1, tags: [], draining: false });
-const routeValue = (service: string, pathPrefix: string): string => encodeRoute({ host: undefined, pathPrefix, service, lb: undefined, sticky: false });
+const entryValue = (port: number, host = '127.0.0.1'): string =>
+  encodeEntry({ host, port, weight: 1, tags: [], draining: false });
+const routeValue = (service: string, pathPrefix: string): string =>
+  encodeRoute({ host: undefined, pathPrefix, service, lb: undefined, sticky: false });
 
 interface Harness {
   readonly watch: RegistryWatch;
@@ -53,8 +58,20 @@ function namespace(): { prefix: string; routesPrefix: string } {
 }
 
 /** A watch under test on its own client (built the production way), closed after the test. */
-function startWatch(endpoint: string, extra: Partial<RegistryWatchOptions> = {}, ns = namespace()): Harness & { client: Etcd3 } {
-  const client = createEtcdClient({ etcdEndpoints: [endpoint], etcdCa: '', etcdCert: '', etcdKey: '', etcdUser: '', etcdPassword: '', etcdTimeout: 3000 });
+function startWatch(
+  endpoint: string,
+  extra: Partial<RegistryWatchOptions> = {},
+  ns = namespace(),
+): Harness & { client: Etcd3 } {
+  const client = createEtcdClient({
+    etcdEndpoints: [endpoint],
+    etcdCa: '',
+    etcdCert: '',
+    etcdKey: '',
+    etcdUser: '',
+    etcdPassword: '',
+    etcdTimeout: 3000,
+  });
   const store = new TableStore(undefined);
   const seen: Harness['seen'] = { invalid: [], reconnects: 0, drift: [], connection: [], applyMs: [] };
   const watch = new RegistryWatch({
@@ -96,7 +113,10 @@ function tableView(t: RouteTable): { entries: Record<string, string>; routes: Re
 }
 
 /** The oracle: a fresh read of both prefixes, keeping only what the shared validators accept. */
-async function registryView(h: { prefix: string; routesPrefix: string }, allowIp?: (ip: string) => boolean): Promise<ReturnType<typeof tableView>> {
+async function registryView(
+  h: { prefix: string; routesPrefix: string },
+  allowIp?: (ip: string) => boolean,
+): Promise<ReturnType<typeof tableView>> {
   const entries: Record<string, string> = {};
   for (const [k, v] of Object.entries(await readPrefix(writer, `${h.prefix}/`))) {
     const d = decodeEntry(v);
@@ -113,10 +133,15 @@ async function registryView(h: { prefix: string; routesPrefix: string }, allowIp
 
 async function expectConverged(h: Harness, allowIp?: (ip: string) => boolean, timeoutMs = 15_000): Promise<void> {
   let want = await registryView(h, allowIp);
-  await waitFor('table == registry', async () => {
-    want = await registryView(h, allowIp);
-    return JSON.stringify(sortKeys(tableView(h.store.current))) === JSON.stringify(sortKeys(want));
-  }, timeoutMs, 25).catch(() => undefined);
+  await waitFor(
+    'table == registry',
+    async () => {
+      want = await registryView(h, allowIp);
+      return JSON.stringify(sortKeys(tableView(h.store.current))) === JSON.stringify(sortKeys(want));
+    },
+    timeoutMs,
+    25,
+  ).catch(() => undefined);
   expect(tableView(h.store.current)).toEqual(want);
 }
 
@@ -129,7 +154,12 @@ async function marker(h: { prefix: string; routesPrefix: string }, n: number): P
   const res = await writer.kv.txn({
     success: [
       { request_put: { key: Buffer.from(`${h.prefix}/marker/m`), value: Buffer.from(entryValue(1000 + n)) } },
-      { request_put: { key: Buffer.from(`${h.routesPrefix}/marker`), value: Buffer.from(routeValue('marker', `/m${n}`)) } },
+      {
+        request_put: {
+          key: Buffer.from(`${h.routesPrefix}/marker`),
+          value: Buffer.from(routeValue('marker', `/m${n}`)),
+        },
+      },
     ],
   });
   return Number(res.header.revision);
@@ -196,7 +226,9 @@ describe('snapshot and live changes', () => {
     const routed = timeUntil(h.store, (t) => t.routes.some((r) => r.source === routeKey && r.service === 'web'));
     await writer.put(routeKey).value(routeValue('web', '/web'));
     latencies.push(await routed);
-    console.info(`registry-watch: put→table latency ms ${latencies.map((l) => l.toFixed(1)).join(' ')}; apply ms max ${Math.max(...h.seen.applyMs).toFixed(2)}`);
+    console.info(
+      `registry-watch: put→table latency ms ${latencies.map((l) => l.toFixed(1)).join(' ')}; apply ms max ${Math.max(...h.seen.applyMs).toFixed(2)}`,
+    );
     expect(h.seen.drift).toEqual([]);
     expect(h.seen.reconnects).toBe(0);
     await expectConverged(h);
@@ -215,7 +247,8 @@ describe('snapshot and live changes', () => {
       for (const rev of written.keys()) if (rev <= next.revision && rev > newest) newest = rev;
       // Ports rise with each put, and a later put may already be in before its revision is recorded here.
       const port = next.entries.get(key)?.entry.port ?? 0;
-      if (newest > 0 && port < written.get(newest)!) violations.push(`revision ${next.revision} has port ${port}, lacks the put at ${newest}`);
+      if (newest > 0 && port < written.get(newest)!)
+        violations.push(`revision ${next.revision} has port ${port}, lacks the put at ${newest}`);
     });
     for (let i = 0; i < 20; i++) {
       const res = await writer.kv.put({ key: Buffer.from(key), value: Buffer.from(entryValue(4000 + i)) });
@@ -273,7 +306,9 @@ describe('faults', () => {
     const last = await marker(h, 1);
     await waitFor(`table revision ≥ ${last}`, () => h.store.current.revision >= last, 20_000, 10);
     expect(tableView(h.store.current)).toEqual(await registryView(h));
-    console.info(`registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${h.seen.reconnects} recoveries, drift reports ${JSON.stringify(h.seen.drift)}, last rev ${last}`);
+    console.info(
+      `registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${h.seen.reconnects} recoveries, drift reports ${JSON.stringify(h.seen.drift)}, last rev ${last}`,
+    );
     expect(h.seen.reconnects).toBeGreaterThanOrEqual(3);
     // The watch keeps working after the storm.
     const key = `${h.prefix}/after/x`;
@@ -321,7 +356,11 @@ describe('faults', () => {
       return res;
     };
     h.watch.start();
-    await waitFor('resynced after the compaction error', () => h.seen.reconnects >= 1 && h.watch.status().connected, 10_000);
+    await waitFor(
+      'resynced after the compaction error',
+      () => h.seen.reconnects >= 1 && h.watch.status().connected,
+      10_000,
+    );
     expect(h.watch.status().lastError).toMatch(/compact|cancel/i);
     await expectConverged(h);
     expect(Object.keys(tableView(h.store.current).entries)).toEqual([`${h.prefix}/web/b`]);
@@ -353,10 +392,12 @@ describe('faults', () => {
     await waitFor('connected', () => h.watch.status().connected, 10_000);
     const checksBefore = h.watch.status().lastSync?.getTime() ?? 0;
     for (let i = 0; i < 600; i += 6) {
-      await Promise.all([0, 1, 2, 3, 4, 5].map((j) => {
-        const key = `${h.prefix}/s${(i + j) % 3}/i${(i * 7 + j) % 40}`;
-        return (i + j) % 5 === 0 ? writer.delete().key(key) : writer.put(key).value(entryValue(1 + i + j));
-      }));
+      await Promise.all(
+        [0, 1, 2, 3, 4, 5].map((j) => {
+          const key = `${h.prefix}/s${(i + j) % 3}/i${(i * 7 + j) % 40}`;
+          return (i + j) % 5 === 0 ? writer.delete().key(key) : writer.put(key).value(entryValue(1 + i + j));
+        }),
+      );
     }
     const last = await marker(h, 3);
     await waitFor(`table revision ≥ ${last}`, () => h.store.current.revision >= last, 10_000, 10);
@@ -369,7 +410,9 @@ describe('faults', () => {
     h.store.swap(applyEvents(h.store.current, [{ kind: 'entry-delete', key: victim }], h.store.current.revision, []));
     await waitFor('drift repaired', () => h.store.current.entries.has(victim), 2000, 5);
     expect(h.seen.drift.slice(drifted)).toEqual([1]);
-    console.info(`registry-watch: drift reports during the checked burst ${JSON.stringify(h.seen.drift.slice(0, drifted))}`);
+    console.info(
+      `registry-watch: drift reports during the checked burst ${JSON.stringify(h.seen.drift.slice(0, drifted))}`,
+    );
   });
 
   it('garbage is skipped and counted once while valid keys are served; a valid key overwritten with garbage disappears', async () => {
@@ -451,7 +494,11 @@ describe('faults', () => {
     await etcd.stop();
     await etcd.start({ fresh: true });
     etcdDown = false;
-    await waitFor('table emptied', () => h.store.current.entries.size === 0 && h.store.current.routeKeys.size === 0, 15_000);
+    await waitFor(
+      'table emptied',
+      () => h.store.current.entries.size === 0 && h.store.current.routeKeys.size === 0,
+      15_000,
+    );
     expect(h.store.current.revision).toBeLessThan(oldRevision);
     await writer.put(`${h.prefix}/api/x`).value(entryValue(9200));
     await writer.put(`${h.routesPrefix}/api`).value(routeValue('api', '/api'));
@@ -476,12 +523,23 @@ describe('faults', () => {
     const wipedAt = Date.now();
     // Routes are not carried (nobody republishes them); every entry is.
     expect(h.store.current.routeKeys.size).toBe(0);
-    expect(h.store.current.services.get('web')?.backends.map((b) => b.instance)).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5']);
+    expect(h.store.current.services.get('web')?.backends.map((b) => b.instance)).toEqual([
+      'i0',
+      'i1',
+      'i2',
+      'i3',
+      'i4',
+      'i5',
+    ]);
     // Half the instances come back, one on another port: the registry's value replaces the carried one.
     await writer.put(`${h.prefix}/web/i0`).value(entryValue(9400));
     await writer.put(`${h.prefix}/web/i1`).value(entryValue(9301));
     await writer.put(`${h.prefix}/web/i2`).value(entryValue(9302));
-    await waitFor('republished value applied', () => h.store.current.entries.get(`${h.prefix}/web/i0`)?.entry.port === 9400, 5000);
+    await waitFor(
+      'republished value applied',
+      () => h.store.current.entries.get(`${h.prefix}/web/i0`)?.entry.port === 9400,
+      5000,
+    );
     expect(h.store.current.entries.size).toBe(6);
     await waitFor('grace over', () => h.store.current.entries.size === 3, graceMs + 5000);
     expect(Date.now() - wipedAt).toBeGreaterThanOrEqual(graceMs - 1000);

@@ -37,7 +37,20 @@ describe('sidekick CLI', () => {
   it('--help lists every option grouped, with defaults and examples, and exits 0', async () => {
     const { code, output } = await runProgram('sidekick', ['--help']);
     expect(code).toBe(0);
-    for (const text of ['etcd:', 'registry:', '--etcd-endpoints', '--ttl', '(default 10s)', '--resync', '(default 30s)', '--container', '--all', '--address', '--host-ip', 'Examples:']) {
+    for (const text of [
+      'etcd:',
+      'registry:',
+      '--etcd-endpoints',
+      '--ttl',
+      '(default 10s)',
+      '--resync',
+      '(default 30s)',
+      '--container',
+      '--all',
+      '--address',
+      '--host-ip',
+      'Examples:',
+    ]) {
       expect(output).toContain(text);
     }
   });
@@ -55,14 +68,32 @@ describe('sidekick --dry-run', () => {
     const name = uniq('c');
     const skipped = uniq('multi');
     await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
-    await runContainer({ name: skipped, labels: { 'sidekick.service': `${service}-x` }, publish: ['127.0.0.1::80', '127.0.0.1::81'], extra: ['--expose', '81'] });
+    await runContainer({
+      name: skipped,
+      labels: { 'sidekick.service': `${service}-x` },
+      publish: ['127.0.0.1::80', '127.0.0.1::81'],
+      extra: ['--expose', '81'],
+    });
     // Nothing listens on port 1: a dry run must not need etcd.
-    const { code, output } = await runProgram('sidekick', ['--dry-run', '--node', 'n1', '--host-ip', '127.0.0.1', '--etcd-endpoints', 'http://127.0.0.1:1']);
+    const { code, output } = await runProgram('sidekick', [
+      '--dry-run',
+      '--node',
+      'n1',
+      '--host-ip',
+      '127.0.0.1',
+      '--etcd-endpoints',
+      'http://127.0.0.1:1',
+    ]);
     expect(code).toBe(0);
     const id = await docker('inspect', '-f', '{{.Id}}', name);
     const line = output.split('\n').find((l) => l.startsWith(`/services/${service}/n1:${name}:80 `));
     expect(line).toBeDefined();
-    expect(JSON.parse(line?.slice(line.indexOf(' ') + 1) ?? '')).toEqual({ host: '127.0.0.1', port: await hostPortOf(name), node: 'n1', container: { id, name } });
+    expect(JSON.parse(line?.slice(line.indexOf(' ') + 1) ?? '')).toEqual({
+      host: '127.0.0.1',
+      port: await hostPortOf(name),
+      node: 'n1',
+      container: { id, name },
+    });
     expect(output).toContain(`warning: container ${skipped}: cannot choose a port`);
   });
 });

@@ -22,12 +22,24 @@ afterAll(async () => {
 });
 
 function sidekick(node: string): Program {
-  return startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', `${TTL_S}s`]);
+  return startProgram('sidekick', [
+    '--etcd-endpoints',
+    etcd.endpoint,
+    '--node',
+    node,
+    '--host-ip',
+    '127.0.0.1',
+    '--metrics',
+    'off',
+    '--ttl',
+    `${TTL_S}s`,
+  ]);
 }
 
 async function threeContainers(service: string): Promise<string[]> {
   const names = [uniq('a'), uniq('b'), uniq('c')];
-  for (const name of names) await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
+  for (const name of names)
+    await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
   return names;
 }
 
@@ -53,7 +65,13 @@ describe('lease', () => {
     expect(await p.stop('SIGKILL')).toBe('SIGKILL');
     const killedAt = Date.now();
     expect(Object.keys(await readEntries(client, `/services/${service}/`))).toHaveLength(3);
-    await waitForEntries(client, `/services/${service}/`, 'entries expired', (e) => Object.keys(e).length === 0, (TTL_S + 1) * 1000);
+    await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'entries expired',
+      (e) => Object.keys(e).length === 0,
+      (TTL_S + 1) * 1000,
+    );
     expect(Date.now() - killedAt).toBeLessThanOrEqual((TTL_S + 1) * 1000);
   });
 
@@ -66,12 +84,18 @@ describe('lease', () => {
     await waitForEntries(client, `/services/${service}/`, 'three entries', (e) => Object.keys(e).length === 3);
     await first.stop('SIGKILL');
     const second = sidekick(node);
-    await waitFor('the restarted sidekick to reconcile', () => second.logs().some((l) => l.msg === 'full reconcile corrected the registry'), 10_000);
+    await waitFor(
+      'the restarted sidekick to reconcile',
+      () => second.logs().some((l) => l.msg === 'full reconcile corrected the registry'),
+      10_000,
+    );
     // Past the first lease's expiry: had the keys stayed on it, they would be gone now.
     await delay((TTL_S + 1.5) * 1000);
     const entries = await readEntries(client, `/services/${service}/`);
     expect(Object.keys(entries).sort()).toEqual(names.map((n) => `/services/${service}/${node}:${n}:80`).sort());
-    const leases = new Set((await client.getAll().prefix(`/services/${service}/`).exec()).kvs.map((kv) => String(kv.lease)));
+    const leases = new Set(
+      (await client.getAll().prefix(`/services/${service}/`).exec()).kvs.map((kv) => String(kv.lease)),
+    );
     expect(leases.size).toBe(1);
   });
 

@@ -31,18 +31,41 @@ describe('per-container mode (--container)', () => {
     await runContainer({ name: mine, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
     await runContainer({ name: sibling, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
     await runContainer({ name: other, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
-    const common = ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--ttl', '3s'];
+    const common = [
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--node',
+      node,
+      '--host-ip',
+      '127.0.0.1',
+      '--metrics',
+      'off',
+      '--ttl',
+      '3s',
+    ];
     const p = startProgram('sidekick', [...common, '--container', mine]);
     const q = startProgram('sidekick', [...common, '--container', sibling]);
     const client = etcd.client();
     const key = (n: string): string => `/services/${service}/${node}:${n}:80`;
-    await waitForEntries(client, `/services/${service}/`, 'both followed containers', (e) => key(mine) in e && key(sibling) in e);
+    await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'both followed containers',
+      (e) => key(mine) in e && key(sibling) in e,
+    );
     await delay(500);
-    expect(Object.keys(await readEntries(client, `/services/${service}/`)).sort()).toEqual([key(mine), key(sibling)].sort());
+    expect(Object.keys(await readEntries(client, `/services/${service}/`)).sort()).toEqual(
+      [key(mine), key(sibling)].sort(),
+    );
 
     // Lifecycle still applies to the followed container.
     await docker('stop', '-t', '0', mine);
-    await waitForEntries(client, `/services/${service}/`, 'withdrawn on stop', (e) => !(key(mine) in e) && key(sibling) in e);
+    await waitForEntries(
+      client,
+      `/services/${service}/`,
+      'withdrawn on stop',
+      (e) => !(key(mine) in e) && key(sibling) in e,
+    );
     await docker('start', mine);
     await waitForEntries(client, `/services/${service}/`, 'back on start', (e) => key(mine) in e);
 
@@ -56,12 +79,28 @@ describe('per-container mode (--container)', () => {
   it('waits for a container that does not exist yet', async () => {
     const node = uniq('n');
     const name = uniq('late');
-    const p = startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--container', name]);
+    const p = startProgram('sidekick', [
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--node',
+      node,
+      '--host-ip',
+      '127.0.0.1',
+      '--metrics',
+      'off',
+      '--container',
+      name,
+    ]);
     await delay(1000);
     expect(p.proc.exitCode).toBeNull();
     await runContainer({ name, publish: ['127.0.0.1::80'] });
     // Unlabelled: published under the image basename.
-    await waitForEntries(etcd.client(), '/services/web/', 'late container published', (e) => `/services/web/${node}:${name}:80` in e);
+    await waitForEntries(
+      etcd.client(),
+      '/services/web/',
+      'late container published',
+      (e) => `/services/web/${node}:${name}:80` in e,
+    );
   });
 });
 
@@ -71,7 +110,18 @@ describe('--address container', () => {
     const service = uniq('svc');
     const name = uniq('c');
     await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });
-    startProgram('sidekick', ['--etcd-endpoints', etcd.endpoint, '--node', node, '--host-ip', '127.0.0.1', '--metrics', 'off', '--address', 'container']);
+    startProgram('sidekick', [
+      '--etcd-endpoints',
+      etcd.endpoint,
+      '--node',
+      node,
+      '--host-ip',
+      '127.0.0.1',
+      '--metrics',
+      'off',
+      '--address',
+      'container',
+    ]);
     const key = `/services/${service}/${node}:${name}:80`;
     const e = await waitForEntries(etcd.client(), `/services/${service}/`, 'container address', (x) => key in x);
     const ip = await docker('inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', name);

@@ -16,7 +16,13 @@ afterEach(async () => {
 });
 
 function backendFor(name: string, port: number): Backend {
-  return { id: `chat/${name}`, service: 'chat', instance: name, entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false }, target: `http://127.0.0.1:${port}` };
+  return {
+    id: `chat/${name}`,
+    service: 'chat',
+    instance: name,
+    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
+    target: `http://127.0.0.1:${port}`,
+  };
 }
 
 interface WsBackend {
@@ -56,7 +62,14 @@ function stubLookup(routes: Map<string, Route>): Lookup {
     const r = routes.get(host.replace(/:\d+$/, ''));
     if (r === undefined) return undefined;
     const rule = { host, pathPrefix: '/', service: 'chat', lb: undefined, sticky: r.sticky ?? false, source: 'test' };
-    return { rule, service: 'chat', view: r.backends === undefined ? undefined : { name: 'chat', backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) } };
+    return {
+      rule,
+      service: 'chat',
+      view:
+        r.backends === undefined
+          ? undefined
+          : { name: 'chat', backends: [...r.backends].sort((a, b) => (a.id < b.id ? -1 : 1)) },
+    };
   };
 }
 
@@ -67,7 +80,10 @@ interface Rec {
   ejects: string[];
 }
 
-async function startProxy(routes: Map<string, Route>, upstreamTimeoutMs = 5_000): Promise<{ proxy: ProxyHandler; port: number; rec: Rec; server: http.Server }> {
+async function startProxy(
+  routes: Map<string, Route>,
+  upstreamTimeoutMs = 5_000,
+): Promise<{ proxy: ProxyHandler; port: number; rec: Rec; server: http.Server }> {
   const rec: Rec = { opened: [], closed: [], statuses: [], ejects: [] };
   const events: ProxyEvents = {
     onResponse: (_s, _id, status) => rec.statuses.push(status),
@@ -75,7 +91,14 @@ async function startProxy(routes: Map<string, Route>, upstreamTimeoutMs = 5_000)
     onWebSocketClose: (_s, id) => rec.closed.push(id),
     onEject: (_s, id) => rec.ejects.push(id),
   };
-  const proxy = createProxy({ lookup: stubLookup(routes), picker: stubPicker, defaultLb: 'round-robin', upstreamTimeoutMs, events, trustedProxies: [] });
+  const proxy = createProxy({
+    lookup: stubLookup(routes),
+    picker: stubPicker,
+    defaultLb: 'round-robin',
+    upstreamTimeoutMs,
+    events,
+    trustedProxies: [],
+  });
   const server = http.createServer((req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   const port = await listen(server);
@@ -91,7 +114,11 @@ function connections(server: http.Server): Promise<number> {
 }
 
 /** Opens a client and waits for the handshake; terminated in afterEach. */
-async function openClient(port: number, host = 'chat.test', headers: Record<string, string> = {}): Promise<{ ws: WebSocket; res: http.IncomingMessage }> {
+async function openClient(
+  port: number,
+  host = 'chat.test',
+  headers: Record<string, string> = {},
+): Promise<{ ws: WebSocket; res: http.IncomingMessage }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/room`, { headers: { host, ...headers }, handshakeTimeout: 4_000 });
   cleanups.push(() => ws.terminate());
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -99,7 +126,9 @@ async function openClient(port: number, host = 'chat.test', headers: Record<stri
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, r) => reject(new Error(`unexpected response ${r.statusCode}`)));
   });
-  await new Promise<void>((resolve) => (ws.readyState === WebSocket.OPEN ? resolve() : ws.once('open', () => resolve())));
+  await new Promise<void>((resolve) =>
+    ws.readyState === WebSocket.OPEN ? resolve() : ws.once('open', () => resolve()),
+  );
   return { ws, res };
 }
 
@@ -118,14 +147,20 @@ function roundTrip(ws: WebSocket, text: string): Promise<string> {
 function rawUpgrade(port: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
-    cleanups.push(() => { sock.destroy(); });
+    cleanups.push(() => {
+      sock.destroy();
+    });
     let out = '';
     sock.setEncoding('utf8');
-    sock.on('data', (d: string) => { out += d; });
+    sock.on('data', (d: string) => {
+      out += d;
+    });
     sock.on('close', () => resolve(out));
     sock.on('error', reject);
     sock.setTimeout(4_000, () => sock.destroy(new Error('raw upgrade: no close within 4 s')));
-    sock.write(`GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    sock.write(
+      `GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
   });
 }
 
@@ -133,7 +168,10 @@ describe('websocket proxying', () => {
   it('echoes through the proxy with forwarded headers and a request id', async () => {
     const a = await startWsBackend('a');
     const { port, proxy, rec } = await startProxy(new Map([['chat.test', { backends: [a.backend] }]]));
-    const { ws, res } = await openClient(port, 'chat.test', { 'x-request-id': 'ws-req-1', 'x-forwarded-for': '6.6.6.6' });
+    const { ws, res } = await openClient(port, 'chat.test', {
+      'x-request-id': 'ws-req-1',
+      'x-forwarded-for': '6.6.6.6',
+    });
     expect(await roundTrip(ws, 'hello')).toBe('a:hello');
     expect(await roundTrip(ws, 'again')).toBe('a:again');
     expect(res.headers['x-request-id']).toBe('ws-req-1');
@@ -177,7 +215,9 @@ describe('websocket proxying', () => {
     expect(onB.length).toBe(2);
     const drainMs = 400;
     const t0 = Date.now();
-    const closedAt = onA.map((ws) => new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now() - t0))));
+    const closedAt = onA.map(
+      (ws) => new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now() - t0))),
+    );
     proxy.closeBackendSockets(a.backend.id, drainMs);
     const times = await Promise.all(closedAt);
     for (const t of times) expect(t).toBeLessThanOrEqual(drainMs + 150);
@@ -218,7 +258,9 @@ describe('websocket proxying', () => {
     const upgraded = new Set<import('node:stream').Duplex>();
     rst.on('upgrade', (_req, socket) => {
       upgraded.add(socket);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n',
+      );
       setTimeout(() => (socket as import('node:net').Socket).resetAndDestroy(), 50);
     });
     const rstPort = await listen(rst);
@@ -226,16 +268,26 @@ describe('websocket proxying', () => {
       for (const s of upgraded) s.destroy();
       return closeHttp(rst);
     });
-    const { port, proxy, server } = await startProxy(new Map([['chat.test', { backends: [backendFor('rst', rstPort)] }]]));
+    const { port, proxy, server } = await startProxy(
+      new Map([['chat.test', { backends: [backendFor('rst', rstPort)] }]]),
+    );
     const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    cleanups.push(() => { sock.destroy(); });
+    cleanups.push(() => {
+      sock.destroy();
+    });
     let got = '';
     let ended = false;
     sock.setEncoding('utf8');
-    sock.on('data', (d: string) => { got += d; });
-    sock.on('end', () => { ended = true; });
+    sock.on('data', (d: string) => {
+      got += d;
+    });
+    sock.on('end', () => {
+      ended = true;
+    });
     sock.on('error', () => undefined);
-    sock.write('GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    sock.write(
+      'GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
     await waitFor('101 through the proxy', () => got.startsWith('HTTP/1.1 101 Switching Protocols'), 2_000);
     await waitFor('the proxy to end the client side', () => ended, 2_000);
     await waitFor('the proxy to release its client socket', async () => (await connections(server)) === 0, 2_000);
@@ -274,7 +326,10 @@ describe('websocket proxying', () => {
     hang.on('upgrade', (_req, socket) => {
       upgraded.add(socket);
       // Read, so the proxy's FIN is noticed; http servers allow half-open sockets, so FIN shows as 'end'.
-      for (const ev of ['end', 'close', 'error']) socket.once(ev, () => { upstreamClosed = true; });
+      for (const ev of ['end', 'close', 'error'])
+        socket.once(ev, () => {
+          upstreamClosed = true;
+        });
       socket.resume();
     });
     const hangPort = await listen(hang);
@@ -282,7 +337,10 @@ describe('websocket proxying', () => {
       for (const s of upgraded) s.destroy(); // upgraded sockets are not the server's to close
       return closeHttp(hang);
     });
-    const { port, proxy } = await startProxy(new Map([['chat.test', { backends: [backendFor('hang', hangPort)] }]]), 300);
+    const { port, proxy } = await startProxy(
+      new Map([['chat.test', { backends: [backendFor('hang', hangPort)] }]]),
+      300,
+    );
     const reply = await rawUpgrade(port, 'chat.test');
     expect(reply.startsWith('HTTP/1.1 504 Gateway Timeout\r\n')).toBe(true);
     expect(reply.endsWith('upstream timeout from service chat\n')).toBe(true);
@@ -297,7 +355,9 @@ describe('websocket proxying', () => {
     const first = await openClient(port);
     const who = (await roundTrip(first.ws, 'q')).split(':')[0]!;
     const id = `chat/${who}`;
-    expect(first.res.headers['set-cookie']).toEqual([`${STICKY_COOKIE}=${encodeURIComponent(id)}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(first.res.headers['set-cookie']).toEqual([
+      `${STICKY_COOKIE}=${encodeURIComponent(id)}; Path=/; HttpOnly; SameSite=Lax`,
+    ]);
     for (let i = 0; i < 3; i++) {
       const again = await openClient(port, 'chat.test', { cookie: `${STICKY_COOKIE}=${encodeURIComponent(id)}` });
       expect(await roundTrip(again.ws, 'q')).toBe(`${who}:q`);

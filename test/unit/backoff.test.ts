@@ -72,7 +72,13 @@ describe('retryForever', () => {
         if (calls < 4) throw new Error(`fail ${calls}`);
         return 'ok';
       },
-      { initialMs: 1, maxMs: 4, random: () => 1, signal: ac.signal, onError: (err, attempt, delay) => seen.push([(err as Error).message, attempt, delay]) },
+      {
+        initialMs: 1,
+        maxMs: 4,
+        random: () => 1,
+        signal: ac.signal,
+        onError: (err, attempt, delay) => seen.push([(err as Error).message, attempt, delay]),
+      },
     );
     expect(result).toBe('ok');
     expect(calls).toBe(4);
@@ -85,7 +91,12 @@ describe('retryForever', () => {
 
   it('returns undefined without calling fn when already aborted', async () => {
     let calls = 0;
-    const r = await retryForever(async () => ++calls, { initialMs: 1, maxMs: 1, signal: AbortSignal.abort(), onError: () => {} });
+    const r = await retryForever(async () => ++calls, {
+      initialMs: 1,
+      maxMs: 1,
+      signal: AbortSignal.abort(),
+      onError: () => {},
+    });
     expect(r).toBeUndefined();
     expect(calls).toBe(0);
   });

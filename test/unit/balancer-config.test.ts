@@ -38,8 +38,20 @@ describe('loadBalancerConfig', () => {
   it.each([
     ['flag beats env', ['--lb', 'least-request'], { BALANCER_LB: 'round-robin' }, 'lb', 'least-request'],
     ['env beats default', [], { BALANCER_RETRIES: '5' }, 'retries', 5],
-    ['ETCD_ENDPOINTS is honoured', [], { ETCD_ENDPOINTS: '10.0.0.1:2379,10.0.0.2:2379' }, 'etcdEndpoints', ['http://10.0.0.1:2379', 'http://10.0.0.2:2379']],
-    ['BALANCER_ETCD_ENDPOINTS beats ETCD_ENDPOINTS', [], { BALANCER_ETCD_ENDPOINTS: 'a:1', ETCD_ENDPOINTS: 'b:2' }, 'etcdEndpoints', ['http://a:1']],
+    [
+      'ETCD_ENDPOINTS is honoured',
+      [],
+      { ETCD_ENDPOINTS: '10.0.0.1:2379,10.0.0.2:2379' },
+      'etcdEndpoints',
+      ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+    ],
+    [
+      'BALANCER_ETCD_ENDPOINTS beats ETCD_ENDPOINTS',
+      [],
+      { BALANCER_ETCD_ENDPOINTS: 'a:1', ETCD_ENDPOINTS: 'b:2' },
+      'etcdEndpoints',
+      ['http://a:1'],
+    ],
     ['--upstream-timeout takes a duration', ['--upstream-timeout', '1500ms'], {}, 'upstreamTimeout', 1500],
     ['--workers auto is the core count', ['--workers', 'auto'], {}, 'workers', availableParallelism()],
     ['--listen :8080 is all interfaces', ['--listen', ':8080'], {}, 'listen', { host: '0.0.0.0', port: 8080 }],
@@ -49,7 +61,10 @@ describe('loadBalancerConfig', () => {
   });
 
   it('collects repeated --route flags in order, each parsed', () => {
-    const { config } = loadBalancerConfig(['--route', 'api.example.com/v1=api', '--route', '*.example.com=web', '--route=/static=assets'], {});
+    const { config } = loadBalancerConfig(
+      ['--route', 'api.example.com/v1=api', '--route', '*.example.com=web', '--route=/static=assets'],
+      {},
+    );
     expect(config.route.map((r) => [r.host, r.pathPrefix, r.service])).toEqual([
       ['api.example.com', '/v1', 'api'],
       ['*.example.com', '/', 'web'],
@@ -58,7 +73,10 @@ describe('loadBalancerConfig', () => {
   });
 
   it('parses CIDR lists for --trusted-proxies and --backends-allow', () => {
-    const { config } = loadBalancerConfig(['--trusted-proxies', '10.0.0.0/8,::1/128', '--backends-allow', '172.16.0.0/12'], {});
+    const { config } = loadBalancerConfig(
+      ['--trusted-proxies', '10.0.0.0/8,::1/128', '--backends-allow', '172.16.0.0/12'],
+      {},
+    );
     expect(config.trustedProxies).toHaveLength(2);
     expect(config.backendsAllow).toHaveLength(1);
   });
@@ -78,6 +96,8 @@ describe('loadBalancerConfig', () => {
 
   it('reports every problem at once, cross-checks included', () => {
     const found = problems(['--lb', 'x', '--retries', 'y', '--etcd-user', 'u']);
-    expect(found.map((p) => p.split(':')[0])).toEqual(expect.arrayContaining(['--lb', '--retries', '--etcd-user and --etcd-password']));
+    expect(found.map((p) => p.split(':')[0])).toEqual(
+      expect.arrayContaining(['--lb', '--retries', '--etcd-user and --etcd-password']),
+    );
   });
 });

@@ -22,12 +22,23 @@ describe('parseCidr', () => {
     expect(b.text).toBe(canonical);
   });
 
-  it.each(['', 'foo', '10.0.0.0/33', '::1/129', '10.0.0/8', '10.0.0.256/8', '10.0.0.0/', '10.0.0.0/-1', '10.0.0.0/8/8', '1::2::3/64', 'fe80::1%eth0/64', '10.0.0.0/ 8', '010.0.0.0/8'])(
-    'rejects %j with a clear message',
-    (text) => {
-      expect(() => parseCidr(text)).toThrow(`expected CIDR such as 10.0.0.0/8, got ${JSON.stringify(text)}`);
-    },
-  );
+  it.each([
+    '',
+    'foo',
+    '10.0.0.0/33',
+    '::1/129',
+    '10.0.0/8',
+    '10.0.0.256/8',
+    '10.0.0.0/',
+    '10.0.0.0/-1',
+    '10.0.0.0/8/8',
+    '1::2::3/64',
+    'fe80::1%eth0/64',
+    '10.0.0.0/ 8',
+    '010.0.0.0/8',
+  ])('rejects %j with a clear message', (text) => {
+    expect(() => parseCidr(text)).toThrow(`expected CIDR such as 10.0.0.0/8, got ${JSON.stringify(text)}`);
+  });
 });
 
 describe('parseCidrList', () => {
@@ -50,7 +61,7 @@ describe('parseIp', () => {
     ['::ffff:1.2.3.4', 4, 0x01020304n],
     ['::FFFF:7f00:1', 4, 0x7f000001n],
     ['::1', 6, 1n],
-    ['fe80::1%eth0', 6, 0xfe80n << 112n | 1n],
+    ['fe80::1%eth0', 6, (0xfe80n << 112n) | 1n],
     ['2001:db8::', 6, 0x20010db8n << 96n],
     ['1:2:3:4:5:6:7:8', 6, 0x00010002000300040005000600070008n],
     ['64:ff9b::1.2.3.4', 6, (0x64ff9bn << 96n) | 0x01020304n],

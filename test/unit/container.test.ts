@@ -119,7 +119,14 @@ describe('toContainer on real docker inspect JSON', () => {
       hostNetwork: false,
       ports: [
         { port: 53, protocol: 'udp', bindings: [] },
-        { port: 80, protocol: 'tcp', bindings: [{ hostIp: '0.0.0.0', hostPort: 32768 }, { hostIp: '::', hostPort: 32768 }] },
+        {
+          port: 80,
+          protocol: 'tcp',
+          bindings: [
+            { hostIp: '0.0.0.0', hostPort: 32768 },
+            { hostIp: '::', hostPort: 32768 },
+          ],
+        },
         { port: 443, protocol: 'tcp', bindings: [] },
       ],
       networks: [
@@ -151,7 +158,11 @@ describe('toContainer on real docker inspect JSON', () => {
     (json.NetworkSettings as Record<string, unknown>).Networks = { host: { IPAddress: '', GlobalIPv6Address: '' } };
     const c = toModel(json);
     expect(c.hostNetwork).toBe(true);
-    expect(c.ports.map((p) => [p.port, p.bindings.length])).toEqual([[53, 0], [80, 0], [443, 0]]);
+    expect(c.ports.map((p) => [p.port, p.bindings.length])).toEqual([
+      [53, 0],
+      [80, 0],
+      [443, 0],
+    ]);
   });
 
   it('ports only in NetworkSettings.Ports are kept too', () => {
@@ -164,7 +175,13 @@ describe('toContainer on real docker inspect JSON', () => {
   it('drops bindings without a usable host port and sctp ports', () => {
     const json = inspectJson();
     (json.Config as Record<string, unknown>).ExposedPorts = { '9000/sctp': {} };
-    (json.NetworkSettings as Record<string, unknown>).Ports = { '80/tcp': [{ HostIp: '', HostPort: '' }, { HostIp: '', HostPort: '8080' }], '9000/sctp': [{ HostIp: '', HostPort: '9000' }] };
+    (json.NetworkSettings as Record<string, unknown>).Ports = {
+      '80/tcp': [
+        { HostIp: '', HostPort: '' },
+        { HostIp: '', HostPort: '8080' },
+      ],
+      '9000/sctp': [{ HostIp: '', HostPort: '9000' }],
+    };
     const c = toModel(json);
     expect(c.ports).toEqual([{ port: 80, protocol: 'tcp', bindings: [{ hostIp: '', hostPort: 8080 }] }]);
   });
@@ -184,7 +201,11 @@ describe('toContainer on real docker inspect JSON', () => {
 
   it.each([
     ['paused', { Status: 'paused', Running: true, Paused: true }, { running: true, paused: true, restarting: false }],
-    ['restarting', { Status: 'restarting', Running: true, Restarting: true }, { running: true, paused: false, restarting: true }],
+    [
+      'restarting',
+      { Status: 'restarting', Running: true, Restarting: true },
+      { running: true, paused: false, restarting: true },
+    ],
     ['exited', { Status: 'exited', Running: false }, { running: false, paused: false, restarting: false }],
   ])('reads state %s', (_label, stateOver, expected) => {
     const json = inspectJson();

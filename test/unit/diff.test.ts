@@ -13,10 +13,31 @@ describe('diffEntries', () => {
     ['changed → put the new value', { '/s/a/1': 'B' }, { '/s/a/1': 'A' }, undefined, [['/s/a/1', 'B']], []],
     ['no longer desired → delete', {}, { '/s/a/1': 'A' }, undefined, [], ['/s/a/1']],
     ['same value on our lease → nothing', { '/s/a/1': 'A' }, { '/s/a/1': { value: 'A', lease: '7' } }, '7', [], []],
-    ['same value on another lease → put', { '/s/a/1': 'A' }, { '/s/a/1': { value: 'A', lease: '6' } }, '7', [['/s/a/1', 'A']], []],
-    ['same value on no lease (0) → put', { '/s/a/1': 'A' }, { '/s/a/1': { value: 'A', lease: '0' } }, '7', [['/s/a/1', 'A']], []],
+    [
+      'same value on another lease → put',
+      { '/s/a/1': 'A' },
+      { '/s/a/1': { value: 'A', lease: '6' } },
+      '7',
+      [['/s/a/1', 'A']],
+      [],
+    ],
+    [
+      'same value on no lease (0) → put',
+      { '/s/a/1': 'A' },
+      { '/s/a/1': { value: 'A', lease: '0' } },
+      '7',
+      [['/s/a/1', 'A']],
+      [],
+    ],
     ['lease unknown (from memory) → nothing', { '/s/a/1': 'A' }, { '/s/a/1': { value: 'A' } }, '7', [], []],
-    ['our lease id not given → lease ignored', { '/s/a/1': 'A' }, { '/s/a/1': { value: 'A', lease: '6' } }, undefined, [], []],
+    [
+      'our lease id not given → lease ignored',
+      { '/s/a/1': 'A' },
+      { '/s/a/1': { value: 'A', lease: '6' } },
+      undefined,
+      [],
+      [],
+    ],
     ['not desired on another lease → delete', {}, { '/s/a/1': { value: 'A', lease: '6' } }, '7', [], ['/s/a/1']],
   ] as const)('%s', (_label, want, have, lease, puts, deletes) => {
     const d = diffEntries(desired(want), published(have), lease);
@@ -40,10 +61,21 @@ describe('diffEntries', () => {
   });
 
   it('is deterministic: the same inputs in any insertion order give the same diff', () => {
-    const want = [['/s/x/1', '1'], ['/s/a/1', '2'], ['/s/m/1', '3']] as const;
-    const have = [['/s/q/1', 'q'], ['/s/b/1', 'b'], ['/s/m/1', 'old']] as const;
+    const want = [
+      ['/s/x/1', '1'],
+      ['/s/a/1', '2'],
+      ['/s/m/1', '3'],
+    ] as const;
+    const have = [
+      ['/s/q/1', 'q'],
+      ['/s/b/1', 'b'],
+      ['/s/m/1', 'old'],
+    ] as const;
     const a = diffEntries(new Map(want), new Map(have.map(([k, v]) => [k, { value: v }])));
-    const b = diffEntries(new Map([...want].reverse()), new Map([...have].reverse().map(([k, v]) => [k, { value: v }])));
+    const b = diffEntries(
+      new Map([...want].reverse()),
+      new Map([...have].reverse().map(([k, v]) => [k, { value: v }])),
+    );
     expect(b).toEqual(a);
     expect(a.puts.map(([k]) => k)).toEqual(['/s/a/1', '/s/m/1', '/s/x/1']);
     expect(a.deletes).toEqual(['/s/b/1', '/s/q/1']);

@@ -4,7 +4,15 @@ import type { Container } from '../../sidekick/container.js';
 import { desiredEntries, type EntryOptions } from '../../sidekick/entries.js';
 import { FIXTURE_ID, binding, container, network, port } from '../helpers/container-fixture.js';
 
-const opts: EntryOptions = { prefix: '/services', node: 'node1', mode: 'host', hostIp: '192.0.2.10', network: undefined, all: false, implicit: false };
+const opts: EntryOptions = {
+  prefix: '/services',
+  node: 'node1',
+  mode: 'host',
+  hostIp: '192.0.2.10',
+  network: undefined,
+  all: false,
+  implicit: false,
+};
 const web = (over: Partial<Container> = {}) => container({ labels: { 'sidekick.service': 'web' }, ...over });
 
 function decoded(entries: ReadonlyMap<string, string>): Record<string, unknown> {
@@ -22,16 +30,29 @@ describe('desiredEntries', () => {
     const r = desiredEntries(web(), opts);
     expect(r.warnings).toEqual([]);
     expect(decoded(r.entries)).toEqual({
-      '/services/web/node1:web-1:80': { host: '192.0.2.10', port: 32768, node: 'node1', container: { id: FIXTURE_ID, name: 'web-1' } },
+      '/services/web/node1:web-1:80': {
+        host: '192.0.2.10',
+        port: 32768,
+        node: 'node1',
+        container: { id: FIXTURE_ID, name: 'web-1' },
+      },
     });
   });
 
   it('writes canonical values the registry validator accepts', () => {
-    const r = desiredEntries(web({ labels: { 'sidekick.service': 'web', 'sidekick.weight': '3', 'sidekick.tags': 'a,b' } }), opts);
+    const r = desiredEntries(
+      web({ labels: { 'sidekick.service': 'web', 'sidekick.weight': '3', 'sidekick.tags': 'a,b' } }),
+      opts,
+    );
     expect(r.entries.size).toBe(1);
     const [key = '', value = ''] = [...r.entries][0] ?? [];
-    expect(parseEntryKey('/services', key)).toEqual({ ok: true, value: { service: 'web', instance: 'node1:web-1:80' } });
-    expect(value).toBe(`{"host":"192.0.2.10","port":32768,"weight":3,"tags":["a","b"],"node":"node1","container":{"id":"${FIXTURE_ID}","name":"web-1"}}`);
+    expect(parseEntryKey('/services', key)).toEqual({
+      ok: true,
+      value: { service: 'web', instance: 'node1:web-1:80' },
+    });
+    expect(value).toBe(
+      `{"host":"192.0.2.10","port":32768,"weight":3,"tags":["a","b"],"node":"node1","container":{"id":"${FIXTURE_ID}","name":"web-1"}}`,
+    );
   });
 
   it.each([
@@ -62,7 +83,9 @@ describe('desiredEntries', () => {
   });
 
   it('honours the prefix', () => {
-    expect([...desiredEntries(web(), { ...opts, prefix: '/reg/' }).entries.keys()]).toEqual(['/reg/web/node1:web-1:80']);
+    expect([...desiredEntries(web(), { ...opts, prefix: '/reg/' }).entries.keys()]).toEqual([
+      '/reg/web/node1:web-1:80',
+    ]);
   });
 
   it('keys do not change across restarts of the same container (new id, new start time, same name)', () => {
@@ -92,7 +115,9 @@ describe('desiredEntries', () => {
 
   it('publishes host IP + container port for host networking', () => {
     const c = web({ hostNetwork: true, ports: [port(8080)], networks: [network('host', '')] });
-    expect(decoded(desiredEntries(c, opts).entries)).toMatchObject({ '/services/web/node1:web-1:8080': { host: '192.0.2.10', port: 8080 } });
+    expect(decoded(desiredEntries(c, opts).entries)).toMatchObject({
+      '/services/web/node1:web-1:8080': { host: '192.0.2.10', port: 8080 },
+    });
   });
 
   it('--all publishes an unlabelled container with a published port as its image basename', () => {
@@ -103,13 +128,23 @@ describe('desiredEntries', () => {
 
   it('per-container mode publishes the followed container without labels', () => {
     const c = container({ image: 'team/api:2' });
-    expect([...desiredEntries(c, { ...opts, implicit: true }).entries.keys()]).toEqual(['/services/api/node1:web-1:80']);
+    expect([...desiredEntries(c, { ...opts, implicit: true }).entries.keys()]).toEqual([
+      '/services/api/node1:web-1:80',
+    ]);
   });
 
   it.each([
-    ['ambiguous port', web({ name: 'amb-1', ports: [port(80, [binding('0.0.0.0', 1)]), port(443, [binding('0.0.0.0', 2)])] }), opts],
+    [
+      'ambiguous port',
+      web({ name: 'amb-1', ports: [port(80, [binding('0.0.0.0', 1)]), port(443, [binding('0.0.0.0', 2)])] }),
+      opts,
+    ],
     ['port not published in host mode', web({ name: 'amb-1', ports: [port(80)] }), opts],
-    ['not on the labelled network', web({ name: 'amb-1', labels: { 'sidekick.service': 'web', 'sidekick.network': 'nope' } }), { ...opts, mode: 'container' as const }],
+    [
+      'not on the labelled network',
+      web({ name: 'amb-1', labels: { 'sidekick.service': 'web', 'sidekick.network': 'nope' } }),
+      { ...opts, mode: 'container' as const },
+    ],
   ])('%s → nothing published and exactly one warning naming the container', (_label, c, o) => {
     const r = desiredEntries(c, o);
     expect(r.entries.size).toBe(0);

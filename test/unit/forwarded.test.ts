@@ -1,47 +1,79 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyForwarded, describeTarget, ensureRequestId, forwardResponseHeaders, type HeaderBag, normalizePeer, readCookie, requestTarget, saneRequestId,
-  STICKY_COOKIE, stickyBackendId, stickySetCookie, stripHopByHop,
+  applyForwarded,
+  describeTarget,
+  ensureRequestId,
+  forwardResponseHeaders,
+  type HeaderBag,
+  normalizePeer,
+  readCookie,
+  requestTarget,
+  saneRequestId,
+  STICKY_COOKIE,
+  stickyBackendId,
+  stickySetCookie,
+  stripHopByHop,
 } from '../../balancer/forwarded.js';
 
 describe('stripHopByHop', () => {
-  const cases: Array<{ name: string; dir: 'request' | 'response'; upgrade?: boolean; in: HeaderBag; out: HeaderBag }> = [
-    {
-      name: 'request: the fixed list goes, end-to-end headers stay, Transfer-Encoding kept for framing',
-      dir: 'request',
-      in: {
-        host: 'a', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'proxy-authorization': 'Basic x', 'proxy-authenticate': 'x',
-        'proxy-connection': 'keep-alive', te: 'trailers', trailer: 'x-sum', upgrade: 'h2c', 'transfer-encoding': 'chunked', accept: '*/*',
+  const cases: Array<{ name: string; dir: 'request' | 'response'; upgrade?: boolean; in: HeaderBag; out: HeaderBag }> =
+    [
+      {
+        name: 'request: the fixed list goes, end-to-end headers stay, Transfer-Encoding kept for framing',
+        dir: 'request',
+        in: {
+          host: 'a',
+          connection: 'keep-alive',
+          'keep-alive': 'timeout=5',
+          'proxy-authorization': 'Basic x',
+          'proxy-authenticate': 'x',
+          'proxy-connection': 'keep-alive',
+          te: 'trailers',
+          trailer: 'x-sum',
+          upgrade: 'h2c',
+          'transfer-encoding': 'chunked',
+          accept: '*/*',
+        },
+        out: { host: 'a', 'transfer-encoding': 'chunked', accept: '*/*' },
       },
-      out: { host: 'a', 'transfer-encoding': 'chunked', accept: '*/*' },
-    },
-    {
-      name: 'response: Transfer-Encoding goes too (Node re-frames)',
-      dir: 'response',
-      in: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked', connection: 'close', 'keep-alive': 'timeout=5' },
-      out: { 'content-type': 'text/plain' },
-    },
-    {
-      name: 'headers named in Connection go (any case, any spacing)',
-      dir: 'request',
-      in: { connection: 'close, X-Secret ,x-other', 'x-secret': '1', 'x-other': '2', 'x-keep': '3' },
-      out: { 'x-keep': '3' },
-    },
-    {
-      name: 'Connection cannot remove framing or routing headers',
-      dir: 'request',
-      in: { connection: 'content-length, host, transfer-encoding', 'content-length': '5', host: 'h' },
-      out: { 'content-length': '5', host: 'h' },
-    },
-    {
-      name: 'websocket upgrade keeps Upgrade and sends Connection: upgrade',
-      dir: 'request',
-      upgrade: true,
-      in: { connection: 'keep-alive, Upgrade, x-hop', upgrade: 'websocket', 'x-hop': '1', 'sec-websocket-key': 'k', te: 'x' },
-      out: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' },
-    },
-    { name: 'nothing to strip', dir: 'request', in: { a: '1' }, out: { a: '1' } },
-  ];
+      {
+        name: 'response: Transfer-Encoding goes too (Node re-frames)',
+        dir: 'response',
+        in: {
+          'content-type': 'text/plain',
+          'transfer-encoding': 'chunked',
+          connection: 'close',
+          'keep-alive': 'timeout=5',
+        },
+        out: { 'content-type': 'text/plain' },
+      },
+      {
+        name: 'headers named in Connection go (any case, any spacing)',
+        dir: 'request',
+        in: { connection: 'close, X-Secret ,x-other', 'x-secret': '1', 'x-other': '2', 'x-keep': '3' },
+        out: { 'x-keep': '3' },
+      },
+      {
+        name: 'Connection cannot remove framing or routing headers',
+        dir: 'request',
+        in: { connection: 'content-length, host, transfer-encoding', 'content-length': '5', host: 'h' },
+        out: { 'content-length': '5', host: 'h' },
+      },
+      {
+        name: 'websocket upgrade keeps Upgrade and sends Connection: upgrade',
+        dir: 'request',
+        upgrade: true,
+        in: {
+          connection: 'keep-alive, Upgrade, x-hop',
+          upgrade: 'websocket',
+          'x-hop': '1',
+          'sec-websocket-key': 'k',
+          te: 'x',
+        },
+        out: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' },
+      },
+      { name: 'nothing to strip', dir: 'request', in: { a: '1' }, out: { a: '1' } },
+    ];
   it.each(cases)('$name', (c) => {
     const h = { ...c.in };
     stripHopByHop(h, { direction: c.dir, upgrade: c.upgrade ?? false });
@@ -54,27 +86,60 @@ describe('applyForwarded', () => {
     {
       name: 'untrusted peer: client values replaced, Forwarded dropped',
       trusted: false,
-      in: { host: 'example.com', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.com', forwarded: 'for=6.6.6.6' },
-      out: { host: 'example.com', 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'example.com' },
+      in: {
+        host: 'example.com',
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.com',
+        forwarded: 'for=6.6.6.6',
+      },
+      out: {
+        host: 'example.com',
+        'x-forwarded-for': '10.0.0.9',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'example.com',
+      },
     },
     {
       name: 'trusted peer: XFF appended, proto and host kept, Forwarded kept',
       trusted: true,
-      in: { host: 'internal:8080', 'x-forwarded-for': '1.1.1.1, 2.2.2.2', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'example.com', forwarded: 'for=1.1.1.1' },
-      out: { host: 'internal:8080', 'x-forwarded-for': '1.1.1.1, 2.2.2.2, 10.0.0.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'example.com', forwarded: 'for=1.1.1.1' },
+      in: {
+        host: 'internal:8080',
+        'x-forwarded-for': '1.1.1.1, 2.2.2.2',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'example.com',
+        forwarded: 'for=1.1.1.1',
+      },
+      out: {
+        host: 'internal:8080',
+        'x-forwarded-for': '1.1.1.1, 2.2.2.2, 10.0.0.9',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'example.com',
+        forwarded: 'for=1.1.1.1',
+      },
     },
     {
       name: 'trusted peer without client values: derived from the connection',
       trusted: true,
       proto: 'https',
       in: { host: 'example.com' },
-      out: { host: 'example.com', 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'example.com' },
+      out: {
+        host: 'example.com',
+        'x-forwarded-for': '10.0.0.9',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'example.com',
+      },
     },
     {
       name: 'trusted peer, empty client values count as absent; duplicate XFF lines joined',
       trusted: true,
       in: { host: 'h', 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'], 'x-forwarded-proto': ' ' },
-      out: { host: 'h', 'x-forwarded-for': '1.1.1.1, 2.2.2.2, 10.0.0.9', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'h' },
+      out: {
+        host: 'h',
+        'x-forwarded-for': '1.1.1.1, 2.2.2.2, 10.0.0.9',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'h',
+      },
     },
     {
       name: 'no Host header (HTTP/1.0): no X-Forwarded-Host, a spoofed one removed',
@@ -180,16 +245,29 @@ describe('requestTarget', () => {
 
 describe('forwardResponseHeaders', () => {
   /** The old pipeline: strip in place, assign, then every defined header in key order. */
-  function reference(headers: HeaderBag, connection: string, requestId: string, setCookie: string | undefined): Array<[string, unknown]> {
+  function reference(
+    headers: HeaderBag,
+    connection: string,
+    requestId: string,
+    setCookie: string | undefined,
+  ): Array<[string, unknown]> {
     const h = structuredClone(headers);
     stripHopByHop(h, { direction: 'response' });
     h.connection = connection;
     h['x-request-id'] = requestId;
-    if (setCookie !== undefined) h['set-cookie'] = h['set-cookie'] === undefined ? [setCookie] : [...(h['set-cookie'] as string[]), setCookie];
-    return Object.keys(h).filter((k) => h[k] !== undefined).map((k) => [k, h[k]]);
+    if (setCookie !== undefined)
+      h['set-cookie'] = h['set-cookie'] === undefined ? [setCookie] : [...(h['set-cookie'] as string[]), setCookie];
+    return Object.keys(h)
+      .filter((k) => h[k] !== undefined)
+      .map((k) => [k, h[k]]);
   }
 
-  function forwarded(headers: HeaderBag, connection: string, requestId: string, setCookie: string | undefined): Array<[string, unknown]> {
+  function forwarded(
+    headers: HeaderBag,
+    connection: string,
+    requestId: string,
+    setCookie: string | undefined,
+  ): Array<[string, unknown]> {
     const out: Array<[string, unknown]> = [];
     const before = structuredClone(headers);
     forwardResponseHeaders(headers, { connection, requestId, setCookie }, { setHeader: (n, v) => out.push([n, v]) });
@@ -198,22 +276,55 @@ describe('forwardResponseHeaders', () => {
   }
 
   it('drops hop-by-hop and Connection-named headers, appends ours, keeps the order', () => {
-    const h: HeaderBag = { 'content-type': 'text/plain', connection: 'keep-alive, X-Drop', 'keep-alive': 'timeout=5', 'x-drop': '1', 'transfer-encoding': 'chunked', 'content-length': '3', date: 'd' };
+    const h: HeaderBag = {
+      'content-type': 'text/plain',
+      connection: 'keep-alive, X-Drop',
+      'keep-alive': 'timeout=5',
+      'x-drop': '1',
+      'transfer-encoding': 'chunked',
+      'content-length': '3',
+      date: 'd',
+    };
     expect(forwarded(h, 'keep-alive', 'id1', undefined)).toEqual([
-      ['content-type', 'text/plain'], ['content-length', '3'], ['date', 'd'], ['connection', 'keep-alive'], ['x-request-id', 'id1'],
+      ['content-type', 'text/plain'],
+      ['content-length', '3'],
+      ['date', 'd'],
+      ['connection', 'keep-alive'],
+      ['x-request-id', 'id1'],
     ]);
   });
 
   it('replaces the backend’s X-Request-Id in place and adds the sticky cookie to its own', () => {
     const h: HeaderBag = { 'x-request-id': 'theirs', 'set-cookie': ['a=1'], 'x-a': 'b' };
-    expect(forwarded(h, 'close', 'ours', 'lb_sticky=x')).toEqual([['x-request-id', 'ours'], ['set-cookie', ['a=1', 'lb_sticky=x']], ['x-a', 'b'], ['connection', 'close']]);
+    expect(forwarded(h, 'close', 'ours', 'lb_sticky=x')).toEqual([
+      ['x-request-id', 'ours'],
+      ['set-cookie', ['a=1', 'lb_sticky=x']],
+      ['x-a', 'b'],
+      ['connection', 'close'],
+    ]);
   });
 
   it('matches strip-in-place + assign on 5,000 random header sets', () => {
-    const names = ['connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'proxy-authenticate', 'proxy-connection', 'content-length', 'host',
-      'x-request-id', 'set-cookie', 'x-a', 'x-b', 'content-type', 'date'];
+    const names = [
+      'connection',
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'transfer-encoding',
+      'proxy-authenticate',
+      'proxy-connection',
+      'content-length',
+      'host',
+      'x-request-id',
+      'set-cookie',
+      'x-a',
+      'x-b',
+      'content-type',
+      'date',
+    ];
     let seed = 7;
-    const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
     for (let n = 0; n < 5000; n++) {
       const h: HeaderBag = {};
@@ -221,11 +332,16 @@ describe('forwardResponseHeaders', () => {
       for (let i = 0; i < count; i++) {
         const name = pick(names);
         if (name === 'set-cookie') h[name] = ['c=1', 'd=2'].slice(0, 1 + Math.floor(next() * 2));
-        else if (name === 'connection') h[name] = Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick([...names, ' X-A ', 'close', ''])).join(pick([',', ', ', ' ,']));
+        else if (name === 'connection')
+          h[name] = Array.from({ length: 1 + Math.floor(next() * 3) }, () =>
+            pick([...names, ' X-A ', 'close', '']),
+          ).join(pick([',', ', ', ' ,']));
         else h[name] = `v${i}`;
       }
       const cookie = next() < 0.5 ? 'lb_sticky=s' : undefined;
-      expect(forwarded(h, 'keep-alive', 'rid', cookie), JSON.stringify({ h, cookie })).toEqual(reference(h, 'keep-alive', 'rid', cookie));
+      expect(forwarded(h, 'keep-alive', 'rid', cookie), JSON.stringify({ h, cookie })).toEqual(
+        reference(h, 'keep-alive', 'rid', cookie),
+      );
     }
   });
 });

@@ -6,18 +6,28 @@ import { createBalancerMetrics } from '../../balancer/metrics.js';
 import { emptyTable } from '../../balancer/route-table.js';
 import { createSidekickMetrics } from '../../sidekick/metrics.js';
 
-interface Panel { title: string; gridPos: { x: number; y: number; w: number; h: number }; targets: Array<{ expr: string }> }
-const dashboard = JSON.parse(readFileSync(new URL('../../templates/grafana/dashboard.json', import.meta.url), 'utf8')) as { uid: string; panels: Panel[] };
+interface Panel {
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets: Array<{ expr: string }>;
+}
+const dashboard = JSON.parse(
+  readFileSync(new URL('../../templates/grafana/dashboard.json', import.meta.url), 'utf8'),
+) as { uid: string; panels: Panel[] };
 
 async function exported(): Promise<Map<string, Set<string>>> {
-  const balancer = createBalancerMetrics({ table: () => emptyTable(), isEjected: () => false, inflight: () => 0 }, new Registry());
+  const balancer = createBalancerMetrics(
+    { table: () => emptyTable(), isEjected: () => false, inflight: () => 0 },
+    new Registry(),
+  );
   const sidekick = createSidekickMetrics(new Registry());
   const names = new Map<string, Set<string>>();
   for (const reg of [balancer.registry, sidekick.registry]) {
     for (const m of reg.getMetricsAsArray() as unknown as Array<{ name: string; type: string; labelNames: string[] }>) {
       const labels = new Set<string>(m.labelNames);
       names.set(m.name, labels);
-      if (m.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.set(m.name + suffix, new Set([...labels, 'le']));
+      if (m.type === 'histogram')
+        for (const suffix of ['_bucket', '_sum', '_count']) names.set(m.name + suffix, new Set([...labels, 'le']));
     }
   }
   return names;
@@ -35,7 +45,10 @@ describe('templates/grafana/dashboard.json', () => {
       for (const by of expr.matchAll(/by \(([^)]*)\)/g)) {
         for (const label of (by[1] ?? '').split(',').map((l) => l.trim())) {
           if (label === 'instance') continue; // added by Prometheus at scrape time
-          expect(metrics.some((n) => names.get(n)?.has(label)), `label ${label} in ${expr}`).toBe(true);
+          expect(
+            metrics.some((n) => names.get(n)?.has(label)),
+            `label ${label} in ${expr}`,
+          ).toBe(true);
         }
       }
     }

@@ -160,16 +160,35 @@ describe('KillTracker: withdrawing at the kill from the last inspect (no new ins
     ['a SIGHUP', { signal: '1' }, false],
     ['the run’s own STOPSIGNAL (SIGUSR1)', { signal: '10', stopSignal: 'SIGUSR1' }, true],
     ['SIGUSR1 when the STOPSIGNAL is SIGTERM', { signal: '10' }, false],
-    ['a kill sent before the inspected run started (a late event of the previous run)', { signal: '15', killAt: T0 - 1 }, false],
+    [
+      'a kill sent before the inspected run started (a late event of the previous run)',
+      { signal: '15', killAt: T0 - 1 },
+      false,
+    ],
     ['a kill at the very start of the run', { signal: '15', killAt: T0 }, true],
     ['an unparseable StartedAt (assumed the same run)', { signal: '15', startedAt: '' }, true],
     ['a container last seen not running', { signal: '15', running: false }, false],
     ['a container never inspected', { signal: '15', observed: false }, false],
-    ['a kill event over 5 minutes old', { signal: '15', killAt: T0 + 10_000 - 5 * 60_000 - 1, startedAt: iso(T0 - 10 * 60_000) }, false],
+    [
+      'a kill event over 5 minutes old',
+      { signal: '15', killAt: T0 + 10_000 - 5 * 60_000 - 1, startedAt: iso(T0 - 10 * 60_000) },
+      false,
+    ],
   ] as const)('%s → %s', (_label, o, expected) => {
     const { t } = tracker();
-    const opts = o as { signal: string | undefined; stopSignal?: string; killAt?: number; startedAt?: string; running?: boolean; observed?: boolean };
-    const c = run({ stopSignal: opts.stopSignal ?? 'SIGTERM', startedAt: opts.startedAt ?? STARTED, running: opts.running ?? true });
+    const opts = o as {
+      signal: string | undefined;
+      stopSignal?: string;
+      killAt?: number;
+      startedAt?: string;
+      running?: boolean;
+      observed?: boolean;
+    };
+    const c = run({
+      stopSignal: opts.stopSignal ?? 'SIGTERM',
+      startedAt: opts.startedAt ?? STARTED,
+      running: opts.running ?? true,
+    });
     if (opts.observed !== false) t.observed(c);
     expect(t.killed(c.id, opts.signal, opts.killAt ?? T0 + 5000)).toBe(expected);
   });

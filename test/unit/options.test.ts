@@ -20,10 +20,29 @@ import {
 
 const defs = {
   ttl: option({ env: ['APP_TTL'], default: 10_000, parse: durationAtLeast(2000), group: 'g', describe: 'lease ttl' }),
-  mode: option({ env: ['APP_MODE', 'MODE'], default: 'host' as 'host' | 'container', parse: parseEnum('host', 'container'), group: 'g', describe: 'mode' }),
+  mode: option({
+    env: ['APP_MODE', 'MODE'],
+    default: 'host' as 'host' | 'container',
+    parse: parseEnum('host', 'container'),
+    group: 'g',
+    describe: 'mode',
+  }),
   all: option({ env: ['APP_ALL'], default: false, parse: parseBoolean, boolean: true, group: 'g', describe: 'all' }),
-  dockerHost: option({ env: ['DOCKER_HOST'], default: 'unix:///var/run/docker.sock', parse: parseNonEmpty, group: 'h', describe: 'docker' }),
-  tag: option({ env: ['APP_TAG'], default: Object.freeze([]) as readonly string[], parse: (raw: string) => [parseNonEmpty(raw)], repeatable: true, group: 'h', describe: 'tags' }),
+  dockerHost: option({
+    env: ['DOCKER_HOST'],
+    default: 'unix:///var/run/docker.sock',
+    parse: parseNonEmpty,
+    group: 'h',
+    describe: 'docker',
+  }),
+  tag: option({
+    env: ['APP_TAG'],
+    default: Object.freeze([]) as readonly string[],
+    parse: (raw: string) => [parseNonEmpty(raw)],
+    repeatable: true,
+    group: 'h',
+    describe: 'tags',
+  }),
 };
 
 /** Runs parseOptions and returns the ConfigError it throws (fails the test when it does not). */
@@ -51,8 +70,18 @@ describe('flagName', () => {
 describe('parseOptions precedence: flags > env > defaults', () => {
   it.each([
     ['defaults', [], {}, { ttl: 10_000, mode: 'host', all: false, dockerHost: 'unix:///var/run/docker.sock', tag: [] }],
-    ['env', [], { APP_TTL: '5s', MODE: 'container', APP_ALL: 'true', DOCKER_HOST: 'tcp://d:2375', APP_TAG: 'a, b\nc' }, { ttl: 5000, mode: 'container', all: true, dockerHost: 'tcp://d:2375', tag: ['a', 'b', 'c'] }],
-    ['flags over env', ['--ttl', '3s', '--mode=host', '--all=false', '--docker-host', 'unix:///x', '--tag', 'z'], { APP_TTL: '5s', APP_MODE: 'container', APP_ALL: '1', DOCKER_HOST: 'tcp://d:2375', APP_TAG: 'a' }, { ttl: 3000, mode: 'host', all: false, dockerHost: 'unix:///x', tag: ['z'] }],
+    [
+      'env',
+      [],
+      { APP_TTL: '5s', MODE: 'container', APP_ALL: 'true', DOCKER_HOST: 'tcp://d:2375', APP_TAG: 'a, b\nc' },
+      { ttl: 5000, mode: 'container', all: true, dockerHost: 'tcp://d:2375', tag: ['a', 'b', 'c'] },
+    ],
+    [
+      'flags over env',
+      ['--ttl', '3s', '--mode=host', '--all=false', '--docker-host', 'unix:///x', '--tag', 'z'],
+      { APP_TTL: '5s', APP_MODE: 'container', APP_ALL: '1', DOCKER_HOST: 'tcp://d:2375', APP_TAG: 'a' },
+      { ttl: 3000, mode: 'host', all: false, dockerHost: 'unix:///x', tag: ['z'] },
+    ],
     ['first env name wins', [], { APP_MODE: 'container', MODE: 'host' }, { mode: 'container' }],
     ['empty env is unset', [], { APP_TTL: '', APP_MODE: '', MODE: 'container' }, { ttl: 10_000, mode: 'container' }],
     ['--flag value', ['--ttl', '4s'], {}, { ttl: 4000 }],
@@ -167,8 +196,14 @@ describe('parsers', () => {
   });
 
   it.each([
-    ['true', true], ['1', true], ['YES', true], ['on', true],
-    ['false', false], ['0', false], ['No', false], ['off', false],
+    ['true', true],
+    ['1', true],
+    ['YES', true],
+    ['on', true],
+    ['false', false],
+    ['0', false],
+    ['No', false],
+    ['off', false],
   ])('parseBoolean(%s) = %s', (raw, v) => {
     expect(parseBoolean(raw)).toBe(v);
   });
@@ -178,7 +213,9 @@ describe('parsers', () => {
   });
 
   it.each([
-    ['5', 5], ['0', 0], ['-3', -3],
+    ['5', 5],
+    ['0', 0],
+    ['-3', -3],
   ])('parseInteger(-5, 5)(%s) = %s', (raw, n) => {
     expect(parseInteger(-5, 5)(raw)).toBe(n);
   });
@@ -201,7 +238,8 @@ describe('parsers', () => {
   });
 
   it.each([
-    ['10.0.0.1', '10.0.0.1'], [' fd00::1 ', 'fd00::1'],
+    ['10.0.0.1', '10.0.0.1'],
+    [' fd00::1 ', 'fd00::1'],
   ])('parseIp(%j) = %s', (raw, ip) => {
     expect(parseIp(raw)).toBe(ip);
   });
@@ -223,7 +261,10 @@ describe('parsers', () => {
   });
 
   it.each([
-    ['/services', '/services'], ['/services/', '/services'], ['/a/b-c_d.e', '/a/b-c_d.e'], ['/', '/'],
+    ['/services', '/services'],
+    ['/services/', '/services'],
+    ['/a/b-c_d.e', '/a/b-c_d.e'],
+    ['/', '/'],
   ])('parseKeyPrefix(%j) = %s', (raw, v) => {
     expect(parseKeyPrefix(raw)).toBe(v);
   });
@@ -259,7 +300,11 @@ describe('etcd options', () => {
 
   it.each([
     ['ETCD_ENDPOINTS', { ETCD_ENDPOINTS: 'e1:2379,e2:2379' }, ['http://e1:2379', 'http://e2:2379']],
-    ['SIDEKICK_ETCD_ENDPOINTS beats ETCD_ENDPOINTS', { ETCD_ENDPOINTS: 'e1:2379', SIDEKICK_ETCD_ENDPOINTS: 'e9:2379' }, ['http://e9:2379']],
+    [
+      'SIDEKICK_ETCD_ENDPOINTS beats ETCD_ENDPOINTS',
+      { ETCD_ENDPOINTS: 'e1:2379', SIDEKICK_ETCD_ENDPOINTS: 'e9:2379' },
+      ['http://e9:2379'],
+    ],
   ])('%s', (_label, env, endpoints) => {
     expect(parseOptions(etcdDefs, [], env).values.etcdEndpoints).toEqual(endpoints);
   });
@@ -290,7 +335,14 @@ describe('etcd options', () => {
   it('readable TLS files with an https endpoint and both cert and key pass', () => {
     const dir = mkdtempSync(join(tmpdir(), 'etcd-tls-'));
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, f), 'x');
-    const ps = checkEtcdSettings(settings({ etcdEndpoints: ['https://e1:2379'], etcdCa: join(dir, 'ca.pem'), etcdCert: join(dir, 'cert.pem'), etcdKey: join(dir, 'key.pem') }));
+    const ps = checkEtcdSettings(
+      settings({
+        etcdEndpoints: ['https://e1:2379'],
+        etcdCa: join(dir, 'ca.pem'),
+        etcdCert: join(dir, 'cert.pem'),
+        etcdKey: join(dir, 'key.pem'),
+      }),
+    );
     expect(ps).toEqual([]);
   });
 });

@@ -30,10 +30,16 @@ function diffOf<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): [strin
 
 describe('PersistentMap', () => {
   it('starts empty and reads like a Map', () => {
-    const m = PersistentMap.from<number>([['a', 1], ['b', 2]]);
+    const m = PersistentMap.from<number>([
+      ['a', 1],
+      ['b', 2],
+    ]);
     expect(PersistentMap.empty().size).toBe(0);
     expect([m.size, m.get('a'), m.get('z'), m.has('b'), m.has('z')]).toEqual([2, 1, undefined, true, false]);
-    expect(sorted(m)).toEqual([['a', 1], ['b', 2]]);
+    expect(sorted(m)).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
     expect([...m.keys()].sort()).toEqual(['a', 'b']);
     expect([...m.values()].sort()).toEqual([1, 2]);
     const seen: string[] = [];

@@ -26,12 +26,22 @@ interface Harness {
 function harness(random?: () => number): Harness {
   const ejected = new Set<string>();
   const inflight = new Map<string, number>();
-  const picker = createPicker({ ...(random ? { random } : {}), isEjected: (id) => ejected.has(id), inflight: (id) => inflight.get(id) ?? 0 });
+  const picker = createPicker({
+    ...(random ? { random } : {}),
+    isEjected: (id) => ejected.has(id),
+    inflight: (id) => inflight.get(id) ?? 0,
+  });
   return { picker, ejected, inflight };
 }
 
 /** Instance names of `n` successive picks. */
-function picks(p: Picker, v: ServiceView, n: number, policy: LbPolicy = 'round-robin', exclude: ReadonlySet<string> = new Set()): (string | undefined)[] {
+function picks(
+  p: Picker,
+  v: ServiceView,
+  n: number,
+  policy: LbPolicy = 'round-robin',
+  exclude: ReadonlySet<string> = new Set(),
+): (string | undefined)[] {
   return Array.from({ length: n }, () => p.pick(v, policy, exclude)?.instance);
 }
 
@@ -60,7 +70,8 @@ describe('smooth weighted round-robin', () => {
     [{ a: 7, b: 13, c: 5, d: 1 }, 2600],
   ])('picks in proportion to weight: %j', (weights, n) => {
     const counts: Record<string, number> = {};
-    for (const name of picks(harness().picker, view('web', weights), n)) counts[name ?? '-'] = (counts[name ?? '-'] ?? 0) + 1;
+    for (const name of picks(harness().picker, view('web', weights), n))
+      counts[name ?? '-'] = (counts[name ?? '-'] ?? 0) + 1;
     const total = Object.values(weights).reduce((s, w) => s + w, 0);
     // n is a whole number of cycles, so the counts are exact.
     expect(counts).toEqual(Object.fromEntries(Object.entries(weights).map(([k, w]) => [k, (n * w) / total])));
@@ -78,7 +89,10 @@ describe('smooth weighted round-robin', () => {
     const { picker } = harness();
     const web = view('web', { a: 1, b: 1 });
     const api = view('api', { a: 1, b: 1 });
-    expect([picker.pick(web, 'round-robin', new Set())?.id, picker.pick(api, 'round-robin', new Set())?.id]).toEqual(['web/a', 'api/a']);
+    expect([picker.pick(web, 'round-robin', new Set())?.id, picker.pick(api, 'round-robin', new Set())?.id]).toEqual([
+      'web/a',
+      'api/a',
+    ]);
   });
 
   it('forgets a backend that left: when it returns it starts from zero', () => {
@@ -134,7 +148,13 @@ describe('sticky preference', () => {
     ['draining preferred: normal pick', 'web/d', () => {}, new Set(), 'a'],
     ['ejected preferred: normal pick', 'web/c', (h) => h.ejected.add('web/c'), new Set(), 'a'],
     ['excluded preferred (a retry): normal pick', 'web/c', () => {}, new Set(['web/c']), 'a'],
-    ['in panic mode the preferred ejected backend wins', 'web/c', (h) => ['web/a', 'web/b', 'web/c'].forEach((id) => h.ejected.add(id)), new Set(), 'c'],
+    [
+      'in panic mode the preferred ejected backend wins',
+      'web/c',
+      (h) => ['web/a', 'web/b', 'web/c'].forEach((id) => h.ejected.add(id)),
+      new Set(),
+      'c',
+    ],
   ])('%s', (_name, preferred, setup, exclude, expected) => {
     const h = harness();
     setup(h);
@@ -145,7 +165,11 @@ describe('sticky preference', () => {
   it('a sticky pick does not advance the rotation', () => {
     const { picker } = harness();
     const v = view('web', { a: 5, b: 1, c: 1 });
-    const seq = [picker.pick(v, 'round-robin', new Set())?.instance, picker.pick(v, 'round-robin', new Set(), 'web/c')?.instance, ...picks(picker, v, 6)];
+    const seq = [
+      picker.pick(v, 'round-robin', new Set())?.instance,
+      picker.pick(v, 'round-robin', new Set(), 'web/c')?.instance,
+      ...picks(picker, v, 6),
+    ];
     expect(seq.join(' ')).toBe('a c a b a c a a');
   });
 });

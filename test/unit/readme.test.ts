@@ -17,7 +17,10 @@ describe('README', () => {
 
   it('gives exactly the two quick-start commands', () => {
     const quick = readme.split('## Quick start')[1]?.split('```sh')[1]?.split('```')[0] ?? '';
-    const commands = quick.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+    const commands = quick
+      .split('\n')
+      .map((l) => l.replace(/#.*$/, '').trim())
+      .filter(Boolean);
     expect(commands).toEqual(['npm run demo', 'npm test']);
   });
 });

@@ -60,7 +60,10 @@ describe('key layout', () => {
 
   it('parseEntryKey inverts entryKey', () => {
     const key = entryKey('/services', 'web', instanceId('n1', 'web-1', 53, 'udp'));
-    expect(parseEntryKey('/services', key)).toEqual({ ok: true, value: { service: 'web', instance: 'n1:web-1:53:udp' } });
+    expect(parseEntryKey('/services', key)).toEqual({
+      ok: true,
+      value: { service: 'web', instance: 'n1:web-1:53:udp' },
+    });
   });
 
   it.each([
@@ -88,7 +91,17 @@ describe('validateEntry: accepted values', () => {
     [{ host: 'web.example.com.', port: 443 }],
     [{ host: 'localhost', port: 8080 }],
     [{ host: 'a-b.c', port: 8080, weight: 0 }],
-    [{ host: 'a.b', port: 8080, weight: 1000, tags: ['x', 'y'], draining: true, node: 'n1', container: { id: 'abc', name: 'web-1' } }],
+    [
+      {
+        host: 'a.b',
+        port: 8080,
+        weight: 1000,
+        tags: ['x', 'y'],
+        draining: true,
+        node: 'n1',
+        container: { id: 'abc', name: 'web-1' },
+      },
+    ],
   ])('accepts %j', (input) => {
     const r = validateEntry(input);
     expect(r).toMatchObject({ ok: true, value: input });
@@ -184,7 +197,10 @@ describe('decodeEntry', () => {
   });
 
   it('accepts a Buffer', () => {
-    expect(decodeEntry(Buffer.from('{"host":"h.example","port":80}'))).toMatchObject({ ok: true, value: { host: 'h.example', port: 80 } });
+    expect(decodeEntry(Buffer.from('{"host":"h.example","port":80}'))).toMatchObject({
+      ok: true,
+      value: { host: 'h.example', port: 80 },
+    });
   });
 
   /** A valid value padded with an unknown field to exactly `bytes` bytes. */
@@ -228,12 +244,26 @@ describe('encodeEntry', () => {
   });
 
   it('writes non-default fields in a fixed order', () => {
-    const e: Entry = { host: 'h.example', port: 8080, weight: 3, tags: ['a'], draining: true, node: 'n1', container: { id: 'abc', name: 'web-1' } };
-    expect(encodeEntry(e)).toBe('{"host":"h.example","port":8080,"weight":3,"tags":["a"],"draining":true,"node":"n1","container":{"id":"abc","name":"web-1"}}');
+    const e: Entry = {
+      host: 'h.example',
+      port: 8080,
+      weight: 3,
+      tags: ['a'],
+      draining: true,
+      node: 'n1',
+      container: { id: 'abc', name: 'web-1' },
+    };
+    expect(encodeEntry(e)).toBe(
+      '{"host":"h.example","port":8080,"weight":3,"tags":["a"],"draining":true,"node":"n1","container":{"id":"abc","name":"web-1"}}',
+    );
   });
 
   it('writes weight 0 (a meaningful non-default)', () => {
-    expect(JSON.parse(encodeEntry({ host: 'h.example', port: 1, weight: 0, tags: [], draining: false }))).toEqual({ host: 'h.example', port: 1, weight: 0 });
+    expect(JSON.parse(encodeEntry({ host: 'h.example', port: 1, weight: 0, tags: [], draining: false }))).toEqual({
+      host: 'h.example',
+      port: 1,
+      weight: 0,
+    });
   });
 
   it.each([
@@ -255,12 +285,28 @@ describe('encodeEntry', () => {
   });
 
   it('unknown fields cannot override known ones', () => {
-    const e: Entry = { host: 'h.example', port: 80, weight: 1, tags: [], draining: false, extra: { host: 'evil', zone: 'z' } };
+    const e: Entry = {
+      host: 'h.example',
+      port: 80,
+      weight: 1,
+      tags: [],
+      draining: false,
+      extra: { host: 'evil', zone: 'z' },
+    };
     expect(JSON.parse(encodeEntry(e))).toEqual({ host: 'h.example', port: 80, zone: 'z' });
   });
 
   it('encode → decode gives back an equal entry', () => {
-    const e: Entry = { host: 'fd00::5', port: 9000, weight: 2, tags: ['canary'], draining: true, node: 'n', container: { id: 'i', name: 'c' }, extra: { zone: 'eu' } };
+    const e: Entry = {
+      host: 'fd00::5',
+      port: 9000,
+      weight: 2,
+      tags: ['canary'],
+      draining: true,
+      node: 'n',
+      container: { id: 'i', name: 'c' },
+      extra: { zone: 'eu' },
+    };
     expect(decodeEntry(encodeEntry(e))).toEqual({ ok: true, value: e });
   });
 });

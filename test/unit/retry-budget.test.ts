@@ -3,7 +3,12 @@ import { RetryBudget } from '../../balancer/retry-budget.js';
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 /** Retries granted out of `attempts` tries. */

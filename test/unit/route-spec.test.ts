@@ -1,14 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteRule } from '../../balancer/types.js';
-import { DEFAULT_ROUTES_PREFIX, decodeRoute, encodeRoute, parseRouteFlag, parseRouteKey, routeKey } from '../../common/route-spec.js';
+import {
+  DEFAULT_ROUTES_PREFIX,
+  decodeRoute,
+  encodeRoute,
+  parseRouteFlag,
+  parseRouteKey,
+  routeKey,
+} from '../../common/route-spec.js';
 
 const KEY = '/routes/api';
 
 describe('decodeRoute: accepted values', () => {
   it.each<[string, string, Partial<RouteRule>]>([
-    ['service only: any host, path /', '{"service":"api"}', { host: undefined, pathPrefix: '/', service: 'api', lb: undefined, sticky: false }],
-    ['all fields', '{"host":"api.example.com","pathPrefix":"/v1","service":"api","lb":"least-request","sticky":true}',
-      { host: 'api.example.com', pathPrefix: '/v1', service: 'api', lb: 'least-request', sticky: true }],
+    [
+      'service only: any host, path /',
+      '{"service":"api"}',
+      { host: undefined, pathPrefix: '/', service: 'api', lb: undefined, sticky: false },
+    ],
+    [
+      'all fields',
+      '{"host":"api.example.com","pathPrefix":"/v1","service":"api","lb":"least-request","sticky":true}',
+      { host: 'api.example.com', pathPrefix: '/v1', service: 'api', lb: 'least-request', sticky: true },
+    ],
     ['host is lowercased', '{"host":"API.Example.COM","service":"api"}', { host: 'api.example.com' }],
     ['trailing dot dropped', '{"host":"api.example.com.","service":"api"}', { host: 'api.example.com' }],
     ['wildcard', '{"host":"*.Example.com","service":"web"}', { host: '*.example.com' }],
@@ -30,7 +44,14 @@ describe('decodeRoute: accepted values', () => {
 
   it('does not keep unknown fields on the rule', () => {
     const decoded = decodeRoute(KEY, '{"service":"web","future":1}');
-    expect(decoded.ok && Object.keys(decoded.value).sort()).toEqual(['host', 'lb', 'pathPrefix', 'service', 'source', 'sticky']);
+    expect(decoded.ok && Object.keys(decoded.value).sort()).toEqual([
+      'host',
+      'lb',
+      'pathPrefix',
+      'service',
+      'source',
+      'sticky',
+    ]);
   });
 });
 
@@ -115,7 +136,9 @@ describe('parseRouteFlag', () => {
   });
 
   it('names the expected syntax and the input in its message', () => {
-    expect(() => parseRouteFlag('bad_host=web')).toThrow(/"bad_host=web".*expected <host><path>=<service> such as api\.example\.com\/v1=api/);
+    expect(() => parseRouteFlag('bad_host=web')).toThrow(
+      /"bad_host=web".*expected <host><path>=<service> such as api\.example\.com\/v1=api/,
+    );
   });
 });
 

@@ -1,7 +1,14 @@
 // The incremental apply (structural sharing, per-service view patches, index patches) must give the
 // same table as a from-scratch build of the resulting registry, for any sequence of batches.
 import { describe, expect, it } from 'vitest';
-import { applyEvents, backendFromEntry, buildTable, emptyTable, matchRoute, withRevision } from '../../balancer/route-table.js';
+import {
+  applyEvents,
+  backendFromEntry,
+  buildTable,
+  emptyTable,
+  matchRoute,
+  withRevision,
+} from '../../balancer/route-table.js';
 import { goneServices, vanishedBackends } from '../../balancer/table-store.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable } from '../../balancer/types.js';
 import { decodeRoute, parseRouteFlag } from '../../common/route-spec.js';
@@ -27,7 +34,13 @@ function randomEvent(random: () => number): RegistryEvent {
   const r = random();
   if (r < 0.55) {
     const instance = `node:i${Math.floor(random() * 6)}`;
-    const backend = backendFromEntry(service, instance, { host: '10.0.0.1', port: 1 + Math.floor(random() * 60000), weight: Math.floor(random() * 3), tags: [], draining: random() < 0.1 });
+    const backend = backendFromEntry(service, instance, {
+      host: '10.0.0.1',
+      port: 1 + Math.floor(random() * 60000),
+      weight: Math.floor(random() * 3),
+      tags: [],
+      draining: random() < 0.1,
+    });
     return { kind: 'entry-put', key: `/services/${service}/${instance}`, backend };
   }
   if (r < 0.8) return { kind: 'entry-delete', key: `/services/${service}/node:i${Math.floor(random() * 6)}` };
@@ -66,7 +79,8 @@ function lookups(t: RouteTable): unknown[] {
 }
 
 function naiveVanished(prev: RouteTable, next: RouteTable): string[] {
-  const ids = (t: RouteTable): Set<string> => new Set([...t.services.values()].flatMap((v) => v.backends.map((b) => b.id)));
+  const ids = (t: RouteTable): Set<string> =>
+    new Set([...t.services.values()].flatMap((v) => v.backends.map((b) => b.id)));
   const kept = ids(next);
   return [...ids(prev)].filter((id) => !kept.has(id)).sort();
 }
@@ -74,12 +88,15 @@ function naiveVanished(prev: RouteTable, next: RouteTable): string[] {
 describe('incremental apply equals a from-scratch build', () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('random batches (seed %i)', (seed) => {
     const random = rng(seed);
-    const flags: RouteRule[] = random() < 0.5 ? [] : [parseRouteFlag('/api=svc1'), parseRouteFlag('a.example.com/=svc2')];
+    const flags: RouteRule[] =
+      random() < 0.5 ? [] : [parseRouteFlag('/api=svc1'), parseRouteFlag('a.example.com/=svc2')];
     const defaultService = random() < 0.5 ? undefined : 'svc3';
     let table = emptyTable(defaultService);
     const registry = new Map<string, RegistryEvent>(); // key → the put that holds it now
     for (let batch = 1; batch <= 150; batch++) {
-      const events = Array.from({ length: 1 + Math.floor(random() * (random() < 0.2 ? 40 : 4)) }, () => randomEvent(random));
+      const events = Array.from({ length: 1 + Math.floor(random() * (random() < 0.2 ? 40 : 4)) }, () =>
+        randomEvent(random),
+      );
       const answersBefore = lookups(table);
       const next = applyEvents(table, events, batch, flags);
       for (const e of events) {
@@ -92,17 +109,34 @@ describe('incremental apply equals a from-scratch build', () => {
       // Only services whose backends changed get a new view; the rest are the same objects.
       for (const [name, v] of next.services) {
         const old = table.services.get(name);
-        if (old !== undefined && old.backends.length === v.backends.length && old.backends.every((b, i) => b === v.backends[i])) expect(v).toBe(old);
+        if (
+          old !== undefined &&
+          old.backends.length === v.backends.length &&
+          old.backends.every((b, i) => b === v.backends[i])
+        )
+          expect(v).toBe(old);
       }
       expect(vanishedBackends(table, next)).toEqual(naiveVanished(table, next));
-      expect(goneServices(table, next).sort()).toEqual([...table.services.keys()].filter((s) => !next.services.has(s)).sort());
+      expect(goneServices(table, next).sort()).toEqual(
+        [...table.services.keys()].filter((s) => !next.services.has(s)).sort(),
+      );
       expect(lookups(table)).toEqual(answersBefore); // the old table is untouched and still answers as before
       table = next;
     }
   });
 
   it('a revision-only table shares everything and answers the same', () => {
-    const t = buildTable([{ kind: 'entry-put', key: '/services/web/a', backend: backendFromEntry('web', 'a', { host: '10.0.0.1', port: 80, weight: 1, tags: [], draining: false }) }], 5, [parseRouteFlag('/=web')]);
+    const t = buildTable(
+      [
+        {
+          kind: 'entry-put',
+          key: '/services/web/a',
+          backend: backendFromEntry('web', 'a', { host: '10.0.0.1', port: 80, weight: 1, tags: [], draining: false }),
+        },
+      ],
+      5,
+      [parseRouteFlag('/=web')],
+    );
     const r = withRevision(t, 9);
     expect(r.revision).toBe(9);
     expect([r.entries, r.services, r.routes, r.routeKeys]).toEqual([t.entries, t.services, t.routes, t.routeKeys]);
@@ -113,10 +147,13 @@ describe('incremental apply equals a from-scratch build', () => {
   });
 
   it('an old table keeps answering with its own views after later batches', () => {
-    const b = (port: number): Backend => backendFromEntry('web', 'a', { host: '10.0.0.1', port, weight: 1, tags: [], draining: false });
+    const b = (port: number): Backend =>
+      backendFromEntry('web', 'a', { host: '10.0.0.1', port, weight: 1, tags: [], draining: false });
     const t1 = buildTable([{ kind: 'entry-put', key: '/services/web/a', backend: b(1) }], 1, [parseRouteFlag('/=web')]);
     const before = matchRoute(t1, 'h', '/');
-    const t2 = applyEvents(t1, [{ kind: 'entry-put', key: '/services/web/a', backend: b(2) }], 2, [parseRouteFlag('/=web')]);
+    const t2 = applyEvents(t1, [{ kind: 'entry-put', key: '/services/web/a', backend: b(2) }], 2, [
+      parseRouteFlag('/=web'),
+    ]);
     expect(matchRoute(t1, 'h', '/')).toBe(before);
     expect(matchRoute(t1, 'h', '/')?.view?.backends[0]?.target).toBe('http://10.0.0.1:1');
     expect(matchRoute(t2, 'h', '/')?.view?.backends[0]?.target).toBe('http://10.0.0.1:2');

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvents, backendFromEntry, buildTable, emptyTable, matchRoute, normalizeRequestHost } from '../../balancer/route-table.js';
+import {
+  applyEvents,
+  backendFromEntry,
+  buildTable,
+  emptyTable,
+  matchRoute,
+  normalizeRequestHost,
+} from '../../balancer/route-table.js';
 import type { RegistryEvent, RouteRule, RouteTable } from '../../balancer/types.js';
 import type { Entry } from '../../common/registry.js';
 import { decodeRoute, parseRouteFlag } from '../../common/route-spec.js';
@@ -8,7 +15,11 @@ function entry(host = '10.0.0.1', port = 8080, more: Partial<Entry> = {}): Entry
   return { host, port, weight: 1, tags: [], draining: false, ...more };
 }
 function put(service: string, instance: string, e: Entry = entry()): RegistryEvent {
-  return { kind: 'entry-put', key: `/services/${service}/${instance}`, backend: backendFromEntry(service, instance, e) };
+  return {
+    kind: 'entry-put',
+    key: `/services/${service}/${instance}`,
+    backend: backendFromEntry(service, instance, e),
+  };
 }
 function del(service: string, instance: string): RegistryEvent {
   return { kind: 'entry-delete', key: `/services/${service}/${instance}` };
@@ -21,7 +32,8 @@ function rule(key: string, value: object): RouteRule {
 function routePut(key: string, value: object): RegistryEvent {
   return { kind: 'route-put', key, rule: rule(key, value) };
 }
-const ids = (t: RouteTable, service: string): string[] | undefined => t.services.get(service)?.backends.map((b) => b.id);
+const ids = (t: RouteTable, service: string): string[] | undefined =>
+  t.services.get(service)?.backends.map((b) => b.id);
 
 describe('backendFromEntry', () => {
   it.each([
@@ -78,14 +90,20 @@ describe('building and applying', () => {
   it.each<[string, RegistryEvent[], Record<string, string[]>]>([
     ['delete of the last backend removes the service', [put('web', 'a'), del('web', 'a')], {}],
     ['delete of one of two keeps the other', [put('web', 'a'), put('web', 'b'), del('web', 'a')], { web: ['web/b'] }],
-    ['put after delete brings the service back', [put('web', 'a'), del('web', 'a'), put('web', 'a')], { web: ['web/a'] }],
+    [
+      'put after delete brings the service back',
+      [put('web', 'a'), del('web', 'a'), put('web', 'a')],
+      { web: ['web/a'] },
+    ],
     ['re-put of a key replaces its backend', [put('web', 'a'), put('web', 'a', entry('10.0.0.9'))], { web: ['web/a'] }],
     ['delete of an unknown key is ignored', [put('web', 'a'), del('web', 'zz'), del('api', 'a')], { web: ['web/a'] }],
   ])('%s', (_name, events, expected) => {
     // Applied one event at a time and as one batch: both must give the same services.
     const stepwise = events.reduce((t, e, i) => applyEvents(t, [e], i + 1, []), emptyTable());
     for (const t of [stepwise, buildTable(events, 9, [], undefined)]) {
-      expect(Object.fromEntries([...t.services].map(([name, view]) => [name, view.backends.map((b) => b.id)]))).toEqual(expected);
+      expect(Object.fromEntries([...t.services].map(([name, view]) => [name, view.backends.map((b) => b.id)]))).toEqual(
+        expected,
+      );
     }
   });
 
@@ -104,7 +122,15 @@ describe('building and applying', () => {
       ['/routes/a', '/v2', 'api2'],
     ]);
     expect(matchRoute(t2, 'x', '/v1')).toBeUndefined();
-    const t3 = applyEvents(t2, [{ kind: 'route-delete', key: '/routes/a' }, { kind: 'route-delete', key: '/routes/none' }], 3, flags);
+    const t3 = applyEvents(
+      t2,
+      [
+        { kind: 'route-delete', key: '/routes/a' },
+        { kind: 'route-delete', key: '/routes/none' },
+      ],
+      3,
+      flags,
+    );
     expect(t3.routes.map((r) => r.source)).toEqual(['flag']);
     expect(t3.routeKeys.size).toBe(0);
   });
@@ -124,9 +150,16 @@ describe('route precedence', () => {
     ];
     const t = buildTable(events, 1, flags, undefined);
     expect(t.routes.map((r) => r.service)).toEqual([
-      'exact-v1', 'exact-root',
-      'wild-eu', 'wild-api', 'f-wild',
-      'any-v1', 'f-api', 'any-api', 'f-any', 'any-root',
+      'exact-v1',
+      'exact-root',
+      'wild-eu',
+      'wild-api',
+      'f-wild',
+      'any-v1',
+      'f-api',
+      'any-api',
+      'f-any',
+      'any-root',
     ]);
     // Event order does not matter.
     expect(buildTable([...events].reverse(), 1, flags, undefined).routes).toEqual(t.routes);
@@ -231,10 +264,20 @@ describe('matchRoute', () => {
 
   it('agrees with a linear scan of table.routes', () => {
     const hostMatches = (ruleHost: string | undefined, h: string): boolean =>
-      ruleHost === undefined || (ruleHost.startsWith('*.') ? h.endsWith(ruleHost.slice(1)) && h.length > ruleHost.length - 1 : ruleHost === h);
+      ruleHost === undefined ||
+      (ruleHost.startsWith('*.') ? h.endsWith(ruleHost.slice(1)) && h.length > ruleHost.length - 1 : ruleHost === h);
     const pathMatches = (p: string, path: string): boolean =>
-      p === '/' || (path.startsWith(p) && (p.endsWith('/') || path.length === p.length || '/?#'.includes(path.charAt(p.length))));
-    const hosts = ['api.example.com', 'www.example.com', 'a.eu.example.com', 'example.com', 'other.test', '10.0.0.1', '::1'];
+      p === '/' ||
+      (path.startsWith(p) && (p.endsWith('/') || path.length === p.length || '/?#'.includes(path.charAt(p.length))));
+    const hosts = [
+      'api.example.com',
+      'www.example.com',
+      'a.eu.example.com',
+      'example.com',
+      'other.test',
+      '10.0.0.1',
+      '::1',
+    ];
     const paths = ['/', '/v1', '/v1x', '/api', '/api/v2', '/api/v2/', '/apix', '/static', '/static/', '/static/a'];
     for (const h of hosts) {
       for (const path of paths) {
@@ -246,7 +289,14 @@ describe('matchRoute', () => {
 
   it('works on a table not built by this module', () => {
     const r = parseRouteFlag('*.example.com/x=web');
-    const t: RouteTable = { revision: 1, services: new Map(), routes: [r], defaultService: undefined, entries: new Map(), routeKeys: new Map() };
+    const t: RouteTable = {
+      revision: 1,
+      services: new Map(),
+      routes: [r],
+      defaultService: undefined,
+      entries: new Map(),
+      routeKeys: new Map(),
+    };
     expect(matchRoute(t, 'a.example.com', '/x/1')?.rule).toBe(r);
   });
 });

@@ -7,7 +7,8 @@ const OFF: SpecOptions = { all: false, implicit: false };
 const ALL: SpecOptions = { all: true, implicit: false };
 const IMPLICIT: SpecOptions = { all: false, implicit: true };
 
-const published = (n: number, hostPort: number, protocol: 'tcp' | 'udp' = 'tcp') => port(n, [binding('0.0.0.0', hostPort)], protocol);
+const published = (n: number, hostPort: number, protocol: 'tcp' | 'udp' = 'tcp') =>
+  port(n, [binding('0.0.0.0', hostPort)], protocol);
 
 /** [service, port, protocol] of each spec, for compact tables. */
 function brief(c: Container, opts: SpecOptions = OFF): Array<[string, number, string]> {
@@ -38,8 +39,18 @@ describe('opt-in', () => {
     ['--all with a published port', container({ image: 'registry:5000/team/app:1.2' }), ALL, [['app', 80, 'tcp']]],
     ['--all with exposed-only ports', container({ ports: [port(80)] }), ALL, []],
     ['--all with no ports at all', container({ ports: [] }), ALL, []],
-    ['per-container mode without labels', container({ image: 'team/api:2', ports: [port(8080)] }), IMPLICIT, [['api', 8080, 'tcp']]],
-    ['per-container mode keeps the label name', container({ labels: { 'sidekick.service': 'web' } }), IMPLICIT, [['web', 80, 'tcp']]],
+    [
+      'per-container mode without labels',
+      container({ image: 'team/api:2', ports: [port(8080)] }),
+      IMPLICIT,
+      [['api', 8080, 'tcp']],
+    ],
+    [
+      'per-container mode keeps the label name',
+      container({ labels: { 'sidekick.service': 'web' } }),
+      IMPLICIT,
+      [['web', 80, 'tcp']],
+    ],
     ['--all keeps the label name', container({ labels: { 'sidekick.service': 'web' } }), ALL, [['web', 80, 'tcp']]],
   ] as const)('%s', (_label, c, opts, expected) => {
     expect(brief(c, opts)).toEqual(expected);
@@ -57,14 +68,21 @@ describe('opt-in', () => {
   });
 
   it('label sidekick.ignore=false beats env SERVICE_IGNORE=true', () => {
-    const c = container({ labels: { 'sidekick.service': 'web', 'sidekick.ignore': 'false' }, env: { SERVICE_IGNORE: 'true' } });
+    const c = container({
+      labels: { 'sidekick.service': 'web', 'sidekick.ignore': 'false' },
+      env: { SERVICE_IGNORE: 'true' },
+    });
     expect(brief(c)).toEqual([['web', 80, 'tcp']]);
   });
 });
 
 describe('label beats env', () => {
   it.each([
-    ['sidekick.service over env SERVICE_NAME', { labels: { 'sidekick.service': 'a' }, env: { SERVICE_NAME: 'b' } }, 'a'],
+    [
+      'sidekick.service over env SERVICE_NAME',
+      { labels: { 'sidekick.service': 'a' }, env: { SERVICE_NAME: 'b' } },
+      'a',
+    ],
     ['sidekick.service over label SERVICE_NAME', { labels: { 'sidekick.service': 'a', SERVICE_NAME: 'b' } }, 'a'],
     ['label SERVICE_NAME over env SERVICE_NAME', { labels: { SERVICE_NAME: 'a' }, env: { SERVICE_NAME: 'b' } }, 'a'],
   ])('name: %s', (_label, over, name) => {
@@ -72,8 +90,16 @@ describe('label beats env', () => {
   });
 
   it.each([
-    ['sidekick.tags', { labels: { 'sidekick.service': 'w', 'sidekick.tags': 'x, y ,,' }, env: { SERVICE_TAGS: 'e' } }, ['x', 'y']],
-    ['label SERVICE_TAGS', { labels: { 'sidekick.service': 'w', SERVICE_TAGS: 'l' }, env: { SERVICE_TAGS: 'e' } }, ['l']],
+    [
+      'sidekick.tags',
+      { labels: { 'sidekick.service': 'w', 'sidekick.tags': 'x, y ,,' }, env: { SERVICE_TAGS: 'e' } },
+      ['x', 'y'],
+    ],
+    [
+      'label SERVICE_TAGS',
+      { labels: { 'sidekick.service': 'w', SERVICE_TAGS: 'l' }, env: { SERVICE_TAGS: 'e' } },
+      ['l'],
+    ],
     ['env SERVICE_TAGS', { labels: { 'sidekick.service': 'w' }, env: { SERVICE_TAGS: 'e1,e2' } }, ['e1', 'e2']],
     ['none', { labels: { 'sidekick.service': 'w' } }, []],
   ])('tags: %s', (_label, over, tags) => {
@@ -81,7 +107,11 @@ describe('label beats env', () => {
   });
 
   it.each([
-    ['sidekick.weight', { labels: { 'sidekick.service': 'w', 'sidekick.weight': '5' }, env: { SERVICE_WEIGHT: '7' } }, 5],
+    [
+      'sidekick.weight',
+      { labels: { 'sidekick.service': 'w', 'sidekick.weight': '5' }, env: { SERVICE_WEIGHT: '7' } },
+      5,
+    ],
     ['env SERVICE_WEIGHT', { labels: { 'sidekick.service': 'w' }, env: { SERVICE_WEIGHT: '7' } }, 7],
     ['weight 0', { labels: { 'sidekick.service': 'w', 'sidekick.weight': '0' } }, 0],
     ['default', { labels: { 'sidekick.service': 'w' } }, 1],
@@ -102,12 +132,18 @@ describe('label beats env', () => {
 });
 
 describe('weight validation', () => {
-  it.each(['-1', '1.5', 'heavy', '1000001', ''])('invalid sidekick.weight %j → weight 1 and a warning naming the container', (raw) => {
-    const r = resolveServices(container({ name: 'api-7', labels: { 'sidekick.service': 'w', 'sidekick.weight': raw } }), OFF);
-    expect(r.specs.map((s) => s.weight)).toEqual([1]);
-    expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]).toContain('api-7');
-  });
+  it.each(['-1', '1.5', 'heavy', '1000001', ''])(
+    'invalid sidekick.weight %j → weight 1 and a warning naming the container',
+    (raw) => {
+      const r = resolveServices(
+        container({ name: 'api-7', labels: { 'sidekick.service': 'w', 'sidekick.weight': raw } }),
+        OFF,
+      );
+      expect(r.specs.map((s) => s.weight)).toEqual([1]);
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toContain('api-7');
+    },
+  );
 });
 
 describe('port choice', () => {
@@ -115,11 +151,31 @@ describe('port choice', () => {
   it.each([
     ['the single published port', [published(8080, 32000)], {}, [['svc', 8080, 'tcp']]],
     ['the single exposed port', [port(9000)], {}, [['svc', 9000, 'tcp']]],
-    ['the published one among several exposed', [port(443), published(80, 32768), port(9000)], {}, [['svc', 80, 'tcp']]],
+    [
+      'the published one among several exposed',
+      [port(443), published(80, 32768), port(9000)],
+      {},
+      [['svc', 80, 'tcp']],
+    ],
     ['a single UDP port', [published(53, 5353, 'udp')], {}, [['svc', 53, 'udp']]],
-    ['label sidekick.port among several', [published(80, 1), published(443, 2)], { 'sidekick.port': '443' }, [['svc', 443, 'tcp']]],
-    ['label sidekick.port with protocol', [published(53, 1, 'udp'), published(53, 1)], { 'sidekick.port': '53/udp' }, [['svc', 53, 'udp']]],
-    ['label sidekick.port beats the single port', [published(80, 1)], { 'sidekick.port': ' 8081 ' }, [['svc', 8081, 'tcp']]],
+    [
+      'label sidekick.port among several',
+      [published(80, 1), published(443, 2)],
+      { 'sidekick.port': '443' },
+      [['svc', 443, 'tcp']],
+    ],
+    [
+      'label sidekick.port with protocol',
+      [published(53, 1, 'udp'), published(53, 1)],
+      { 'sidekick.port': '53/udp' },
+      [['svc', 53, 'udp']],
+    ],
+    [
+      'label sidekick.port beats the single port',
+      [published(80, 1)],
+      { 'sidekick.port': ' 8081 ' },
+      [['svc', 8081, 'tcp']],
+    ],
     ['label sidekick.port with no ports known', [], { 'sidekick.port': '7000' }, [['svc', 7000, 'tcp']]],
   ] as const)('%s', (_label, ports, labels, expected) => {
     const r = resolveServices(container({ ports, labels: { ...named, ...labels } }), OFF);
@@ -161,7 +217,10 @@ describe('port choice', () => {
 
 describe("registrator's per-port variables", () => {
   it('SERVICE_<port>_NAME publishes each named port', () => {
-    const c = container({ ports: [published(80, 1), published(443, 2), published(53, 3, 'udp')], env: { SERVICE_80_NAME: 'http', SERVICE_443_NAME: 'https', SERVICE_53_NAME: 'dns' } });
+    const c = container({
+      ports: [published(80, 1), published(443, 2), published(53, 3, 'udp')],
+      env: { SERVICE_80_NAME: 'http', SERVICE_443_NAME: 'https', SERVICE_53_NAME: 'dns' },
+    });
     expect(brief(c)).toEqual([
       ['dns', 53, 'udp'],
       ['http', 80, 'tcp'],
@@ -183,14 +242,25 @@ describe("registrator's per-port variables", () => {
   });
 
   it('per-port names from labels still apply next to a name label', () => {
-    const c = container({ ports: [published(80, 1), published(443, 2)], labels: { SERVICE_NAME: 'web', SERVICE_443_NAME: 'https' } });
+    const c = container({
+      ports: [published(80, 1), published(443, 2)],
+      labels: { SERVICE_NAME: 'web', SERVICE_443_NAME: 'https' },
+    });
     expect(brief(c)).toEqual([['https', 443, 'tcp']]);
   });
 
   it('SERVICE_<port>_IGNORE, _TAGS and _ID apply to that port only', () => {
     const c = container({
       ports: [published(80, 1), published(443, 2), published(8080, 3)],
-      env: { SERVICE_TAGS: 'all', SERVICE_80_NAME: 'http', SERVICE_443_NAME: 'https', SERVICE_8080_NAME: 'admin', SERVICE_8080_IGNORE: '1', SERVICE_443_TAGS: 'tls,h2', SERVICE_443_ID: 'custom-id' },
+      env: {
+        SERVICE_TAGS: 'all',
+        SERVICE_80_NAME: 'http',
+        SERVICE_443_NAME: 'https',
+        SERVICE_8080_NAME: 'admin',
+        SERVICE_8080_IGNORE: '1',
+        SERVICE_443_TAGS: 'tls,h2',
+        SERVICE_443_ID: 'custom-id',
+      },
     });
     const specs = resolveServices(c, OFF).specs;
     expect(specs.map((s) => [s.service, s.tags, s.instance])).toEqual([

@@ -4,7 +4,13 @@ import { ConfigError } from '../../common/errors.js';
 import { detectHostIp, loadSidekickConfig, sidekickOptions, type HostFacts } from '../../sidekick/config.js';
 
 function iface(address: string, family: 'IPv4' | 'IPv6' = 'IPv4', internal = false): NetworkInterfaceInfo {
-  const common = { address, netmask: family === 'IPv4' ? '255.255.255.0' : 'ffff:ffff:ffff:ffff::', mac: '02:42:ac:11:00:02', internal, cidr: null };
+  const common = {
+    address,
+    netmask: family === 'IPv4' ? '255.255.255.0' : 'ffff:ffff:ffff:ffff::',
+    mac: '02:42:ac:11:00:02',
+    internal,
+    cidr: null,
+  };
   return family === 'IPv4' ? { ...common, family } : { ...common, family, scopeid: 0 };
 }
 
@@ -17,7 +23,8 @@ const facts: HostFacts = {
   },
 };
 
-const load = (argv: string[], env: Record<string, string> = {}, f: HostFacts = facts) => loadSidekickConfig(argv, env, f);
+const load = (argv: string[], env: Record<string, string> = {}, f: HostFacts = facts) =>
+  loadSidekickConfig(argv, env, f);
 
 function problems(argv: string[], env: Record<string, string> = {}): readonly string[] {
   try {
@@ -90,15 +97,40 @@ describe('loadSidekickConfig sources: flags > env > defaults', () => {
     ['flag beats SIDEKICK_TTL', ['--ttl', '4s'], { SIDEKICK_TTL: '20s' }, { ttl: 4000 }],
     ['--resync', ['--resync', '1m'], {}, { resync: 60_000 }],
     ['SIDEKICK_RESYNC', [], { SIDEKICK_RESYNC: '5s' }, { resync: 5000 }],
-    ['ETCD_ENDPOINTS', [], { ETCD_ENDPOINTS: 'http://e1:2379,http://e2:2379' }, { etcdEndpoints: ['http://e1:2379', 'http://e2:2379'] }],
-    ['SIDEKICK_ETCD_ENDPOINTS beats ETCD_ENDPOINTS', [], { ETCD_ENDPOINTS: 'e1:2379', SIDEKICK_ETCD_ENDPOINTS: 'e2:2379' }, { etcdEndpoints: ['http://e2:2379'] }],
+    [
+      'ETCD_ENDPOINTS',
+      [],
+      { ETCD_ENDPOINTS: 'http://e1:2379,http://e2:2379' },
+      { etcdEndpoints: ['http://e1:2379', 'http://e2:2379'] },
+    ],
+    [
+      'SIDEKICK_ETCD_ENDPOINTS beats ETCD_ENDPOINTS',
+      [],
+      { ETCD_ENDPOINTS: 'e1:2379', SIDEKICK_ETCD_ENDPOINTS: 'e2:2379' },
+      { etcdEndpoints: ['http://e2:2379'] },
+    ],
     ['DOCKER_HOST', [], { DOCKER_HOST: 'tcp://docker:2375' }, { dockerHost: 'tcp://docker:2375' }],
-    ['SIDEKICK_DOCKER_HOST beats DOCKER_HOST', [], { DOCKER_HOST: 'tcp://a:1', SIDEKICK_DOCKER_HOST: 'unix:///run/d.sock' }, { dockerHost: 'unix:///run/d.sock' }],
-    ['--docker-host beats env', ['--docker-host', '/var/run/docker.sock'], { DOCKER_HOST: 'tcp://a:1' }, { dockerHost: '/var/run/docker.sock' }],
+    [
+      'SIDEKICK_DOCKER_HOST beats DOCKER_HOST',
+      [],
+      { DOCKER_HOST: 'tcp://a:1', SIDEKICK_DOCKER_HOST: 'unix:///run/d.sock' },
+      { dockerHost: 'unix:///run/d.sock' },
+    ],
+    [
+      '--docker-host beats env',
+      ['--docker-host', '/var/run/docker.sock'],
+      { DOCKER_HOST: 'tcp://a:1' },
+      { dockerHost: '/var/run/docker.sock' },
+    ],
     ['bare --all', ['--all'], {}, { all: true }],
     ['--all=false beats SIDEKICK_ALL', ['--all=false'], { SIDEKICK_ALL: 'true' }, { all: false }],
     ['SIDEKICK_ALL', [], { SIDEKICK_ALL: '1' }, { all: true }],
-    ['--address container', ['--address', 'container', '--network', 'backend'], {}, { address: 'container', network: 'backend' }],
+    [
+      '--address container',
+      ['--address', 'container', '--network', 'backend'],
+      {},
+      { address: 'container', network: 'backend' },
+    ],
     ['--prefix', ['--prefix', '/reg/'], {}, { prefix: '/reg' }],
     ['--node', ['--node', 'n-7'], {}, { node: 'n-7' }],
     ['SIDEKICK_NODE', [], { SIDEKICK_NODE: 'n-8' }, { node: 'n-8' }],
@@ -157,7 +189,10 @@ describe('loadSidekickConfig errors', () => {
   it('every problem names its flag, all reported at once', () => {
     const ps = problems(['--ttl', 'x', '--resync', 'y', '--address', 'z', '--bogus'], { SIDEKICK_HOST_IP: 'nope' });
     for (const flag of ['--ttl', '--resync', '--address', '--bogus', '--host-ip']) {
-      expect(ps.filter((p) => p.startsWith(flag)), flag).toHaveLength(1);
+      expect(
+        ps.filter((p) => p.startsWith(flag)),
+        flag,
+      ).toHaveLength(1);
     }
     expect(ps).toHaveLength(5);
   });
@@ -179,8 +214,22 @@ describe('detectHostIp', () => {
   it.each([
     ['eth0 past loopback and docker0', facts.interfaces, '10.1.2.3'],
     ['first interface by name', { wlan0: [iface('192.168.1.5')], enp3s0: [iface('10.9.9.9')] }, '10.9.9.9'],
-    ['skips bridges and veths', { 'br-abc': [iface('172.18.0.1')], veth12: [iface('169.254.1.1')], virbr0: [iface('192.168.122.1')], cni0: [iface('10.88.0.1')], ens5: [iface('10.0.0.9')] }, '10.0.0.9'],
-    ['skips internal and IPv6-only', { lo: [iface('127.0.0.1', 'IPv4', true)], eth0: [iface('2001:db8::1', 'IPv6')], eth1: [iface('10.2.2.2')] }, '10.2.2.2'],
+    [
+      'skips bridges and veths',
+      {
+        'br-abc': [iface('172.18.0.1')],
+        veth12: [iface('169.254.1.1')],
+        virbr0: [iface('192.168.122.1')],
+        cni0: [iface('10.88.0.1')],
+        ens5: [iface('10.0.0.9')],
+      },
+      '10.0.0.9',
+    ],
+    [
+      'skips internal and IPv6-only',
+      { lo: [iface('127.0.0.1', 'IPv4', true)], eth0: [iface('2001:db8::1', 'IPv6')], eth1: [iface('10.2.2.2')] },
+      '10.2.2.2',
+    ],
     ['none', { lo: [iface('127.0.0.1', 'IPv4', true)], docker0: [iface('172.17.0.1')] }, undefined],
     ['empty', {}, undefined],
   ])('%s', (_label, interfaces, expected) => {

@@ -45,7 +45,8 @@ function one(unit: Unit, section: string, key: string): string {
 }
 
 /** Space-separated list keys (After=, Wants=, ...) across repeats. */
-const list = (unit: Unit, section: string, key: string): string[] => (unit[section]?.[key] ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean);
+const list = (unit: Unit, section: string, key: string): string[] =>
+  (unit[section]?.[key] ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean);
 
 const seconds = (v: string): number => {
   const m = /^(\d+)(s|min)?$/.exec(v);
@@ -55,7 +56,10 @@ const seconds = (v: string): number => {
 
 const UNITS = ['sidekick.service', 'balancer.service', 'web@.service', 'web-sidekick@.service'] as const;
 const plain = Object.fromEntries(UNITS.map((f) => [f, parseUnit(read(f))])) as Record<(typeof UNITS)[number], Unit>;
-const fleet = Object.fromEntries(UNITS.map((f) => [f, parseUnit(read('fleet', f))])) as Record<(typeof UNITS)[number], Unit>;
+const fleet = Object.fromEntries(UNITS.map((f) => [f, parseUnit(read('fleet', f))])) as Record<
+  (typeof UNITS)[number],
+  Unit
+>;
 
 describe('unit file parser', () => {
   it('reads sections, repeated keys and rejects stray lines', () => {
@@ -99,7 +103,9 @@ describe('systemd units (templates/)', () => {
 
   it('web@ runs container web-%i labelled sidekick.service=web and removes a leftover first', () => {
     const u = plain['web@.service'];
-    expect(one(u, 'Service', 'ExecStart')).toMatch(/^\/usr\/bin\/docker run --rm --name web-%i -l sidekick\.service=web -p \S+ \S+$/);
+    expect(one(u, 'Service', 'ExecStart')).toMatch(
+      /^\/usr\/bin\/docker run --rm --name web-%i -l sidekick\.service=web -p \S+ \S+$/,
+    );
     expect(one(u, 'Service', 'ExecStartPre')).toBe('-/usr/bin/docker rm -f web-%i');
     expect(one(u, 'Service', 'ExecStop')).toMatch(/^\/usr\/bin\/docker stop (-t \d+ )?web-%i$/);
     expect(list(u, 'Unit', 'Requires')).toContain('docker.service');
@@ -142,22 +148,26 @@ describe('fleet units (templates/fleet/)', () => {
     expect(fleet['web@.service'].Service).toEqual(plain['web@.service'].Service);
   });
 
-  it.each(['sidekick.service', 'web-sidekick@.service'] as const)('%s runs the sidekick image non-root with /var/run read-only and stops it with docker stop', (name) => {
-    const u = fleet[name];
-    const start = one(u, 'Service', 'ExecStart');
-    const inner = /^\/bin\/sh -c '(.*)'$/.exec(start)?.[1];
-    expect(inner, 'ExecStart=/bin/sh -c \'...\'').toBeDefined();
-    const script = inner as string;
-    expect(script).toContain(' --network host ');
-    expect(script).toContain(' -v /var/run:/var/run:ro ');
-    expect(script).not.toMatch(/docker\.sock:/); // never the socket file itself (moby#31403)
-    expect(script).toContain('--group-add "$$(stat -c %%g /var/run/docker.sock)"');
-    // systemd expands $VAR and %x itself: every $ and % meant for the shell must be doubled.
-    expect(script.replace(/\$\$/g, '').replace(/%%|%i/g, '')).not.toMatch(/[$%]/);
-    if (name === 'web-sidekick@.service') expect(script).toMatch(/"\$\$SIDEKICK_IMAGE" --container web-%i --metrics off$/);
-    expect(one(u, 'Service', 'ExecStop')).toMatch(/^\/usr\/bin\/docker stop -t \d+ sidekick(-web-%i)?$/);
-    expect(seconds(one(u, 'Service', 'TimeoutStopSec'))).toBeGreaterThan(10);
-  });
+  it.each(['sidekick.service', 'web-sidekick@.service'] as const)(
+    '%s runs the sidekick image non-root with /var/run read-only and stops it with docker stop',
+    (name) => {
+      const u = fleet[name];
+      const start = one(u, 'Service', 'ExecStart');
+      const inner = /^\/bin\/sh -c '(.*)'$/.exec(start)?.[1];
+      expect(inner, "ExecStart=/bin/sh -c '...'").toBeDefined();
+      const script = inner as string;
+      expect(script).toContain(' --network host ');
+      expect(script).toContain(' -v /var/run:/var/run:ro ');
+      expect(script).not.toMatch(/docker\.sock:/); // never the socket file itself (moby#31403)
+      expect(script).toContain('--group-add "$$(stat -c %%g /var/run/docker.sock)"');
+      // systemd expands $VAR and %x itself: every $ and % meant for the shell must be doubled.
+      expect(script.replace(/\$\$/g, '').replace(/%%|%i/g, '')).not.toMatch(/[$%]/);
+      if (name === 'web-sidekick@.service')
+        expect(script).toMatch(/"\$\$SIDEKICK_IMAGE" --container web-%i --metrics off$/);
+      expect(one(u, 'Service', 'ExecStop')).toMatch(/^\/usr\/bin\/docker stop -t \d+ sidekick(-web-%i)?$/);
+      expect(seconds(one(u, 'Service', 'TimeoutStopSec'))).toBeGreaterThan(10);
+    },
+  );
 });
 
 const systemdAnalyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
@@ -182,7 +192,10 @@ async function verify(files: ReadonlyArray<{ name: string; text: string }>): Pro
     return path;
   };
   for (const f of files) {
-    const text = f.text.replace(/^(Exec\w+=[-@:+!]*)(\/\S+)/gm, (_m, prefix: string, cmd: string) => `${prefix}${stub(cmd)}`);
+    const text = f.text.replace(
+      /^(Exec\w+=[-@:+!]*)(\/\S+)/gm,
+      (_m, prefix: string, cmd: string) => `${prefix}${stub(cmd)}`,
+    );
     writeFileSync(join(dir, f.name), text);
   }
   writeFileSync(join(dir, 'docker.service'), '[Unit]\nDescription=stub\n[Service]\nExecStart=/bin/true\n');
@@ -207,11 +220,17 @@ describe.skipIf(!systemdAnalyze)('systemd-analyze verify', () => {
   });
 
   it('is strict enough to catch a wrong BindsTo and an unknown key (so the checks above can fail)', async () => {
-    const broken = texts([]).map((f) => (f.name === 'web-sidekick@.service' ? { ...f, text: f.text.replace('BindsTo=web@%i.service', 'BindsTo=nope@%i.service') } : f));
+    const broken = texts([]).map((f) =>
+      f.name === 'web-sidekick@.service'
+        ? { ...f, text: f.text.replace('BindsTo=web@%i.service', 'BindsTo=nope@%i.service') }
+        : f,
+    );
     const r1 = await verify(broken);
     expect(r1.code).not.toBe(0);
     expect(r1.stderr).toContain('nope@1.service');
-    const typo = texts([]).map((f) => (f.name === 'sidekick.service' ? { ...f, text: f.text.replace('KillSignal=', 'KilSignal=') } : f));
+    const typo = texts([]).map((f) =>
+      f.name === 'sidekick.service' ? { ...f, text: f.text.replace('KillSignal=', 'KilSignal=') } : f,
+    );
     expect((await verify(typo)).stderr).toContain("Unknown key 'KilSignal'");
   });
 });
@@ -277,7 +296,10 @@ describe('templates/docker-compose.yml', () => {
 
 async function composeCli(): Promise<string[] | undefined> {
   for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
-    const ok = await run(cmd[0] as string, [...cmd.slice(1), 'version'], { timeout: 15_000 }).then(() => true, () => false);
+    const ok = await run(cmd[0] as string, [...cmd.slice(1), 'version'], { timeout: 15_000 }).then(
+      () => true,
+      () => false,
+    );
     if (ok) return cmd;
   }
   return undefined;
@@ -290,7 +312,10 @@ describe.skipIf(!cli)('compose config -q', () => {
     scratch.push(dir);
     cpSync(join(templates, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
     const c = cli as string[];
-    return run(c[0] as string, [...c.slice(1), '-f', join(dir, 'docker-compose.yml'), 'config', '-q'], { env: { ...process.env, ...env }, timeout: 30_000 });
+    return run(c[0] as string, [...c.slice(1), '-f', join(dir, 'docker-compose.yml'), 'config', '-q'], {
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
   };
 
   it('accepts the file with DOCKER_GID set', async () => {

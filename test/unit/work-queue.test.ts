@@ -17,7 +17,8 @@ function harness(concurrency = 4) {
   const running = new Map<string, () => void>();
   const begin = (what: string): Promise<void> => {
     if (running.has(what)) violations.push(`${what} started while already running`);
-    if (what === ALL && running.size > 0) violations.push(`full reconcile started while ${[...running.keys()].join(',')} ran`);
+    if (what === ALL && running.size > 0)
+      violations.push(`full reconcile started while ${[...running.keys()].join(',')} ran`);
     if (what !== ALL && running.has(ALL)) violations.push(`${what} started during the full reconcile`);
     started.push(what);
     return new Promise<void>((resolve) => running.set(what, resolve));
