@@ -7,16 +7,16 @@ import type { Etcd3 } from 'etcd3';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { StatusServer } from '../common/status-server.js';
-import { createAdminServer } from './admin.js';
-import { createMatcher } from './cidr.js';
+import { createAdminServer } from './admin/admin.js';
+import { createMatcher } from '../common/cidr.js';
 import type { BalancerConfig } from './config.js';
-import { createBalancerMetrics, type BalancerMetrics } from './metrics.js';
-import { createPicker } from './pickers.js';
-import { createProxy, type ProxyHandler } from './proxy.js';
-import { RegistryWatch } from './registry-watch.js';
-import { matchRoute } from './route-table.js';
-import { TrafficStats } from './stats.js';
-import { goneServices, TableStore, vanishedBackends } from './table-store.js';
+import { createBalancerMetrics, type BalancerMetrics } from './admin/metrics.js';
+import { createPicker } from './proxy/pickers.js';
+import { createProxy, type ProxyHandler } from './proxy/proxy.js';
+import { RegistryWatch } from './registry/registry-watch.js';
+import { matchRoute } from './table/route-table.js';
+import { TrafficStats } from './admin/stats.js';
+import { goneServices, TableStore, vanishedBackends } from './table/table-store.js';
 
 export interface BalancerDeps {
   readonly config: BalancerConfig;

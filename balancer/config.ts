@@ -13,7 +13,7 @@ import {
 } from '../common/parsers.js';
 import { DEFAULT_PREFIX, isValidServiceName } from '../common/registry.js';
 import { DEFAULT_ROUTES_PREFIX, parseRouteFlag, type LbPolicy, type RouteRule } from '../common/route-spec.js';
-import { parseCidrList, type CidrBlock } from './cidr.js';
+import { parseCidrList, type CidrBlock } from '../common/cidr.js';
 
 function parseService(raw: string): string {
   const v = parseNonEmpty(raw);

@@ -9,7 +9,7 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger, logFormat, type Logger } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { packageVersion } from '../common/version.js';
-import { createAdminServer } from './admin.js';
+import { createAdminServer } from './admin/admin.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 

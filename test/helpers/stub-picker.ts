@@ -1,7 +1,7 @@
 // The picker the proxy edge tests use instead of the real ones (tested on their own in
 // test/unit/pickers.test.ts): predictable order, and it still honours exclude, ejection and stickiness,
 // which is what the proxy's retry and sticky paths depend on.
-import type { PickerDeps } from '../../balancer/proxy.js';
+import type { PickerDeps } from '../../balancer/proxy/proxy.js';
 import type { Picker } from '../../balancer/types.js';
 
 /** Round-robin over non-excluded, non-ejected backends (all non-excluded if every one is ejected); the sticky preference wins when usable. */

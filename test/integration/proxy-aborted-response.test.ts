@@ -5,7 +5,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProxy, type ProxyHandler } from '../../balancer/proxy.js';
+import { createProxy, type ProxyHandler } from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup } from '../../balancer/types.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';

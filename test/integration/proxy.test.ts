@@ -9,7 +9,7 @@ import {
   type ProxyHandler,
   type ProxyOptions,
   STICKY_COOKIE,
-} from '../../balancer/proxy.js';
+} from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';

@@ -3,10 +3,10 @@
 import { isIP } from 'node:net';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMatcher } from '../../balancer/cidr.js';
-import { RegistryWatch, type RegistryWatchOptions } from '../../balancer/registry-watch.js';
-import { applyEvents } from '../../balancer/route-table.js';
-import { TableStore } from '../../balancer/table-store.js';
+import { createMatcher } from '../../common/cidr.js';
+import { RegistryWatch, type RegistryWatchOptions } from '../../balancer/registry/registry-watch.js';
+import { applyEvents } from '../../balancer/table/route-table.js';
+import { TableStore } from '../../balancer/table/table-store.js';
 import type { RouteTable } from '../../balancer/types.js';
 import { createEtcdClient } from '../../common/etcd-client.js';
 import { createLogger, silentLogger } from '../../common/logger.js';

@@ -4,7 +4,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createProxy, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy.js';
+import { createProxy, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';

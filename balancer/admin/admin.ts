@@ -1,0 +1,90 @@
+// The admin listener: health, readiness, metrics, the live table as JSON and a dashboard at `/`.
+// It is a separate listener (default 127.0.0.1:9090): the proxy port never answers admin paths.
+import { sendJson, sendText, StatusServer, type Handler } from '../../common/status-server.js';
+import type { Logger } from '../../common/logger.js';
+import { dashboardHandler } from './dashboard.js';
+import { backendState } from './metrics.js';
+import type { TrafficSnapshot } from './stats.js';
+import type { RouteTable } from '../types.js';
+
+export interface AdminSource {
+  table(): RouteTable;
+  isEjected(id: string): boolean;
+  inflight(id: string): number;
+  readiness(): { ready: boolean; detail: Record<string, unknown> };
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Per-service request counts for /api/stats; absent where nothing is proxied (see statsJson). */
+  stats?(): TrafficSnapshot;
+}
+
+/** The JSON of /api/table: what the balancer routes right now. */
+export function tableJson(
+  table: RouteTable,
+  src: Pick<AdminSource, 'isEjected' | 'inflight'>,
+): Record<string, unknown> {
+  return {
+    revision: table.revision,
+    defaultService: table.defaultService ?? null,
+    routes: table.routes.map((r) => ({
+      host: r.host ?? null,
+      pathPrefix: r.pathPrefix,
+      service: r.service,
+      lb: r.lb ?? null,
+      sticky: r.sticky,
+      source: r.source,
+    })),
+    services: [...table.services.values()].map((view) => ({
+      name: view.name,
+      backends: view.backends.map((b) => ({
+        id: b.id,
+        instance: b.instance,
+        target: b.target,
+        host: b.entry.host,
+        port: b.entry.port,
+        weight: b.entry.weight,
+        draining: b.entry.draining,
+        tags: b.entry.tags,
+        node: b.entry.node ?? null,
+        state: backendState(b, src.isEjected(b.id)),
+        inflight: src.inflight(b.id),
+      })),
+    })),
+  };
+}
+
+/**
+ * The JSON of /api/stats. The primary of `--workers N` proxies nothing and has no `stats`: it answers
+ * empty counts plus `workers: N`, and the dashboard shows no rates. Aggregating would mean asking every
+ * worker over IPC on each poll (as prom-client's clusterMetrics does for /metrics); the totals are in
+ * /metrics as balancer_requests_total.
+ */
+export function statsJson(src: Pick<AdminSource, 'stats' | 'readiness'>): TrafficSnapshot {
+  if (src.stats) return src.stats();
+  const { workers } = src.readiness().detail;
+  return { time: Date.now(), services: {}, ...(typeof workers === 'number' ? { workers } : {}) };
+}
+
+export function createAdminServer(
+  src: AdminSource,
+  log: Logger,
+  extra: Readonly<Record<string, Handler>> = {},
+): StatusServer {
+  return new StatusServer(
+    {
+      '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+      '/readyz': (_req, res) => {
+        const { ready, detail } = src.readiness();
+        sendJson(res, ready ? 200 : 503, { ready, ...detail });
+      },
+      '/metrics': async (_req, res) => {
+        const m = await src.metrics();
+        sendText(res, 200, m.body, m.contentType);
+      },
+      '/api/table': (_req, res) => sendJson(res, 200, tableJson(src.table(), src)),
+      '/api/stats': (_req, res) => sendJson(res, 200, statsJson(src)),
+      '/': dashboardHandler,
+      ...extra,
+    },
+    (err) => log.error({ err }, 'admin endpoint failed'),
+  );
+}

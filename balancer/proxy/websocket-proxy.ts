@@ -1,0 +1,276 @@
+// WebSocket upgrades: same routing, picking and forwarded headers as HTTP, then a raw byte tunnel
+// (http-proxy's `ws()`). Each tunnel is tracked under its backend id, so when that backend is
+// withdrawn its tunnels can be closed over a drain period, while table changes that do not remove
+// it leave them alone. http-proxy leaks sockets on errors (#783, #1510): here any error or close on
+// either side destroys both.
+//
+// Upgrades are not retried: http-proxy ends the client socket after an upstream error. A backend
+// that refuses the connection is still ejected, so the client's reconnect goes elsewhere.
+// Open tunnels are not counted in `Inflight` (they would pin least-request and block shutdown).
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type httpProxy from 'http-proxy';
+import { failureKind, failureReason } from './ejector.js';
+import {
+  applyForwarded,
+  describeTarget,
+  ensureRequestId,
+  type ForwardedContext,
+  requestTarget,
+  type StripOptions,
+  stickyBackendId,
+  stickySetCookie,
+  stripHopByHop,
+} from './forwarded.js';
+import { isProxyableTarget } from './outgoing.js';
+import type { ProxyEvents } from './proxy.js';
+import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
+import type { UpstreamTarget } from './upstream-pool.js';
+
+/** What the WebSocket edge needs from the proxy core (shared with the HTTP edge). */
+export interface EdgeContext {
+  readonly engine: httpProxy;
+  readonly lookup: Lookup;
+  readonly picker: Picker;
+  readonly defaultLb: LbPolicy;
+  readonly events: ProxyEvents;
+  readonly upstreamTimeoutMs: number;
+  forwarded(socket: Socket): ForwardedContext;
+  targetFor(backend: Backend): UpstreamTarget;
+  /** Ejects the backend (once per cooldown) and reports it. */
+  backendFailed(backend: Backend, reason: string): void;
+}
+
+const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
+const NO_EXCLUDE: ReadonlySet<string> = new Set();
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function destroySelf(this: Duplex): void {
+  this.destroy();
+}
+
+function isWebSocketUpgrade(value: string | undefined): boolean {
+  return value !== undefined && value.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
+}
+
+/** Writes a minimal HTTP/1.1 response on a raw socket and destroys it once flushed. */
+export function rejectUpgrade(socket: Duplex, status: number, body: string, requestId?: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const id = requestId === undefined ? '' : `X-Request-Id: ${requestId}\r\n`;
+  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${id}Connection: close\r\n\r\n`;
+  socket.once('finish', destroySelf);
+  socket.end(head + body);
+}
+
+/** One client ↔ backend pair, from the upgrade request until either side closes. */
+class Tunnel {
+  private upstream: Socket | undefined;
+  private upstreamReq: ClientRequest | undefined;
+  private openedAt = 0;
+  /** A status line reached (or is on its way to) the client: ours or the backend's. */
+  private answered = false;
+  private closed = false;
+  timer: NodeJS.Timeout | undefined;
+  private drainTimers: NodeJS.Timeout[] | undefined;
+
+  constructor(
+    private readonly owner: WebSocketProxy,
+    private readonly ctx: EdgeContext,
+    private readonly client: Duplex,
+    readonly backend: Backend,
+    private readonly service: string,
+    private readonly requestId: string,
+    private readonly setCookie: string | undefined,
+    private readonly started: number,
+  ) {}
+
+  onUpstreamRequest(proxyReq: ClientRequest): void {
+    this.upstreamReq = proxyReq;
+    // Registered before http-proxy's own listeners, so the 101 headers can still be amended.
+    proxyReq.once('upgrade', this.onUpgrade);
+    proxyReq.once('response', this.onResponse);
+  }
+
+  private readonly onUpgrade = (res: IncomingMessage, socket: Socket): void => {
+    this.clearTimer();
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.answered = true;
+    this.upstream = socket;
+    this.openedAt = performance.now();
+    res.headers['x-request-id'] = this.requestId;
+    if (this.setCookie !== undefined)
+      res.headers['set-cookie'] = [...(res.headers['set-cookie'] ?? []), this.setCookie];
+    socket.on('error', this.close);
+    socket.once('close', this.close);
+    const { events } = this.ctx;
+    events.onResponse?.(this.service, this.backend.id, 101, (this.openedAt - this.started) / 1000);
+    events.onWebSocketOpen?.(this.service, this.backend.id);
+  };
+
+  /** The backend refused the upgrade with a normal response; http-proxy relays it to the client. */
+  private readonly onResponse = (res: IncomingMessage): void => {
+    this.clearTimer();
+    this.answered = true;
+    this.ctx.events.onResponse?.(
+      this.service,
+      this.backend.id,
+      res.statusCode ?? 0,
+      (performance.now() - this.started) / 1000,
+    );
+  };
+
+  readonly onEngineError = (err: Error): void => {
+    if (this.closed) return;
+    this.clearTimer();
+    if (this.answered) {
+      this.close();
+      return;
+    }
+    const reason = failureReason(err);
+    if (failureKind(err) !== 'other') this.ctx.backendFailed(this.backend, reason);
+    this.reject(502, `bad gateway: ${reason} from service ${this.service}\n`);
+  };
+
+  readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (this.answered || this.closed) return;
+    this.upstreamReq?.destroy();
+    this.reject(504, `upstream timeout from service ${this.service}\n`);
+  };
+
+  private reject(status: number, body: string): void {
+    this.answered = true;
+    rejectUpgrade(this.client, status, body, this.requestId);
+    this.ctx.events.onResponse?.(this.service, this.backend.id, status, (performance.now() - this.started) / 1000);
+  }
+
+  /** Half-close both sides at a jittered moment (spreading reconnects), destroy at the deadline. */
+  drain(drainMs: number): void {
+    if (this.closed || this.drainTimers !== undefined) return;
+    if (!(drainMs > 0)) {
+      this.close();
+      return;
+    }
+    const soft = setTimeout(this.endBoth, Math.floor(Math.random() * drainMs * 0.8));
+    const hard = setTimeout(this.close, drainMs);
+    soft.unref();
+    hard.unref();
+    this.drainTimers = [soft, hard];
+  }
+
+  private readonly endBoth = (): void => {
+    this.client.end();
+    this.upstream?.end();
+  };
+
+  readonly close = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    for (const t of this.drainTimers ?? []) clearTimeout(t);
+    this.client.destroy();
+    this.upstream?.destroy();
+    if (this.openedAt === 0) this.upstreamReq?.destroy();
+    this.owner.forget(this);
+    if (this.openedAt > 0)
+      this.ctx.events.onWebSocketClose?.(this.service, this.backend.id, (performance.now() - this.openedAt) / 1000);
+  };
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+export class WebSocketProxy {
+  private readonly byBackend = new Map<string, Set<Tunnel>>();
+  /** Only populated during the synchronous `engine.ws()` call, to hand the upstream request over. */
+  private readonly pending = new WeakMap<IncomingMessage, Tunnel>();
+
+  constructor(private readonly ctx: EdgeContext) {
+    ctx.engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) =>
+      this.pending.get(req)?.onUpstreamRequest(proxyReq),
+    );
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const started = performance.now();
+    const { ctx } = this;
+    socket.on('error', destroySelf);
+    const headers = req.headers;
+    const requestId = ensureRequestId(headers);
+    const early = (service: string, status: number, body: string): void => {
+      rejectUpgrade(socket, status, body, requestId);
+      ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
+    };
+    if (req.method !== 'GET' || !isWebSocketUpgrade(headers.upgrade))
+      return early('', 400, 'expected a WebSocket upgrade\n');
+    if (!isProxyableTarget(req.url ?? '/')) return early('', 400, 'bad request target\n'); // http-proxy's url.parse would throw
+    const where = requestTarget(headers.host, req.url);
+    const match = ctx.lookup(where.host, where.path);
+    if (match === undefined) return early('', 404, `no route for ${describeTarget(where)}\n`);
+    const sticky = match.rule?.sticky === true;
+    const preferred = sticky ? stickyBackendId(headers.cookie) : undefined;
+    const view = match.view;
+    const backend =
+      view === undefined ? undefined : ctx.picker.pick(view, match.rule?.lb ?? ctx.defaultLb, NO_EXCLUDE, preferred);
+    if (backend === undefined) return early(match.service, 503, `no live backend for service ${match.service}\n`);
+    if (where.host !== '' && where.host !== headers.host) headers.host = where.host;
+    stripHopByHop(headers, UPGRADE_STRIP);
+    applyForwarded(headers, ctx.forwarded(req.socket));
+    const setCookie = sticky && backend.id !== preferred ? stickySetCookie(backend.id) : undefined;
+    const tunnel = new Tunnel(this, ctx, socket, backend, match.service, requestId, setCookie, started);
+    let set = this.byBackend.get(backend.id);
+    if (set === undefined) this.byBackend.set(backend.id, (set = new Set()));
+    set.add(tunnel);
+    socket.once('close', tunnel.close);
+    tunnel.timer = setTimeout(tunnel.onTimer, ctx.upstreamTimeoutMs);
+    this.pending.set(req, tunnel);
+    try {
+      ctx.engine.ws(req, socket, head, { target: ctx.targetFor(backend), agent: false }, tunnel.onEngineError);
+    } finally {
+      this.pending.delete(req);
+    }
+  }
+
+  /** Closes the backend's tunnels within `drainMs` (jittered half-close, then destroy at the deadline). */
+  closeBackend(id: string, drainMs: number): void {
+    const set = this.byBackend.get(id);
+    if (set === undefined) return;
+    for (const t of [...set]) t.drain(drainMs);
+  }
+
+  count(backendId?: string): number {
+    if (backendId !== undefined) return this.byBackend.get(backendId)?.size ?? 0;
+    let n = 0;
+    for (const set of this.byBackend.values()) n += set.size;
+    return n;
+  }
+
+  forget(t: Tunnel): void {
+    const set = this.byBackend.get(t.backend.id);
+    if (set === undefined) return;
+    set.delete(t);
+    if (set.size === 0) this.byBackend.delete(t.backend.id);
+  }
+
+  close(): void {
+    for (const set of [...this.byBackend.values()]) for (const t of [...set]) t.close();
+    this.byBackend.clear();
+  }
+}
