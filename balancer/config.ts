@@ -48,7 +48,8 @@ export const balancerOptions = {
     group: group.ops,
     placeholder: 'host:port',
     describe:
-      'admin listener: dashboard (/), /healthz, /readyz, /metrics, /api/table, /api/stats (keep it on loopback or a private network)',
+      'admin listener: dashboard (/), /healthz, /readyz, /metrics, /api/table, /api/stats ' +
+      '(keep it on loopback or a private network)',
   }),
   prefix: option({
     env: ['BALANCER_PREFIX'],
@@ -83,7 +84,8 @@ export const balancerOptions = {
     group: group.registry,
     placeholder: 'duration',
     describe:
-      'etcd lost its data (revision went backwards): entries missing from the new registry keep serving this long while sidekicks republish; 0 drops them at once',
+      'etcd lost its data (revision went backwards): entries missing from the new registry keep serving ' +
+      'this long while sidekicks republish; 0 drops them at once',
   }),
   backendsAllow: option({
     env: ['BALANCER_BACKENDS_ALLOW'],
@@ -102,7 +104,8 @@ export const balancerOptions = {
     group: group.routing,
     placeholder: 'rule',
     describe:
-      "routing rule '<host><path>=<service>' (repeatable), e.g. 'api.example.com/v1=api', '*.example.com=web', '/static=assets'",
+      "routing rule '<host><path>=<service>' (repeatable), " +
+      "e.g. 'api.example.com/v1=api', '*.example.com=web', '/static=assets'",
   }),
   defaultService: option({
     env: ['BALANCER_DEFAULT_SERVICE'],

@@ -2,16 +2,16 @@
 // The only balancer file that touches `process`: config, signals, exit codes, worker processes.
 // --workers N > 1: the primary forks N workers that share the proxy port (node:cluster), each with
 // its own registry watch and table; the primary serves the admin listener and aggregates metrics.
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger, logFormat, type Logger } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { packageVersion } from '../common/version.js';
-import { createAdminServer } from './admin/admin.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
+import { runPrimary } from './primary.js';
 
 const USAGE =
   'Usage: balancer [options]\n\nProxies HTTP and WebSocket traffic to the live backends registered in etcd.';
@@ -66,88 +66,6 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
   return 0;
 }
 
-/** The primary of --workers N: forks and supervises workers, serves admin. */
-async function runPrimary(config: BalancerConfig, log: Logger): Promise<number> {
-  const etcd = createEtcdClient(config);
-  // The primary keeps its own watch so /api/table and readiness answer without asking workers.
-  const balancer = new Balancer({ config, etcd, log, admin: false, proxyListener: false });
-  const ready = new Set<number>();
-  let stopping = false;
-  let announceProxy!: (addr: string) => void;
-  const proxyAddress = new Promise<string>((r) => (announceProxy = r));
-  const aggregator = new AggregatorRegistry();
-  const fork = (): Worker => {
-    const w = cluster.fork();
-    w.on('message', (msg: { type?: string; proxy?: string }) => {
-      if (msg?.type === 'ready') ready.add(w.id);
-      if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
-    });
-    return w;
-  };
-  cluster.on('exit', (w, code, signal) => {
-    ready.delete(w.id);
-    if (stopping) return;
-    log.error({ worker: w.id, code, signal }, 'worker exited; starting a new one');
-    setTimeout(() => !stopping && fork(), 500);
-  });
-  for (let i = 0; i < config.workers; i++) fork();
-  const admin = createAdminServer(
-    {
-      table: () => balancer.store.current,
-      isEjected: () => false,
-      inflight: () => 0,
-      readiness: () => {
-        const r = balancer.readiness();
-        const allReady = ready.size === config.workers && !stopping;
-        return {
-          ready: r.ready && allReady,
-          detail: { ...r.detail, workers: config.workers, workersReady: ready.size },
-        };
-      },
-      metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
-    },
-    log,
-  );
-  await balancer.start();
-  try {
-    const a = await admin.listen(config.admin);
-    // Workers share one listener (node:cluster): the first one to listen reports its address.
-    const proxy = await proxyAddress;
-    log.info(
-      { proxy, admin: `${a.address}:${a.port}`, address: `${a.address}:${a.port}`, workers: config.workers },
-      'balancer listening',
-    );
-  } catch (err) {
-    process.stderr.write(`balancer: --admin: cannot listen: ${(err as Error).message}\n`);
-    stopping = true;
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
-    await balancer.stop();
-    etcd.close();
-    return 2;
-  }
-  const reason = await waitForSignal();
-  stopping = true;
-  log.info({ reason }, 'shutting down workers');
-  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => w.process.kill('SIGKILL'), config.grace + 5000);
-          w.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          w.process.kill('SIGTERM');
-        }),
-    ),
-  );
-  await admin.close();
-  await balancer.stop();
-  etcd.close();
-  return 0;
-}
-
 async function main(): Promise<number> {
   let loaded: LoadedBalancerConfig;
   try {
@@ -174,7 +92,9 @@ async function main(): Promise<number> {
     logFormat(config.logFormat, process.stdout.isTTY === true),
   ).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
   if (cluster.isWorker) return runBalancer(config, log, 'worker');
-  if (config.workers > 1) return runPrimary(config, log);
+  if (config.workers > 1) {
+    return runPrimary(config, log, { waitForSignal, fail: (m) => void process.stderr.write(m) });
+  }
   return runBalancer(config, log, 'single');
 }
 

@@ -3,7 +3,8 @@
 // the balancer's subscriber does on each swap (vanished backends, gone services), and a lookup.
 // No etcd, no sockets: `node dist/bench/apply-micro.js [changes]`. Reports p50/p99/max per step.
 import { performance } from 'node:perf_hooks';
-import { applyEvents, backendFromEntry, buildTable, matchRoute } from '../balancer/table/route-table.js';
+import { applyEvents, backendFromEntry, buildTable } from '../balancer/table/route-table.js';
+import { matchRoute } from '../balancer/table/route-index.js';
 import { goneServices, vanishedBackends } from '../balancer/table/table-store.js';
 import type { RegistryEvent, RouteTable } from '../balancer/types.js';
 import { decodeRoute } from '../common/route-spec.js';

@@ -3,12 +3,9 @@ export const ErrorCode = {
   config: 'ERR_CONFIG',
   etcdUnavailable: 'ERR_ETCD_UNAVAILABLE',
   etcdAuth: 'ERR_ETCD_AUTH',
-  leaseLost: 'ERR_LEASE_LOST',
   dockerUnavailable: 'ERR_DOCKER_UNAVAILABLE',
   invalidEntry: 'ERR_INVALID_ENTRY',
   invalidRoute: 'ERR_INVALID_ROUTE',
-  noPort: 'ERR_NO_PORT',
-  noAddress: 'ERR_NO_ADDRESS',
   requestHandler: 'ERR_REQUEST_HANDLER',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,6 +1,6 @@
 // The admin listener: health, readiness, metrics, the live table as JSON and a dashboard at `/`.
 // It is a separate listener (default 127.0.0.1:9090): the proxy port never answers admin paths.
-import { sendJson, sendText, StatusServer, type Handler } from '../../common/status-server.js';
+import { sendJson, sendText, StatusServer } from '../../common/status-server.js';
 import type { Logger } from '../../common/logger.js';
 import { dashboardHandler } from './dashboard.js';
 import { backendState } from './metrics.js';
@@ -64,11 +64,7 @@ export function statsJson(src: Pick<AdminSource, 'stats' | 'readiness'>): Traffi
   return { time: Date.now(), services: {}, ...(typeof workers === 'number' ? { workers } : {}) };
 }
 
-export function createAdminServer(
-  src: AdminSource,
-  log: Logger,
-  extra: Readonly<Record<string, Handler>> = {},
-): StatusServer {
+export function createAdminServer(src: AdminSource, log: Logger): StatusServer {
   return new StatusServer(
     {
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
@@ -83,7 +79,6 @@ export function createAdminServer(
       '/api/table': (_req, res) => sendJson(res, 200, tableJson(src.table(), src)),
       '/api/stats': (_req, res) => sendJson(res, 200, statsJson(src)),
       '/': dashboardHandler,
-      ...extra,
     },
     (err) => log.error({ err }, 'admin endpoint failed'),
   );

@@ -159,9 +159,9 @@ export function applyForwarded(headers: HeaderBag, ctx: ForwardedContext): void 
   if (!ctx.trusted && headers.forwarded !== undefined) delete headers.forwarded;
 }
 
-export const MAX_REQUEST_ID_LENGTH = 200;
+const MAX_REQUEST_ID_LENGTH = 200;
 // Visible ASCII only: no spaces, controls or non-ASCII, so the id is safe in logs and headers.
-const SANE_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+const SANE_REQUEST_ID = new RegExp(`^[\\x21-\\x7e]{1,${MAX_REQUEST_ID_LENGTH}}$`);
 
 /** The client's X-Request-Id if sane (1..200 visible ASCII characters), else undefined. */
 export function saneRequestId(value: string | string[] | number | undefined): string | undefined {

@@ -16,47 +16,18 @@
 // can be retried; once body bytes have been piped, a failure answers 502 instead.
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../../common/logger.js';
 import { failureKind, failureReason } from './ejector.js';
 import { forwardResponseHeaders, type RequestTarget, stickyBackendId, stickySetCookie } from './forwarded.js';
-import type { Inflight } from './inflight.js';
 import { applyEmptyBodyLength, upstreamPath } from './outgoing.js';
-import type { RetryBudget } from './retry-budget.js';
 import type { Backend, RouteMatch } from '../types.js';
-import type { Upstream } from './upstream-pool.js';
-import type { EdgeContext } from './websocket-proxy.js';
+import type { Admitted } from './admission.js';
+import type { ExchangeContext } from './edge-context.js';
+import { NO_EXCLUDE } from './pickers.js';
+import { sendText } from './responses.js';
+import { clearTimer } from './timer.js';
 
-/** What an exchange needs from the proxy core, beyond what the WebSocket edge uses. */
-export interface ExchangeContext extends EdgeContext {
-  readonly retries: number;
-  readonly connectTimeoutMs: number;
-  readonly inflight: Inflight;
-  readonly budget: RetryBudget;
-  readonly log: Logger | undefined;
-  /** Set once the proxy is closing: no new attempts. */
-  readonly closed: boolean;
-  upstream(backend: Backend): Upstream;
-}
-
-const NO_EXCLUDE: ReadonlySet<string> = new Set();
 /** RFC 9110 idempotent methods: safe to repeat after the backend began (but did not finish) answering. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-/** Our own plain-text answer; once a status line has gone out the response can only be broken off. */
-export function sendText(res: ServerResponse, status: number, body: string, requestId: string): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-store',
-  });
-  res.end(body);
-}
 
 /** One client request, across its attempts. Listeners are bound once per exchange, not per event. */
 export class Exchange {
@@ -74,20 +45,25 @@ export class Exchange {
   private dispatchedAt = 0;
   private readonly hasBody: boolean;
   private readonly preferredId: string | undefined;
+  private readonly where: RequestTarget;
+  private match: RouteMatch;
+  private readonly requestId: string;
+  private readonly started: number;
 
   constructor(
     private readonly core: ExchangeContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    private readonly where: RequestTarget,
-    private match: RouteMatch,
-    private readonly requestId: string,
-    private readonly started: number,
+    admitted: Admitted,
   ) {
+    this.where = admitted.where;
+    this.match = admitted.match;
+    this.requestId = admitted.requestId;
+    this.started = admitted.started;
     const h = req.headers;
     this.hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-    this.preferredId = match.rule?.sticky ? stickyBackendId(h.cookie) : undefined;
+    this.preferredId = this.match.rule?.sticky ? stickyBackendId(h.cookie) : undefined;
   }
 
   start(): void {
@@ -163,7 +139,7 @@ export class Exchange {
 
   private readonly onUpstreamResponse = (proxyRes: IncomingMessage): void => {
     if (this.done || this.proxyReq === undefined) return;
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     this.upstreamRes = proxyRes;
     const res = this.res;
     proxyRes.once('close', this.onUpstreamResClose);
@@ -295,16 +271,9 @@ export class Exchange {
     sendText(this.res, status, body, this.requestId);
   }
 
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
   /** Ends the current attempt exactly once: timer off, inflight released, upstream optionally destroyed. */
   private endAttempt(destroyUpstream: boolean): void {
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     const dest = this.proxyReq;
     this.proxyReq = undefined;
     if (this.counted !== undefined) {

@@ -21,11 +21,6 @@ export class Inflight {
     return this.sum;
   }
 
-  /** Snapshot of non-zero counts, for /api output. */
-  snapshot(): ReadonlyMap<string, number> {
-    return new Map(this.counts);
-  }
-
   inc(id: string): void {
     this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
     this.sum++;

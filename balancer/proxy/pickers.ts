@@ -2,6 +2,9 @@
 // randomness are injected so tests can replay exact sequences.
 import type { Backend, LbPolicy, Picker, ServiceView } from '../types.js';
 
+/** The `exclude` of a first attempt: nothing tried yet. */
+export const NO_EXCLUDE: ReadonlySet<string> = new Set();
+
 export interface PickerOptions {
   /** [0, 1), defaults to Math.random. */
   readonly random?: () => number;

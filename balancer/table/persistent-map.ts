@@ -11,7 +11,10 @@ const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
 /** A bucket beyond this size becomes a branch: small enough to scan, big enough to keep the trie shallow. */
 const BUCKET_MAX = 8;
-/** Branches index 5 hash bits per level; at shift 30 only 2 bits remain, so deeper buckets just grow (full-hash collisions). */
+/**
+ * Branches index 5 hash bits per level; at shift 30 only 2 bits remain, so deeper buckets just grow
+ * (full-hash collisions).
+ */
 const MAX_BRANCH_SHIFT = 30;
 
 interface Leaf<V> {

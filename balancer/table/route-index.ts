@@ -28,7 +28,10 @@ interface RouteIndex {
   readonly exact: ReadonlyMap<string, readonly Candidate[]>;
   readonly wildcard: readonly WildcardCandidate[];
   readonly anyHost: readonly Candidate[];
-  /** Prebuilt answers, slot → RouteMatch (rule + the service's view): a lookup allocates nothing beyond host normalisation. */
+  /**
+   * Prebuilt answers, slot → RouteMatch (rule + the service's view): a lookup allocates nothing beyond
+   * host normalisation.
+   */
   readonly matches: readonly (readonly RouteMatch[])[];
   readonly fallback: RouteMatch | undefined;
   /** Service → the slots of its rules. */

@@ -1,12 +1,10 @@
 // The route table as a value: registry events go in, a new frozen RouteTable comes out, and
-// `matchRoute` answers "which service serves this request" from it. No I/O here; the etcd edge
-// decodes keys into RegistryEvents and a store swaps the returned table in one assignment.
+// `matchRoute` (route-index.ts) answers "which service serves this request" from it. No I/O here;
+// the etcd edge decodes keys into RegistryEvents and a store swaps the returned table in one assignment.
 import { type Entry, hostPort } from '../../common/registry.js';
 import { type MapEditor, PersistentMap, persistent } from './persistent-map.js';
 import { indexTable } from './route-index.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable, ServiceView } from '../types.js';
-
-export { matchRoute, normalizeRequestHost } from './route-index.js';
 
 export function backendFromEntry(service: string, instance: string, entry: Entry): Backend {
   return Object.freeze({ id: `${service}/${instance}`, service, instance, entry, target: `http://${hostPort(entry)}` });

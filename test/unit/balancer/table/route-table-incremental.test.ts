@@ -6,9 +6,9 @@ import {
   backendFromEntry,
   buildTable,
   emptyTable,
-  matchRoute,
   withRevision,
 } from '../../../../balancer/table/route-table.js';
+import { matchRoute } from '../../../../balancer/table/route-index.js';
 import { goneServices, vanishedBackends } from '../../../../balancer/table/table-store.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
 import { decodeRoute, parseRouteFlag } from '../../../../common/route-spec.js';

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyEvents,
-  backendFromEntry,
-  buildTable,
-  emptyTable,
-  matchRoute,
-  normalizeRequestHost,
-} from '../../../../balancer/table/route-table.js';
+import { applyEvents, backendFromEntry, buildTable, emptyTable } from '../../../../balancer/table/route-table.js';
+import { matchRoute, normalizeRequestHost } from '../../../../balancer/table/route-index.js';
 import type { RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
 import type { Entry } from '../../../../common/registry.js';
 import { decodeRoute, parseRouteFlag } from '../../../../common/route-spec.js';

@@ -1,0 +1,36 @@
+// Named adapters from the proxy's and the registry watch's events to metrics and dashboard stats,
+// so the composition root wires components instead of holding inline lambdas.
+import type { ProxyEvents } from '../proxy/edge-context.js';
+import type { RegistryWatchEvents } from '../registry/registry-watch.js';
+import type { BalancerMetrics } from './metrics.js';
+import type { TrafficStats } from './stats.js';
+
+/** Requests, retries, ejections and budget refusals; a request no route matched counts as service 'none'. */
+export function proxyEventsFor(metrics: BalancerMetrics, stats: TrafficStats): ProxyEvents {
+  return {
+    onResponse(service, _backend, status, seconds) {
+      const name = service || 'none';
+      metrics.observeRequest(name, status, seconds);
+      stats.record(name, status);
+    },
+    onRetry: (service) => metrics.retries.inc({ service }),
+    onEject: (service) => metrics.ejections.inc({ service }),
+    onBudgetExhausted: (service) => metrics.retryBudgetExhausted.inc({ service }),
+  };
+}
+
+/** Registry health: invalid values, applied batches, revision, reconnects, connection state, drift. */
+export function watchEventsFor(metrics: BalancerMetrics): RegistryWatchEvents {
+  return {
+    onInvalid: () => metrics.invalidEntries.inc(),
+    onApplied(revision, _changes, applyMs) {
+      metrics.registryRevision.set(revision);
+      metrics.lastSync.set(Date.now() / 1000);
+      metrics.tableApply.observe(applyMs / 1000);
+    },
+    onRevision: (revision) => metrics.registryRevision.set(revision),
+    onReconnect: () => metrics.watchReconnects.inc(),
+    onConnection: (state) => metrics.etcdConnected.set(state === 'connected' ? 1 : 0),
+    onDrift: (n) => metrics.drift.inc(n),
+  };
+}

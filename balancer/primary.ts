@@ -1,0 +1,103 @@
+// The primary of --workers N: forks the workers that share the proxy port (node:cluster), re-forks
+// one that exits, serves the admin listener and aggregates the workers' metrics. It keeps a registry
+// watch of its own so /api/table and readiness answer without asking the workers. The process-level
+// parts (signals, stderr) are handed in by main.ts.
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { createEtcdClient } from '../common/etcd-client.js';
+import type { Logger } from '../common/logger.js';
+import { createAdminServer } from './admin/admin.js';
+import { Balancer } from './balancer.js';
+import type { BalancerConfig } from './config.js';
+
+export interface PrimaryProcess {
+  /** Resolves with the signal's name at SIGTERM/SIGINT. */
+  waitForSignal(): Promise<string>;
+  /** A message for the operator on stderr. */
+  fail(message: string): void;
+}
+
+interface WorkerMessage {
+  type?: string;
+  proxy?: string;
+}
+
+const REFORK_DELAY_MS = 500;
+
+function stopWorker(w: Worker, killAfterMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => w.process.kill('SIGKILL'), killAfterMs);
+    w.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    w.process.kill('SIGTERM');
+  });
+}
+
+export async function runPrimary(config: BalancerConfig, log: Logger, proc: PrimaryProcess): Promise<number> {
+  const etcd = createEtcdClient(config);
+  const balancer = new Balancer({ config, etcd, log, admin: false, proxyListener: false });
+  const ready = new Set<number>();
+  let stopping = false;
+  let announceProxy!: (addr: string) => void;
+  const proxyAddress = new Promise<string>((r) => (announceProxy = r));
+  const aggregator = new AggregatorRegistry();
+  const fork = (): Worker => {
+    const w = cluster.fork();
+    w.on('message', (msg: WorkerMessage) => {
+      if (msg?.type === 'ready') ready.add(w.id);
+      if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
+    });
+    return w;
+  };
+  cluster.on('exit', (w, code, signal) => {
+    ready.delete(w.id);
+    if (stopping) return;
+    log.error({ worker: w.id, code, signal }, 'worker exited; starting a new one');
+    setTimeout(() => !stopping && fork(), REFORK_DELAY_MS);
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  const own = balancer.adminSource();
+  const admin = createAdminServer(
+    {
+      ...own,
+      readiness: () => {
+        const r = own.readiness();
+        const allReady = ready.size === config.workers && !stopping;
+        return {
+          ready: r.ready && allReady,
+          detail: { ...r.detail, workers: config.workers, workersReady: ready.size },
+        };
+      },
+      metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      // The primary proxies nothing: /api/stats says so (see statsJson) instead of showing zeros.
+      stats: undefined,
+    },
+    log,
+  );
+  await balancer.start();
+  try {
+    const a = await admin.listen(config.admin);
+    // Workers share one listener (node:cluster): the first one to listen reports its address.
+    const proxy = await proxyAddress;
+    const where = `${a.address}:${a.port}`;
+    log.info({ proxy, admin: where, address: where, workers: config.workers }, 'balancer listening');
+  } catch (err) {
+    proc.fail(`balancer: --admin: cannot listen: ${(err as Error).message}\n`);
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
+    await balancer.stop();
+    etcd.close();
+    return 2;
+  }
+  const reason = await proc.waitForSignal();
+  stopping = true;
+  log.info({ reason }, 'shutting down workers');
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  await Promise.all(workers.map((w) => stopWorker(w, config.grace + 5000)));
+  await admin.close();
+  await balancer.stop();
+  etcd.close();
+  return 0;
+}
