@@ -387,7 +387,7 @@ describe('proxying', () => {
 });
 
 describe('failures', () => {
-  it('retries a refused connection on a live backend, with no client-visible failure, and ejects the dead one', async () => {
+  it('retries a refused connection on a live backend (no client-visible failure) and ejects the dead one', async () => {
     const dead = await deadBackend('a-dead');
     const live = await startBackend('b-live');
     const { port, proxy, rec } = await startProxy(web([dead, live.backend]), { ejectCooldownMs: 60_000 });

@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describe('per-container mode (--container)', () => {
-  it('follows its container only, leaves a sibling sidekick’s entry alone, and exits 0 when its container is removed', async () => {
+  it('follows its container only, leaves a sibling sidekick’s entry alone, exits 0 on container removal', async () => {
     const node = uniq('n');
     const service = uniq('svc');
     const mine = uniq('mine');

@@ -159,7 +159,8 @@ function rawUpgrade(port: number, host: string): Promise<string> {
     sock.on('error', reject);
     sock.setTimeout(4_000, () => sock.destroy(new Error('raw upgrade: no close within 4 s')));
     sock.write(
-      `GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      `GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
   });
 }
@@ -210,7 +211,10 @@ describe('websocket proxying', () => {
     const clients = await Promise.all([openClient(port), openClient(port), openClient(port), openClient(port)]);
     const onA: WebSocket[] = [];
     const onB: WebSocket[] = [];
-    for (const { ws } of clients) (await roundTrip(ws, 'who')).startsWith('a:') ? onA.push(ws) : onB.push(ws);
+    for (const { ws } of clients) {
+      if ((await roundTrip(ws, 'who')).startsWith('a:')) onA.push(ws);
+      else onB.push(ws);
+    }
     expect(onA.length).toBe(2);
     expect(onB.length).toBe(2);
     const drainMs = 400;
@@ -259,7 +263,8 @@ describe('websocket proxying', () => {
     rst.on('upgrade', (_req, socket) => {
       upgraded.add(socket);
       socket.write(
-        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n',
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Accept: x\r\n\r\n',
       );
       setTimeout(() => (socket as import('node:net').Socket).resetAndDestroy(), 50);
     });
@@ -286,7 +291,8 @@ describe('websocket proxying', () => {
     });
     sock.on('error', () => undefined);
     sock.write(
-      'GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      'GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
     await waitFor('101 through the proxy', () => got.startsWith('HTTP/1.1 101 Switching Protocols'), 2_000);
     await waitFor('the proxy to end the client side', () => ended, 2_000);
