@@ -148,28 +148,32 @@ export const RAW_CASES: readonly RawCase[] = [
   {
     name: 'smuggling CL + TE',
     pieces: [
-      'POST / HTTP/1.1\r\nHost: raw.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: raw.test\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: raw.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
+        'GET /smuggled HTTP/1.1\r\nHost: raw.test\r\n\r\n',
     ],
     want: /^HTTP\/1\.1 400 /,
   },
   {
     name: 'smuggling TE + CL',
     pieces: [
-      'POST / HTTP/1.1\r\nHost: raw.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST /smuggled HTTP/1.1\r\n\r\n0\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: raw.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n' +
+        '5c\r\nGPOST /smuggled HTTP/1.1\r\n\r\n0\r\n\r\n',
     ],
     want: /^HTTP\/1\.1 400 /,
   },
   {
     name: 'two Content-Length',
     pieces: [
-      'POST / HTTP/1.1\r\nHost: raw.test\r\nContent-Length: 5\r\nContent-Length: 30\r\n\r\nhelloGET /smuggled HTTP/1.1\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: raw.test\r\nContent-Length: 5\r\nContent-Length: 30\r\n\r\n' +
+        'helloGET /smuggled HTTP/1.1\r\n\r\n',
     ],
     want: /^HTTP\/1\.1 400 /,
   },
   {
     name: 'obfuscated TE',
     pieces: [
-      'POST / HTTP/1.1\r\nHost: raw.test\r\nTransfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\nhelloGET /smuggled HTTP/1.1\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: raw.test\r\nTransfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\n' +
+        'helloGET /smuggled HTTP/1.1\r\n\r\n',
     ],
     want: /^HTTP\/1\.1 400 /,
   },
@@ -182,7 +186,8 @@ export const RAW_CASES: readonly RawCase[] = [
   {
     name: 'unparsable absolute URL, upgrade',
     pieces: [
-      'GET http://[/ws HTTP/1.1\r\nHost: raw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      'GET http://[/ws HTTP/1.1\r\nHost: raw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     ],
     want: /^HTTP\/1\.1 400 /,
   },

@@ -1,17 +1,6 @@
 // Deterministic generator of invalid registry and route values (and odd keys): every item it yields
 // must be rejected by the balancer and counted in balancer_invalid_entries_total.
-
-/** A small seeded PRNG (mulberry32), so a failing case can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../test/helpers/prng.js';
 
 export interface FuzzItem {
   readonly key: string;

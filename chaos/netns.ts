@@ -126,8 +126,9 @@ export async function partition(): Promise<Row> {
       if (returnMs > 5000) problems.push(`entry back after ${returnMs} ms > 5 s (${JSON.stringify(c.last)})`);
       if (!end.equal) problems.push(`not equal at the end: ${JSON.stringify(end)}`);
       if (nsSidekick.exitCode !== null) problems.push(`ns sidekick exited ${nsSidekick.exitCode}`);
+      const seconds = (ms: number): string => (ms / 1000).toFixed(2);
       return {
-        scenario: `10 partition (netns): gone ${(expiredMs / 1000).toFixed(2)} s, back ${(returnMs / 1000).toFixed(2)} s`,
+        scenario: `10 partition (netns): gone ${seconds(expiredMs)} s, back ${seconds(returnMs)} s`,
         sent: result.sent,
         failed: result.failures.length,
         convergeMs: Math.max(expiredMs, returnMs),

@@ -55,9 +55,8 @@ async function main(): Promise<number> {
     } finally {
       await cleanup();
     }
-    console.error(
-      `chaos: ${s.id} ${r.pass ? 'PASS' : 'FAIL'} in ${((Date.now() - t0) / 1000).toFixed(1)} s${r.note ? ` — ${r.note}` : ''}`,
-    );
+    const tookS = ((Date.now() - t0) / 1000).toFixed(1);
+    console.error(`chaos: ${s.id} ${r.pass ? 'PASS' : 'FAIL'} in ${tookS} s${r.note ? ` — ${r.note}` : ''}`);
     rows.push(r);
   }
   const out = printTable(rows);

@@ -368,7 +368,8 @@ async function hungBackends(total: number): Promise<Row> {
         let liveMiB = Number.POSITIVE_INFINITY;
         const sampler = (async () => {
           for (let k = 0; k < 2400 && !done; k++) {
-            const used = await metric(b, 'balancer_process_nodejs_heap_size_used_bytes').catch(() => Number.NaN); // a missed scrape is no sample
+            // A missed scrape is no sample.
+            const used = await metric(b, 'balancer_process_nodejs_heap_size_used_bytes').catch(() => Number.NaN);
             if (used > 0) liveMiB = Math.min(liveMiB, used / 1048576);
             await delay(250);
           }
@@ -422,10 +423,15 @@ async function hungBackends(total: number): Promise<Row> {
         problems.push(`balancer live heap ${live0.toFixed(1)} → ${live1.toFixed(1)} → ${live2.toFixed(1)} MiB`);
       if (hang.sockets.size + slow.sockets.size > 10)
         problems.push(`${hang.sockets.size + slow.sockets.size} upstream sockets still open`);
-      const note = `504 in ${timing.join('/')} ms; fds ${before.fds}→${mid.fds}→${after.fds}; RSS ${Math.round(before.rssKiB / 1024)}→${Math.round(mid.rssKiB / 1024)}→${Math.round(after.rssKiB / 1024)} MiB; live heap ${[live0, live1, live2].map((v) => v.toFixed(0)).join('→')} MiB; upstream sockets left ${hang.sockets.size + slow.sockets.size}`;
+      const rssMiB = [before, mid, after].map((p) => Math.round(p.rssKiB / 1024)).join('→');
+      const liveHeapMiB = [live0, live1, live2].map((v) => v.toFixed(0)).join('→');
+      const note =
+        `504 in ${timing.join('/')} ms; fds ${before.fds}→${mid.fds}→${after.fds}; RSS ${rssMiB} MiB; ` +
+        `live heap ${liveHeapMiB} MiB; upstream sockets left ${hang.sockets.size + slow.sockets.size}`;
       const r = row(
         '8 hung + slow backends',
-        `504 at ${timeoutMs} ms; others 0 failed; no fd growth, live heap flat and RSS bounded over ${total} after a warm-up of ${Math.floor(total / 2)}`,
+        `504 at ${timeoutMs} ms; others 0 failed; no fd growth, live heap flat and RSS bounded over ${total} ` +
+          `after a warm-up of ${Math.floor(total / 2)}`,
         { sent: total + otherResult.sent, failed: otherResult.failures.length + not504, stale: 0 },
         problems,
       );

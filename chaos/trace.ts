@@ -30,7 +30,9 @@ type LogLine = Record<string, unknown>;
 /** The failure as one line: status/code, reuse, headers, timing. */
 export function describeFailure(f: Failure, tl: Timeline): string {
   const took = f.at !== undefined && f.startedAt !== undefined ? `${f.at - f.startedAt} ms` : '?';
-  return `${String(f.status)}${f.code ? ` (${f.code})` : ''} reused=${String(f.reused)} headers=${String(f.gotHeaders)} took ${took}, ${f.at === undefined ? '' : tl.place(f.at)}`;
+  const code = f.code ? ` (${f.code})` : '';
+  const place = f.at === undefined ? '' : tl.place(f.at);
+  return `${String(f.status)}${code} reused=${String(f.reused)} headers=${String(f.gotHeaders)} took ${took}, ${place}`;
 }
 
 /** Balancer log lines within `windowMs` of the failure (proxy and watch lines; not the per-request noise). */
@@ -62,10 +64,10 @@ export function traceFailures(
   if (dir) {
     const attempts = balancerLogs
       .filter((l) => l.msg === 'upstream attempt failed')
-      .map(
-        (l) =>
-          `${tl.place(Date.parse(String(l.time)))}: ${String(l.backend)} ${String(l.reason)} reused=${String(l.reused)}`,
-      );
+      .map((l) => {
+        const at = tl.place(Date.parse(String(l.time)));
+        return `${at}: ${String(l.backend)} ${String(l.reason)} reused=${String(l.reused)}`;
+      });
     mkdirSync(dir, { recursive: true });
     const file = join(
       dir,

@@ -1,4 +1,4 @@
-// The one place that builds an etcd3 client, with the rules measured in our etcd brief:
+// The one place that builds an etcd3 client, so both programs get the same rules:
 // a deadline on every unary call, gRPC keepalive so a frozen member is noticed, `hasleader` so a
 // member cut off from its cluster cancels our streams, no per-host circuit breaker (it deadlocks
 // password auth after an etcd restart), and a watch backoff capped at 3 s.

@@ -169,9 +169,8 @@ export function renderMarkdownTable<D extends OptionDefs>(defs: D): string {
   for (const [key, def] of Object.entries(defs)) {
     const dflt = defaultText(def);
     const repeat = def.repeatable ? ' (repeatable)' : '';
-    rows.push(
-      `| \`${flagName(key)}\`${repeat} | ${def.env.map((e) => `\`${e}\``).join(', ')} | ${dflt ? `\`${dflt}\`` : ''} | ${mdEscape(def.describe)} |`,
-    );
+    const env = def.env.map((e) => `\`${e}\``).join(', ');
+    rows.push(`| \`${flagName(key)}\`${repeat} | ${env} | ${dflt ? `\`${dflt}\`` : ''} | ${mdEscape(def.describe)} |`);
   }
   return rows.join('\n');
 }

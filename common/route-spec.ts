@@ -33,9 +33,10 @@ export const MAX_ROUTE_NAME_LENGTH = 512;
 export const MAX_PATH_PREFIX_LENGTH = 1024;
 export const LB_POLICIES: readonly LbPolicy[] = Object.freeze(['round-robin', 'least-request']);
 
-// Whitespace (including Unicode spaces) and C0/C1 control characters: invisible in logs and
-// ambiguous on the wire, so neither key names nor path prefixes may contain them.
-const INVISIBLE = /[\s\x00-\x1f\x7f-\x9f]/;
+// Whitespace (including Unicode spaces) and C0/C1 control characters (\p{Cc}: U+0000-U+001F,
+// U+007F-U+009F): invisible in logs and ambiguous on the wire, so neither key names nor path
+// prefixes may contain them.
+const INVISIBLE = /[\s\p{Cc}]/u;
 const FLAG_SYNTAX = '<host><path>=<service> such as api.example.com/v1=api, *.example.com=web, /static=assets or =web';
 
 /** `<prefix>/` with the root prefix `/` giving `/`, not `//`. */

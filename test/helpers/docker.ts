@@ -7,7 +7,10 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const TEST_LABEL = 'sidekick.test';
-/** Set by the global setup: containers of this run carry `sidekick.test=<run>`, so two runs never remove each other's. */
+/**
+ * Set by the global setup: containers of this run carry `sidekick.test=<run>`, so two runs never
+ * remove each other's.
+ */
 export const testRun = (): string => process.env.SIDEKICK_TEST_RUN ?? 'adhoc';
 export const WEB_IMAGE = 'sidekick-test/web:latest';
 export const HEALTH_IMAGE = 'sidekick-test/web-health:latest';

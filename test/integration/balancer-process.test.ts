@@ -60,7 +60,10 @@ beforeAll(async () => {
 afterEach(async () => {
   await stopAllPrograms();
   await client.delete().all();
-  for (const s of servers.splice(0)) (s.closeAllConnections(), s.close());
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 afterAll(async () => {
   await etcd?.destroy();
@@ -109,7 +112,7 @@ describe('balancer process', () => {
     ws.close();
   });
 
-  it('closes a WebSocket within --drain when its backend is withdrawn, and drops the backend’s metric series', async () => {
+  it('closes a WebSocket within --drain when its backend is withdrawn; drops the backend’s metric series', async () => {
     const a = await backend('a');
     const b = await backend('b');
     await register('ws', 'a', a.port);

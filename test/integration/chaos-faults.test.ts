@@ -15,7 +15,7 @@ const byId = (id: string) => {
 };
 
 describe('chaos scenarios under load', () => {
-  it('etcd data lost: 0 failed requests (restore grace), sidekicks republish within 5 s, table == containers', async () => {
+  it('etcd data lost: 0 failed (restore grace), sidekicks republish within 5 s, table == containers', async () => {
     const row = await byId('2').run();
     expect(row.note).toBe('');
     expect(row.failed).toBe(0);
@@ -24,7 +24,7 @@ describe('chaos scenarios under load', () => {
     expect(row.pass).toBe(true);
   }, 60_000);
 
-  it('compaction past the balancer’s revision while its watch is cut: 0 failed, resync, table == containers', async () => {
+  it('compaction past the balancer’s revision during a watch cut: 0 failed, resync, table == containers', async () => {
     const row = await byId('4').run();
     expect(row.note).toBe('');
     expect(row.failed).toBe(0);

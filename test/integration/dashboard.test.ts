@@ -119,7 +119,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await withTimeout(browser?.close() ?? Promise.resolve(), 10_000);
   await stopAllPrograms();
-  for (const s of servers.splice(0)) (s.closeAllConnections(), s.close());
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
   await etcd?.destroy();
 });
 

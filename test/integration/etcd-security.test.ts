@@ -221,7 +221,7 @@ describe('password auth', () => {
   // (a container started meanwhile) to open it and for the probe to run after the restart.
   // Measured with the sidekick built with etcd3's default breaker: 12 s down, 4 of 4 runs hung
   // for good (5 s: 0 of 4, 8 s: 1 of 4); with the no-op host policy 4 of 4 published in ≤ 1.2 s.
-  it('publishes as a restricted user, and keeps publishing across a 12 s etcd outage and restart (etcd3 #177)', async () => {
+  it('publishes as a restricted user; keeps publishing over a 12 s etcd outage and restart (etcd3 #177)', async () => {
     const etcd = await authEtcd();
     const admin = etcd.client({ auth: { username: 'root', password: ROOT_PASSWORD } });
     const node = uniq('n');

@@ -86,7 +86,7 @@ describe('images built by scripts/build-images.sh', () => {
 });
 
 describe('the sidekick image beside a labelled container', () => {
-  it('publishes it to etcd as a non-root process with /var/run read-only, and withdraws it on docker stop', async () => {
+  it('publishes it to etcd as a non-root process with /var/run read-only and withdraws it on docker stop', async () => {
     const node = uniq('img');
     const service = uniq('imgweb');
     const web = uniq('c');

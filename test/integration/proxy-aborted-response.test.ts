@@ -7,6 +7,7 @@ import { createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProxy, type ProxyHandler } from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup } from '../../balancer/types.js';
+import { backendFor } from '../helpers/backends.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,16 +16,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-function backendFor(name: string, port: number): Backend {
-  return {
-    id: `web/${name}`,
-    service: 'web',
-    instance: name,
-    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
-    target: `http://127.0.0.1:${port}`,
-  };
-}
 
 /** Answers every request with a status line and headers promising 100 bytes, then dies. */
 async function dyingBackend(name: string): Promise<{ backend: Backend; requests: () => number }> {

@@ -11,6 +11,7 @@ import {
   STICKY_COOKIE,
 } from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
+import { backendFor } from '../helpers/backends.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';
 import { delay, waitFor } from '../helpers/wait.js';
@@ -52,16 +53,6 @@ const echoJson: Handler = (req, res, b) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
 };
-
-function backendFor(name: string, port: number, service = 'web'): Backend {
-  return {
-    id: `${service}/${name}`,
-    service,
-    instance: name,
-    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
-    target: `http://127.0.0.1:${port}`,
-  };
-}
 
 async function startBackend(name: string, handler: Handler = echoJson, service = 'web'): Promise<TestBackend> {
   const server = http.createServer();
@@ -387,7 +378,7 @@ describe('proxying', () => {
 });
 
 describe('failures', () => {
-  it('retries a refused connection on a live backend, with no client-visible failure, and ejects the dead one', async () => {
+  it('retries a refused connection on a live backend (no client-visible failure) and ejects the dead one', async () => {
     const dead = await deadBackend('a-dead');
     const live = await startBackend('b-live');
     const { port, proxy, rec } = await startProxy(web([dead, live.backend]), { ejectCooldownMs: 60_000 });

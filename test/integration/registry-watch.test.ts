@@ -149,7 +149,10 @@ function sortKeys(v: ReturnType<typeof tableView>): unknown {
   return [Object.entries(v.entries).sort(), Object.entries(v.routes).sort()];
 }
 
-/** One revision touching both prefixes: once the table's revision reaches it, both watchers are past every earlier write. */
+/**
+ * One revision touching both prefixes: once the table's revision reaches it, both watchers are past
+ * every earlier write.
+ */
 async function marker(h: { prefix: string; routesPrefix: string }, n: number): Promise<number> {
   const res = await writer.kv.txn({
     success: [
@@ -226,15 +229,15 @@ describe('snapshot and live changes', () => {
     const routed = timeUntil(h.store, (t) => t.routes.some((r) => r.source === routeKey && r.service === 'web'));
     await writer.put(routeKey).value(routeValue('web', '/web'));
     latencies.push(await routed);
-    console.info(
-      `registry-watch: put→table latency ms ${latencies.map((l) => l.toFixed(1)).join(' ')}; apply ms max ${Math.max(...h.seen.applyMs).toFixed(2)}`,
-    );
+    const latencyMs = latencies.map((l) => l.toFixed(1)).join(' ');
+    const applyMaxMs = Math.max(...h.seen.applyMs).toFixed(2);
+    console.info(`registry-watch: put→table latency ms ${latencyMs}; apply ms max ${applyMaxMs}`);
     expect(h.seen.drift).toEqual([]);
     expect(h.seen.reconnects).toBe(0);
     await expectConverged(h);
   });
 
-  it('the revision follows entry-only changes while the routes prefix stays quiet, and never runs ahead of the table', async () => {
+  it('the revision follows entry-only changes (routes prefix quiet) and never runs ahead of the table', async () => {
     const h = startWatch(etcd.endpoint);
     h.watch.start();
     await waitFor('connected', () => h.watch.status().connected, 10_000);
@@ -307,7 +310,8 @@ describe('faults', () => {
     await waitFor(`table revision ≥ ${last}`, () => h.store.current.revision >= last, 20_000, 10);
     expect(tableView(h.store.current)).toEqual(await registryView(h));
     console.info(
-      `registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${h.seen.reconnects} recoveries, drift reports ${JSON.stringify(h.seen.drift)}, last rev ${last}`,
+      `registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${h.seen.reconnects} recoveries, ` +
+        `drift reports ${JSON.stringify(h.seen.drift)}, last rev ${last}`,
     );
     expect(h.seen.reconnects).toBeGreaterThanOrEqual(3);
     // The watch keeps working after the storm.
@@ -338,7 +342,7 @@ describe('faults', () => {
     expect(h.seen.reconnects).toBeGreaterThanOrEqual(1);
   });
 
-  it('compaction between snapshot and watch start cancels the watcher with an error: resynced, not silently dead', async () => {
+  it('compaction between snapshot and watch start cancels the watcher: resynced, not silently dead', async () => {
     const h = startWatch(etcd.endpoint);
     await writer.put(`${h.prefix}/web/a`).value(entryValue(7000));
     // Between the snapshot's last read and the watch's creation, write and compact past the snapshot revision.
@@ -415,7 +419,7 @@ describe('faults', () => {
     );
   });
 
-  it('garbage is skipped and counted once while valid keys are served; a valid key overwritten with garbage disappears', async () => {
+  it('garbage is skipped and counted once; valid keys are served; a valid key turned garbage disappears', async () => {
     const allow = createMatcher('127.0.0.0/8');
     const h = startWatch(etcd.endpoint, { resyncMs: 250, allowBackend: allow });
     const p = h.prefix;
@@ -451,14 +455,15 @@ describe('faults', () => {
     await waitFor('three more checks', () => (h.watch.status().lastSync?.getTime() ?? 0) > sync + 600, 5000);
     expect(h.seen.invalid).toHaveLength(before);
     expect(h.seen.drift).toEqual([]);
-    // The same garbage value written again is a new version but the same value: still reported once; a new value is reported.
+    // The same garbage value written again is a new version but the same value: still reported
+    // once; a new value is reported.
     await writer.put(`${p}/web/port0`).value(entryValue(0));
     await writer.put(`${p}/web/port0`).value(entryValue(70_000));
     await waitFor('new garbage counted', () => h.seen.invalid.length === before + 1, 2000, 10);
     await expectConverged(h, allow);
   });
 
-  it('etcd stopped: the last table is served and status says disconnected; after a restart changes flow again', async () => {
+  it('etcd stopped: the last table is served, status says disconnected; after restart changes flow again', async () => {
     const h = startWatch(etcd.endpoint);
     await writer.put(`${h.prefix}/web/a`).value(entryValue(9001));
     h.watch.start();
@@ -506,7 +511,7 @@ describe('faults', () => {
     expect(Object.keys(tableView(h.store.current).entries)).toEqual([`${h.prefix}/api/x`]);
   });
 
-  it('etcd wiped with --restore-grace: lost entries keep serving until republished, the rest leave when the grace ends', async () => {
+  it('etcd wiped, --restore-grace: lost entries serve until republished, the rest leave when grace ends', async () => {
     const graceMs = 4000;
     const h = startWatch(etcd.endpoint, { restoreGraceMs: graceMs });
     for (let i = 0; i < 6; i++) await writer.put(`${h.prefix}/web/i${i}`).value(entryValue(9300 + i));

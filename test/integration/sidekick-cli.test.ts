@@ -63,7 +63,7 @@ describe('sidekick CLI', () => {
 });
 
 describe('sidekick --dry-run', () => {
-  it('prints what it would publish as key value lines without contacting etcd, and warns about skipped containers', async () => {
+  it('prints the key value lines it would publish without contacting etcd; warns of skipped containers', async () => {
     const service = uniq('dry');
     const name = uniq('c');
     const skipped = uniq('multi');

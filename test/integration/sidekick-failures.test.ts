@@ -94,7 +94,7 @@ describe('etcd outages', () => {
 });
 
 describe('Docker outages', () => {
-  it('a sidekick started before Docker is reachable publishes once it is, and reconciles after the stream is cut', async () => {
+  it('a sidekick started before Docker is up publishes once it is and reconciles after the stream is cut', async () => {
     const proxy = await startTcpProxy({ path: '/var/run/docker.sock' });
     try {
       proxy.block(true);

@@ -118,7 +118,7 @@ describe('host-wide sidekick lifecycle', () => {
     await stopping;
   });
 
-  it('withdraws at the kill from what it already knows (no inspect), and publishes the restarted run again', async () => {
+  it('withdraws at the kill from what it already knows (no inspect), and republishes the restarted run', async () => {
     const service = uniq('restart');
     const name = uniq('c');
     await runContainer({ name, labels: { 'sidekick.service': service }, publish: ['127.0.0.1::80'] });

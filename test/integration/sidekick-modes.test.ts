@@ -1,4 +1,5 @@
-// Per-container mode: the books' one-sidekick-per-service pattern.
+// Per-container mode: one sidekick beside each service container, following only that container, so
+// its entries leave when the container does (the classic sidekick-per-service deployment).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { docker, removeTestContainers, runContainer, uniq } from '../helpers/docker.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('per-container mode (--container)', () => {
-  it('follows its container only, leaves a sibling sidekick’s entry alone, and exits 0 when its container is removed', async () => {
+  it('follows its container only, leaves a sibling sidekick’s entry alone, exits 0 on container removal', async () => {
     const node = uniq('n');
     const service = uniq('svc');
     const mine = uniq('mine');

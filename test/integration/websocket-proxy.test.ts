@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createProxy, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy/proxy.js';
 import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
+import { backendFor } from '../helpers/backends.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';
 import { delay, waitFor } from '../helpers/wait.js';
@@ -14,16 +15,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-function backendFor(name: string, port: number): Backend {
-  return {
-    id: `chat/${name}`,
-    service: 'chat',
-    instance: name,
-    entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
-    target: `http://127.0.0.1:${port}`,
-  };
-}
 
 interface WsBackend {
   readonly backend: Backend;
@@ -36,14 +27,14 @@ interface WsBackend {
 async function startWsBackend(name: string): Promise<WsBackend> {
   const server = http.createServer((_req, res) => res.writeHead(426).end());
   const wss = new WebSocketServer({ server });
-  const b: WsBackend = { wss, handshakes: [], closes: 0, backend: backendFor(name, 0) };
+  const b: WsBackend = { wss, handshakes: [], closes: 0, backend: backendFor(name, 0, 'chat') };
   wss.on('connection', (sock, req) => {
     b.handshakes.push(req.headers);
     sock.on('message', (data) => sock.send(`${name}:${data.toString()}`));
     sock.on('close', () => b.closes++);
   });
   const port = await listen(server);
-  (b as { backend: Backend }).backend = backendFor(name, port);
+  (b as { backend: Backend }).backend = backendFor(name, port, 'chat');
   cleanups.push(async () => {
     for (const c of wss.clients) c.terminate();
     wss.close();
@@ -159,7 +150,8 @@ function rawUpgrade(port: number, host: string): Promise<string> {
     sock.on('error', reject);
     sock.setTimeout(4_000, () => sock.destroy(new Error('raw upgrade: no close within 4 s')));
     sock.write(
-      `GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      `GET /room HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
   });
 }
@@ -210,7 +202,10 @@ describe('websocket proxying', () => {
     const clients = await Promise.all([openClient(port), openClient(port), openClient(port), openClient(port)]);
     const onA: WebSocket[] = [];
     const onB: WebSocket[] = [];
-    for (const { ws } of clients) (await roundTrip(ws, 'who')).startsWith('a:') ? onA.push(ws) : onB.push(ws);
+    for (const { ws } of clients) {
+      if ((await roundTrip(ws, 'who')).startsWith('a:')) onA.push(ws);
+      else onB.push(ws);
+    }
     expect(onA.length).toBe(2);
     expect(onB.length).toBe(2);
     const drainMs = 400;
@@ -259,7 +254,8 @@ describe('websocket proxying', () => {
     rst.on('upgrade', (_req, socket) => {
       upgraded.add(socket);
       socket.write(
-        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n',
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Accept: x\r\n\r\n',
       );
       setTimeout(() => (socket as import('node:net').Socket).resetAndDestroy(), 50);
     });
@@ -269,7 +265,7 @@ describe('websocket proxying', () => {
       return closeHttp(rst);
     });
     const { port, proxy, server } = await startProxy(
-      new Map([['chat.test', { backends: [backendFor('rst', rstPort)] }]]),
+      new Map([['chat.test', { backends: [backendFor('rst', rstPort, 'chat')] }]]),
     );
     const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     cleanups.push(() => {
@@ -286,7 +282,8 @@ describe('websocket proxying', () => {
     });
     sock.on('error', () => undefined);
     sock.write(
-      'GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      'GET /room HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
     );
     await waitFor('101 through the proxy', () => got.startsWith('HTTP/1.1 101 Switching Protocols'), 2_000);
     await waitFor('the proxy to end the client side', () => ended, 2_000);
@@ -309,7 +306,7 @@ describe('websocket proxying', () => {
     const s = createNetServer();
     const deadPort = await listen(s);
     await new Promise<void>((r) => s.close(() => r()));
-    const dead = backendFor('dead', deadPort);
+    const dead = backendFor('dead', deadPort, 'chat');
     const { port, proxy, rec } = await startProxy(new Map([['chat.test', { backends: [dead] }]]));
     const reply = await rawUpgrade(port, 'chat.test');
     expect(reply.startsWith('HTTP/1.1 502 Bad Gateway\r\n')).toBe(true);
@@ -338,7 +335,7 @@ describe('websocket proxying', () => {
       return closeHttp(hang);
     });
     const { port, proxy } = await startProxy(
-      new Map([['chat.test', { backends: [backendFor('hang', hangPort)] }]]),
+      new Map([['chat.test', { backends: [backendFor('hang', hangPort, 'chat')] }]]),
       300,
     );
     const reply = await rawUpgrade(port, 'chat.test');

@@ -254,7 +254,8 @@ describe('encodeEntry', () => {
       container: { id: 'abc', name: 'web-1' },
     };
     expect(encodeEntry(e)).toBe(
-      '{"host":"h.example","port":8080,"weight":3,"tags":["a"],"draining":true,"node":"n1","container":{"id":"abc","name":"web-1"}}',
+      '{"host":"h.example","port":8080,"weight":3,"tags":["a"],"draining":true,"node":"n1",' +
+        '"container":{"id":"abc","name":"web-1"}}',
     );
   });
 

@@ -51,7 +51,8 @@ describe('desiredEntries', () => {
       value: { service: 'web', instance: 'node1:web-1:80' },
     });
     expect(value).toBe(
-      `{"host":"192.0.2.10","port":32768,"weight":3,"tags":["a","b"],"node":"node1","container":{"id":"${FIXTURE_ID}","name":"web-1"}}`,
+      '{"host":"192.0.2.10","port":32768,"weight":3,"tags":["a","b"],"node":"node1",' +
+        `"container":{"id":"${FIXTURE_ID}","name":"web-1"}}`,
     );
   });
 

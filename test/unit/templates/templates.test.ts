@@ -80,7 +80,7 @@ describe('systemd units (templates/)', () => {
     }
   });
 
-  it('the host-wide sidekick reads /etc/default/sidekick, may read the Docker socket and stops with SIGTERM in time to revoke', () => {
+  it('host-wide sidekick: reads /etc/default/sidekick, may read the Docker socket, SIGTERM with time to revoke', () => {
     const u = plain['sidekick.service'];
     expect(u.Service?.EnvironmentFile).toContain('-/etc/default/sidekick');
     expect(one(u, 'Service', 'ExecStart')).toBe('/usr/local/bin/sidekick');
@@ -279,7 +279,7 @@ describe('templates/docker-compose.yml', () => {
     expect(sk.group_add?.[0]).toMatch(/^\$\{DOCKER_GID:\?/);
   });
 
-  it('points both programs at the etcd service and the sidekick at the network the balancer shares with the web containers', () => {
+  it('points both programs at the etcd service, the sidekick at the network of balancer and web containers', () => {
     const etcdUrl = services.etcd?.command?.find((a) => a.startsWith('--advertise-client-urls='))?.split('=')[1];
     expect(etcdUrl).toBe('http://etcd:2379');
     expect(services.etcd?.command).toContain('--listen-client-urls=http://0.0.0.0:2379');

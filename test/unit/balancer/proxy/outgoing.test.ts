@@ -9,6 +9,7 @@ import {
   joinPath,
   upstreamPath,
 } from '../../../../balancer/proxy/outgoing.js';
+import { prng } from '../../../helpers/prng.js';
 
 // The reference: what http-proxy 1.18.1 computed (setupOutgoing with prependPath false, toProxy false).
 const require = createRequire(import.meta.url);
@@ -22,18 +23,6 @@ const outcome = (f: (url: string) => string, url: string): string => {
     return `throws ${(err as NodeJS.ErrnoException).code}`;
   }
 };
-
-// Deterministic PRNG so a failure replays.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = [
   '/',
@@ -121,7 +110,7 @@ describe('upstreamPath', () => {
   });
 
   it('matches http-proxy on 20,000 random request targets', () => {
-    const next = rng(42);
+    const next = prng(42);
     for (let n = 0; n < 20_000; n++) {
       let url = next() < 0.9 ? '/' : '';
       const len = Math.floor(next() * 12);

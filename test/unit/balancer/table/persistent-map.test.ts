@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffMaps, PersistentMap, persistent } from '../../../../balancer/table/persistent-map.js';
-
-/** mulberry32: a small seeded PRNG, so every run checks the same sequences. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../helpers/prng.js';
 
 const sorted = <V>(m: ReadonlyMap<string, V>): [string, V][] => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -69,7 +58,7 @@ describe('PersistentMap', () => {
   });
 
   it.each([1, 2, 3, 4, 5])('matches a Map and a naive diff over random edits (seed %i)', (seed) => {
-    const random = rng(seed);
+    const random = prng(seed);
     // A small key space forces re-puts, deletes and bucket splits/collapses; 40 rounds of batches.
     const keySpace = 50 + Math.floor(random() * 3000);
     let model = new Map<string, number>();

@@ -12,17 +12,7 @@ import { matchRoute } from '../../../../balancer/table/route-index.js';
 import { goneServices, vanishedBackends } from '../../../../balancer/table/table-store.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
 import { decodeRoute, parseRouteFlag } from '../../../../common/route-spec.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../helpers/prng.js';
 
 const HOSTS = ['a.example.com', 'b.example.com', '*.example.com', 'x.test', undefined];
 const PATHS = ['/', '/api', '/api/', '/v1'];
@@ -87,7 +77,7 @@ function naiveVanished(prev: RouteTable, next: RouteTable): string[] {
 
 describe('incremental apply equals a from-scratch build', () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('random batches (seed %i)', (seed) => {
-    const random = rng(seed);
+    const random = prng(seed);
     const flags: RouteRule[] =
       random() < 0.5 ? [] : [parseRouteFlag('/api=svc1'), parseRouteFlag('a.example.com/=svc2')];
     const defaultService = random() < 0.5 ? undefined : 'svc3';
