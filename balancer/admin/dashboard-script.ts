@@ -18,7 +18,9 @@ const shown = {};              // region id -> markup last written
 // Markup helpers: h() escapes every text child and attribute value; Raw marks built markup.
 function Raw(s) { this.s = s; }
 function esc(v) {
-  return String(v).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; });
+  return String(v).replace(/[&<>"']/g, function (c) {
+    return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+  });
 }
 function h(tag, attrs) {
   let s = '<' + tag;
@@ -110,10 +112,15 @@ function sparkline(values) {
   const max = Math.max(1, Math.max.apply(null, values)) * 1.15;
   const y = function (v) { return (19.5 - (v / max) * 18).toFixed(2); };
   const pts = values.map(function (v, i) { return (last - (values.length - 1) + i) + ',' + y(v); });
-  const kids = [h('title', null, 'requests/s, last ' + HISTORY + ' s'), h('line', { x1: '0', y1: '19.5', x2: String(last), y2: '19.5' })];
+  const kids = [
+    h('title', null, 'requests/s, last ' + HISTORY + ' s'),
+    h('line', { x1: '0', y1: '19.5', x2: String(last), y2: '19.5' }),
+  ];
   if (pts.length > 1) {
     const first = last - (values.length - 1);
-    kids.push(h('polygon', { points: first + ',20 ' + pts.join(' ') + ' ' + last + ',20' }), h('polyline', { points: pts.join(' ') }));
+    kids.push(
+      h('polygon', { points: first + ',20 ' + pts.join(' ') + ' ' + last + ',20' }),
+      h('polyline', { points: pts.join(' ') }));
   }
   return h('svg', { class: 'spark', viewBox: '0 0 ' + last + ' 20', preserveAspectRatio: 'none', role: 'img' }, kids);
 }
@@ -127,7 +134,9 @@ function banners(ready, stats) {
   if (failures > 0) {
     out.push(h('div', { class: 'banner bad', role: 'alert', 'data-banner': 'unreachable' },
       h('p', null, h('b', null, 'Admin API unreachable. '),
-        h('span', { class: 'detail' }, lastGood ? 'Showing data from ' + lastGood.toLocaleTimeString() + '; ' : '', 'retrying every second.'))));
+        h('span', { class: 'detail' },
+          lastGood ? 'Showing data from ' + lastGood.toLocaleTimeString() + '; ' : '',
+          'retrying every second.'))));
   }
   if (!ready) return out;
   const etcd = ready.etcd || {};
@@ -135,27 +144,36 @@ function banners(ready, stats) {
     const age = etcd.lastSync && stats ? fmtAge(stats.time - Date.parse(etcd.lastSync)) : 'never';
     out.push(h('div', { class: 'banner bad', role: 'alert', 'data-banner': 'etcd' },
       h('p', null, h('b', null, 'etcd disconnected. '),
-        h('span', { class: 'detail' }, 'Routing continues with the last table applied (revision ' + ready.revision + ', last sync ' + age + ').',
-          etcd.lastError ? [' Last error: ', h('span', { title: etcd.lastError }, firstSentence(etcd.lastError))] : null))));
+        h('span', { class: 'detail' },
+          'Routing continues with the last table applied (revision ' + ready.revision + ', last sync ' + age + ').',
+          etcd.lastError
+            ? [' Last error: ', h('span', { title: etcd.lastError }, firstSentence(etcd.lastError))]
+            : null))));
   }
   if (!ready.ready) {
     let why = 'not serving yet';
     if (ready.shuttingDown) why = 'shutting down';
     else if (!ready.snapshotApplied) why = 'waiting for the first registry snapshot';
-    else if (typeof ready.workers === 'number' && ready.workersReady < ready.workers) why = ready.workersReady + ' of ' + ready.workers + ' workers ready';
+    else if (typeof ready.workers === 'number' && ready.workersReady < ready.workers)
+      why = ready.workersReady + ' of ' + ready.workers + ' workers ready';
     out.push(h('div', { class: 'banner warn', role: 'alert', 'data-banner': 'not-ready' },
-      h('p', null, h('b', null, 'Not ready: '), h('span', { class: 'detail' }, why + '. Load balancers should not send traffic here.'))));
+      h('p', null, h('b', null, 'Not ready: '),
+        h('span', { class: 'detail' }, why + '. Load balancers should not send traffic here.'))));
   }
   if (stats && typeof stats.workers === 'number') {
     out.push(h('div', { class: 'banner info', 'data-banner': 'workers' },
       h('p', null, h('b', null, stats.workers + ' worker processes. '),
-        h('span', { class: 'detail' }, 'The primary serves this page and proxies nothing, so per-service rates are not shown here; the totals are in /metrics (balancer_requests_total).'))));
+        h('span', { class: 'detail' },
+          'The primary serves this page and proxies nothing, so per-service rates are not shown here; ' +
+            'the totals are in /metrics (balancer_requests_total).'))));
   }
   return out;
 }
 
 function render(table, ready, stats) {
-  const services = table.services.slice().sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
+  const services = table.services.slice().sort(function (a, b) {
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  });
   const inTable = new Set(services.map(function (s) { return s.name; }));
   const extra = Object.keys(stats.services).filter(function (n) { return !inTable.has(n); }).sort();
   const workersMode = typeof stats.workers === 'number';
@@ -177,7 +195,9 @@ function render(table, ready, stats) {
   const etcd = ready.etcd || {};
   const pills = [
     ready.ready ? pill('ok', 'ready', { 'data-pill': 'ready' }) : pill('warn', 'not ready', { 'data-pill': 'ready' }),
-    etcd.connected ? pill('ok', 'etcd connected', { 'data-pill': 'etcd' }) : pill('bad', 'etcd disconnected', { 'data-pill': 'etcd' }),
+    etcd.connected
+      ? pill('ok', 'etcd connected', { 'data-pill': 'etcd' })
+      : pill('bad', 'etcd disconnected', { 'data-pill': 'etcd' }),
   ];
   if (etcd.lastSync) pills.push(pill('', 'synced ' + fmtAge(stats.time - Date.parse(etcd.lastSync))));
   show('pills', pills);
@@ -186,18 +206,27 @@ function render(table, ready, stats) {
   // Summary.
   const pctClass = workersMode ? '' : errClass(totalPct);
   show('tiles', [
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Requests/s'), h('div', { class: 'value', 'data-total-rps': '' }, workersMode ? '–' : fmtRate(totalRps))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Errors (5xx)'), h('div', { class: 'value' + (pctClass ? ' ' + pctClass + '-text' : '') }, workersMode ? '–' : fmtPct(totalPct))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Backends up'), h('div', { class: 'value' }, String(up), h('small', null, ' / ' + all))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Services'), h('div', { class: 'value' }, String(services.length))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'In flight'), h('div', { class: 'value' }, workersMode || ready.inflight === undefined ? '–' : String(ready.inflight))),
-    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Revision'), h('div', { class: 'value' }, String(table.revision))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Requests/s'),
+      h('div', { class: 'value', 'data-total-rps': '' }, workersMode ? '–' : fmtRate(totalRps))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Errors (5xx)'),
+      h('div', { class: 'value' + (pctClass ? ' ' + pctClass + '-text' : '') },
+        workersMode ? '–' : fmtPct(totalPct))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Backends up'),
+      h('div', { class: 'value' }, String(up), h('small', null, ' / ' + all))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Services'),
+      h('div', { class: 'value' }, String(services.length))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'In flight'),
+      h('div', { class: 'value' }, workersMode || ready.inflight === undefined ? '–' : String(ready.inflight))),
+    h('div', { class: 'tile' }, h('div', { class: 'label' }, 'Revision'),
+      h('div', { class: 'value' }, String(table.revision))),
   ]);
 
   // Services.
   const cards = services.map(function (s) { return serviceCard(s.name, s.backends, table, workersMode); })
     .concat(extra.map(function (name) { return serviceCard(name, null, table, workersMode); }));
-  show('services', cards.length ? cards : h('div', { class: 'panel empty' }, 'No services registered under the prefix yet.'));
+  show('services', cards.length
+    ? cards
+    : h('div', { class: 'panel empty' }, 'No services registered under the prefix yet.'));
 
   // Routes.
   const rows = table.routes.map(function (r) {
@@ -213,16 +242,22 @@ function render(table, ready, stats) {
   if (table.defaultService !== null) {
     rows.push(h('tr', { 'data-route': 'default' },
       h('td', { colspan: '2' }, h('span', { class: 'muted' }, 'anything else')),
-      h('td', null, table.defaultService, inTable.has(table.defaultService) ? null : [' ', h('span', { class: 'chip warn' }, 'no backends')]),
-      h('td', { class: 'opt' }, h('span', { class: 'muted' }, 'default')), h('td', { class: 'opt' }), h('td', { class: 'mono opt' }, '--default-service')));
+      h('td', null, table.defaultService,
+        inTable.has(table.defaultService) ? null : [' ', h('span', { class: 'chip warn' }, 'no backends')]),
+      h('td', { class: 'opt' }, h('span', { class: 'muted' }, 'default')),
+      h('td', { class: 'opt' }),
+      h('td', { class: 'mono opt' }, '--default-service')));
   }
   show('routes', rows.length
     ? h('div', { class: 'panel scroll' }, h('table', null,
-        h('thead', null, h('tr', null, h('th', null, 'Host'), h('th', null, 'Path'), h('th', null, 'Service'), h('th', { class: 'opt' }, 'LB'), h('th', { class: 'opt' }, 'Sticky'), h('th', { class: 'opt' }, 'Source'))),
+        h('thead', null, h('tr', null,
+          h('th', null, 'Host'), h('th', null, 'Path'), h('th', null, 'Service'),
+          h('th', { class: 'opt' }, 'LB'), h('th', { class: 'opt' }, 'Sticky'), h('th', { class: 'opt' }, 'Source'))),
         h('tbody', null, rows)))
     : h('div', { class: 'panel empty' }, 'No routes and no default service: every request gets 404.'));
 
-  document.title = (failures > 0 || !etcd.connected || !ready.ready ? '⚠ ' : '') + 'balancer · ' + (workersMode ? services.length + ' services' : fmtRate(totalRps) + ' req/s');
+  document.title = (failures > 0 || !etcd.connected || !ready.ready ? '⚠ ' : '') + 'balancer · ' +
+    (workersMode ? services.length + ' services' : fmtRate(totalRps) + ' req/s');
 }
 
 function serviceCard(name, backends, table, workersMode) {
@@ -230,12 +265,15 @@ function serviceCard(name, backends, table, workersMode) {
   const pct = r ? r.errPct : null;
   const chips = [];
   if (name === table.defaultService) chips.push(h('span', { class: 'chip' }, 'default'));
-  if (backends === null) chips.push(h('span', { class: 'chip warn' }, name === 'none' ? 'no route matched' : 'not in the table'));
+  if (backends === null)
+    chips.push(h('span', { class: 'chip warn' }, name === 'none' ? 'no route matched' : 'not in the table'));
   const head = h('div', { class: 'card-head' },
     h('div', { class: 'name' }, h('h3', null, name === 'none' && backends === null ? 'unrouted' : name), chips),
     workersMode ? null : h('div', { class: 'rates' },
       h('div', { class: 'stat' }, h('b', { 'data-rps': '' }, fmtRate(r ? r.rps : null)), h('span', null, 'req/s')),
-      h('div', { class: 'stat' }, h('b', { 'data-errors': '', class: errClass(pct) ? errClass(pct) + '-text' : null }, fmtPct(pct)), h('span', null, '5xx')),
+      h('div', { class: 'stat' },
+        h('b', { 'data-errors': '', class: errClass(pct) ? errClass(pct) + '-text' : null }, fmtPct(pct)),
+        h('span', null, '5xx')),
       sparkline(history.get(name) || [])));
   let body;
   if (backends === null && name === 'none') {
@@ -244,10 +282,15 @@ function serviceCard(name, backends, table, workersMode) {
     body = h('div', { class: 'empty' }, 'No backends.');
   } else {
     body = h('div', { class: 'scroll' }, h('table', null,
-      h('thead', null, h('tr', null, h('th', null, 'State'), h('th', null, 'Instance'), h('th', { class: 'opt' }, 'Target'), h('th', { class: 'opt' }, 'Node'), h('th', { class: 'num opt' }, 'Weight'), h('th', { class: 'num' }, 'In flight'))),
+      h('thead', null, h('tr', null,
+        h('th', null, 'State'), h('th', null, 'Instance'), h('th', { class: 'opt' }, 'Target'),
+        h('th', { class: 'opt' }, 'Node'), h('th', { class: 'num opt' }, 'Weight'),
+        h('th', { class: 'num' }, 'In flight'))),
       h('tbody', null, backends.map(function (b) {
         return h('tr', { 'data-backend': b.id, 'data-state': b.state },
-          h('td', { class: 'nowrap' }, h('span', { class: 'state ' + (b.state === 'up' ? 'ok' : b.state === 'ejected' ? 'bad' : 'draining') }, h('span', { class: 'dot' }), b.state)),
+          h('td', { class: 'nowrap' },
+            h('span', { class: 'state ' + (b.state === 'up' ? 'ok' : b.state === 'ejected' ? 'bad' : 'draining') },
+              h('span', { class: 'dot' }), b.state)),
           h('td', { class: 'mono' }, b.instance,
             h('span', { class: 'narrow' }, '→ ' + b.target.replace(/^https?:\/\//, '')),
             b.tags && b.tags.length ? h('span', { class: 'tags' }, b.tags.join(' · ')) : null),

@@ -14,8 +14,14 @@ export const STYLE = String.raw`
   }
 }
 * { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--text); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-header { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; padding: 12px 24px; background: var(--panel); border-bottom: 1px solid var(--line); }
+body {
+  margin: 0; background: var(--bg); color: var(--text);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+}
+header {
+  position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px;
+  padding: 12px 24px; background: var(--panel); border-bottom: 1px solid var(--line);
+}
 h1 { margin: 0; font-size: 17px; font-weight: 650; display: flex; align-items: center; gap: 10px; }
 h1 .logo { width: 22px; height: 22px; }
 h1 small { font-size: 12px; font-weight: 400; color: var(--muted); }
@@ -27,20 +33,36 @@ h1 small { font-size: 12px; font-weight: 400; color: var(--muted); }
 .warn { background: var(--warn-bg); color: var(--warn); }
 .bad { background: var(--bad-bg); color: var(--bad); }
 main { max-width: 1240px; margin: 0 auto; padding: 16px 24px 8px; }
-.banner { display: flex; gap: 10px; align-items: flex-start; margin-bottom: 12px; padding: 10px 14px; border-radius: 8px; border: 1px solid currentColor; font-weight: 500; }
+.banner {
+  display: flex; gap: 10px; align-items: flex-start; margin-bottom: 12px;
+  padding: 10px 14px; border-radius: 8px; border: 1px solid currentColor; font-weight: 500;
+}
 .banner b { font-weight: 700; }
 .banner p { margin: 0; }
 .banner .detail { font-weight: 400; opacity: .9; word-break: break-word; }
 .info { background: var(--off-bg); color: var(--off); }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; }
-.tile { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; min-width: 0; }
+.tile {
+  background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; min-width: 0;
+}
 .label { font-size: 11px; color: var(--muted); text-transform: uppercase; letter-spacing: .05em; }
-.value { font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.value {
+  font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+}
 .value small { font-size: 14px; font-weight: 500; color: var(--muted); }
-h2 { margin: 24px 0 10px; font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .06em; }
-.services { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 720px), 1fr)); gap: 12px; align-items: start; }
+h2 {
+  margin: 24px 0 10px; font-size: 12px; font-weight: 600; color: var(--muted);
+  text-transform: uppercase; letter-spacing: .06em;
+}
+.services {
+  display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 720px), 1fr)); gap: 12px; align-items: start;
+}
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; overflow: hidden; }
-.card-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; padding: 10px 14px; border-bottom: 1px solid var(--line); }
+.card-head {
+  display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; padding: 10px 14px;
+  border-bottom: 1px solid var(--line);
+}
 .card-head h3 { margin: 0; font-size: 15px; font-weight: 650; word-break: break-all; }
 .name { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; min-width: 0; flex: 1 1 160px; }
 .chip { padding: 1px 8px; font-size: 11px; background: var(--off-bg); color: var(--off); }
@@ -51,13 +73,18 @@ h2 { margin: 24px 0 10px; font-size: 12px; font-weight: 600; color: var(--muted)
 .bad-text { color: var(--bad); }
 .warn-text { color: var(--warn); }
 .spark { width: 120px; height: 30px; display: block; }
-.spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.6; vector-effect: non-scaling-stroke; stroke-linejoin: round; }
+.spark polyline {
+  fill: none; stroke: var(--accent); stroke-width: 1.6; vector-effect: non-scaling-stroke; stroke-linejoin: round;
+}
 .spark polygon { fill: var(--accent); opacity: .13; }
 .spark line { stroke: var(--line); stroke-width: 1; vector-effect: non-scaling-stroke; }
 .nowrap { white-space: nowrap; }
 .scroll { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
-th { padding: 6px 14px; text-align: left; font-size: 11px; font-weight: 500; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th {
+  padding: 6px 14px; text-align: left; font-size: 11px; font-weight: 500; color: var(--muted);
+  text-transform: uppercase; letter-spacing: .04em; border-bottom: 1px solid var(--line); white-space: nowrap;
+}
 td { padding: 7px 14px; border-bottom: 1px solid var(--line); vertical-align: middle; }
 tr:last-child td { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }

@@ -9,7 +9,14 @@ import { SCRIPT } from './dashboard-script.js';
 import { STYLE } from './dashboard-style.js';
 
 const LOGO =
-  '<svg class="logo" viewBox="0 0 24 24" aria-hidden="true"><circle cx="4" cy="12" r="3" fill="#2f6fde"/><circle cx="20" cy="5" r="2.5" fill="#43a06a"/><circle cx="20" cy="12" r="2.5" fill="#43a06a"/><circle cx="20" cy="19" r="2.5" fill="#43a06a"/><path d="M7 12h4m0 0 6.5-7M11 12h6.5M11 12l6.5 7" stroke="#8c99a9" stroke-width="1.6" fill="none" stroke-linecap="round"/></svg>';
+  '<svg class="logo" viewBox="0 0 24 24" aria-hidden="true">' +
+  '<circle cx="4" cy="12" r="3" fill="#2f6fde"/>' +
+  '<circle cx="20" cy="5" r="2.5" fill="#43a06a"/>' +
+  '<circle cx="20" cy="12" r="2.5" fill="#43a06a"/>' +
+  '<circle cx="20" cy="19" r="2.5" fill="#43a06a"/>' +
+  '<path d="M7 12h4m0 0 6.5-7M11 12h6.5M11 12l6.5 7"' +
+  ' stroke="#8c99a9" stroke-width="1.6" fill="none" stroke-linecap="round"/>' +
+  '</svg>';
 
 /** The page. Everything inline: the admin listener may be reached where nothing else is. */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -35,7 +42,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div id="routes"></div>
 </main>
 <footer><span id="updated">Loading…</span> · polls every second ·
-  <a href="api/table">/api/table</a> · <a href="readyz">/readyz</a> · <a href="api/stats">/api/stats</a> · <a href="metrics">/metrics</a></footer>
+  <a href="api/table">/api/table</a> · <a href="readyz">/readyz</a> ·
+  <a href="api/stats">/api/stats</a> · <a href="metrics">/metrics</a></footer>
 <script>${SCRIPT}</script>
 </body>
 </html>
