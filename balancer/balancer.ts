@@ -3,6 +3,7 @@
 // accepting → let in-flight requests finish within the grace period → close the rest → stop the watch.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { createMatcher } from '../common/cidr.js';
 import type { Logger } from '../common/logger.js';
@@ -50,7 +51,10 @@ export class Balancer {
   private readonly server: Server;
   private readonly adminServer: StatusServer | undefined;
   private readonly log: Logger;
+  /** SIGTERM seen: not ready. */
   private shuttingDown = false;
+  /** The accept grace is over: no new connections, keep-alive clients told to go. */
+  private draining = false;
 
   constructor(private readonly deps: BalancerDeps) {
     const { config, log } = deps;
@@ -71,6 +75,7 @@ export class Balancer {
       upstreamTimeoutMs: config.upstreamTimeout,
       ejectCooldownMs: config.ejectCooldown,
       trustedProxies: config.trustedProxies,
+      stickySecret: config.stickySecret,
       logger: log, // the proxy adds component: 'proxy'
       events: proxyEventsFor(this.metrics, this.traffic),
     });
@@ -89,7 +94,12 @@ export class Balancer {
       restoreGraceMs: config.restoreGrace,
       events: watchEventsFor(this.metrics),
     });
-    this.server = createProxyListener({ proxy, log: this.log, draining: () => this.shuttingDown });
+    this.server = createProxyListener({
+      proxy,
+      log: this.log,
+      draining: () => this.draining,
+      clientTimeoutMs: config.clientTimeout,
+    });
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
   }
 
@@ -144,7 +154,13 @@ export class Balancer {
   async stop(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const { grace } = this.deps.config;
+    const { grace, acceptGrace } = this.deps.config;
+    if (acceptGrace > 0 && this.server.listening) {
+      // Readiness is already 503: an upstream load balancer gets this long to stop sending here.
+      this.log.info({ acceptGraceMs: acceptGrace }, 'shutting down: not ready, still accepting');
+      await delay(acceptGrace);
+    }
+    this.draining = true;
     const inflight = this.proxy.inflightTotal();
     this.log.info({ inflight, graceMs: grace }, 'shutting down: not ready, draining in-flight requests');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -140,6 +140,15 @@ export const balancerOptions = {
     placeholder: 'duration',
     describe: 'time allowed for a backend’s response headers; then 504',
   }),
+  clientTimeout: option({
+    env: ['BALANCER_CLIENT_TIMEOUT'],
+    default: 60_000,
+    defaultText: '60s',
+    parse: durationAtLeast(1000, 3_600_000),
+    group: group.proxy,
+    placeholder: 'duration',
+    describe: 'a keep-alive client idle this long, or a request body with no byte for this long (408), is closed',
+  }),
   ejectCooldown: option({
     env: ['BALANCER_EJECT_COOLDOWN'],
     default: 10_000,
@@ -158,6 +167,18 @@ export const balancerOptions = {
     placeholder: 'cidrs',
     describe: 'peers whose X-Forwarded-* headers are kept and appended to',
   }),
+  stickySecret: option({
+    env: ['BALANCER_STICKY_SECRET'],
+    default: undefined as string | undefined,
+    defaultText: 'random per start',
+    parse: (raw: string) => {
+      if (raw.length < 16) throw new Error('expected at least 16 characters');
+      return raw;
+    },
+    group: group.routing,
+    placeholder: 'secret',
+    describe: 'HMAC key of the sticky cookie; set the same value on every balancer that serves the same clients',
+  }),
   drain: option({
     env: ['BALANCER_DRAIN'],
     default: 5000,
@@ -166,6 +187,15 @@ export const balancerOptions = {
     group: group.proxy,
     placeholder: 'duration',
     describe: 'WebSockets to a withdrawn backend are closed within this period',
+  }),
+  acceptGrace: option({
+    env: ['BALANCER_ACCEPT_GRACE'],
+    default: 0,
+    defaultText: '0s',
+    parse: durationAtLeast(0, 3_600_000),
+    group: group.ops,
+    placeholder: 'duration',
+    describe: 'on SIGTERM: /readyz answers 503 at once while the proxy keeps accepting this long, then --grace',
   }),
   grace: option({
     env: ['BALANCER_GRACE'],

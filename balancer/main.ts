@@ -3,6 +3,7 @@
 // --workers N > 1: the primary forks N workers that share the proxy port (node:cluster), each with
 // its own registry watch and table; the primary serves the admin listener and aggregates metrics.
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
@@ -93,6 +94,8 @@ async function main(): Promise<number> {
   ).child(cluster.isWorker ? { worker: cluster.worker?.id } : {});
   if (cluster.isWorker) return runBalancer(config, log, 'worker');
   if (config.workers > 1) {
+    // Workers must sign sticky cookies with one key, or a cookie from one worker is unknown to the next.
+    if (config.stickySecret === undefined) process.env.BALANCER_STICKY_SECRET = randomBytes(32).toString('base64url');
     return runPrimary(config, log, { waitForSignal, fail: (m) => void process.stderr.write(m) });
   }
   return runBalancer(config, log, 'single');

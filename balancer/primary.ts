@@ -4,6 +4,7 @@
 // parts (signals, stderr) are handed in by main.ts.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
+import { Backoff } from '../common/backoff.js';
 import { createEtcdClient } from '../common/etcd-client.js';
 import type { Logger } from '../common/logger.js';
 import { createAdminServer } from './admin/admin.js';
@@ -22,7 +23,10 @@ interface WorkerMessage {
   proxy?: string;
 }
 
-const REFORK_DELAY_MS = 500;
+// A worker that keeps crashing is re-forked after 0.25–0.5 s, then twice as long each time, up to
+// 15–30 s; one that had run for a minute counts as healthy again.
+const REFORK_BACKOFF = { initialMs: 500, maxMs: 30_000 };
+const STABLE_UPTIME_MS = 60_000;
 
 function stopWorker(w: Worker, killAfterMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -43,8 +47,11 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   let announceProxy!: (addr: string) => void;
   const proxyAddress = new Promise<string>((r) => (announceProxy = r));
   const aggregator = new AggregatorRegistry();
+  const backoff = new Backoff(REFORK_BACKOFF);
+  const forkedAt = new Map<number, number>();
   const fork = (): Worker => {
     const w = cluster.fork();
+    forkedAt.set(w.id, Date.now());
     w.on('message', (msg: WorkerMessage) => {
       if (msg?.type === 'ready') ready.add(w.id);
       if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
@@ -53,9 +60,13 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   };
   cluster.on('exit', (w, code, signal) => {
     ready.delete(w.id);
+    const uptimeMs = Date.now() - (forkedAt.get(w.id) ?? 0);
+    forkedAt.delete(w.id);
     if (stopping) return;
-    log.error({ worker: w.id, code, signal }, 'worker exited; starting a new one');
-    setTimeout(() => !stopping && fork(), REFORK_DELAY_MS);
+    if (uptimeMs >= STABLE_UPTIME_MS) backoff.reset();
+    const delayMs = backoff.next();
+    log.error({ worker: w.id, code, signal, uptimeMs, delayMs }, 'worker exited; starting a new one');
+    setTimeout(() => !stopping && fork(), delayMs);
   });
   for (let i = 0; i < config.workers; i++) fork();
   const own = balancer.adminSource();

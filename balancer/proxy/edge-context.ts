@@ -7,6 +7,7 @@ import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
 import type { ForwardedContext } from './forwarded.js';
 import type { Inflight } from './inflight.js';
 import type { RetryBudget } from './retry-budget.js';
+import type { StickyCookies } from './sticky-cookie.js';
 import type { Upstream, UpstreamTarget } from './upstream-pool.js';
 
 /** Observability hooks (the metrics module subscribes). Service is '' when no route matched. */
@@ -34,6 +35,7 @@ export interface EdgeContext {
   readonly defaultLb: LbPolicy;
   readonly events: ProxyEvents;
   readonly upstreamTimeoutMs: number;
+  readonly sticky: StickyCookies;
   forwarded(socket: Socket): ForwardedContext;
   targetFor(backend: Backend): UpstreamTarget;
   /** Ejects the backend (once per cooldown) and reports it. */

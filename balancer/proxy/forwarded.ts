@@ -1,5 +1,5 @@
-// Header rewriting at the proxy edge, pure: hop-by-hop stripping, X-Forwarded-*, request ids and the
-// sticky cookie. Everything works on plain header objects so it is table-tested without sockets.
+// Header rewriting at the proxy edge, pure: hop-by-hop stripping, X-Forwarded-*, request ids and cookie
+// reading. Everything works on plain header objects so it is table-tested without sockets.
 // The proxy applies these to the incoming request's headers BEFORE handing it to the engine:
 // setting headers later (http-proxy's `proxyReq` event) can throw with keep-alive agents (#1478).
 import { randomUUID } from 'node:crypto';
@@ -144,8 +144,8 @@ function single(v: string | string[] | number | undefined): string | undefined {
 
 /**
  * Sets X-Forwarded-For/Proto/Host. From a trusted peer, client-supplied values are kept and XFF is
- * appended to; from anyone else they are replaced by what the connection says, and a client-supplied
- * RFC 7239 `Forwarded` header is dropped (it would otherwise reach the backend unverified).
+ * appended to; from anyone else they are replaced by what the connection says, and client-supplied
+ * RFC 7239 `Forwarded` and `X-Real-IP` headers are dropped.
  */
 export function applyForwarded(headers: HeaderBag, ctx: ForwardedContext): void {
   const xff = ctx.trusted ? single(headers['x-forwarded-for']) : undefined;
@@ -156,7 +156,11 @@ export function applyForwarded(headers: HeaderBag, ctx: ForwardedContext): void 
   const host = fwdHost ?? single(headers.host);
   if (host === undefined) delete headers['x-forwarded-host'];
   else headers['x-forwarded-host'] = host;
-  if (!ctx.trusted && headers.forwarded !== undefined) delete headers.forwarded;
+  if (!ctx.trusted) {
+    // Both would otherwise reach the backend unverified: only the connection says who the client is.
+    if (headers.forwarded !== undefined) delete headers.forwarded;
+    if (headers['x-real-ip'] !== undefined) delete headers['x-real-ip'];
+  }
 }
 
 const MAX_REQUEST_ID_LENGTH = 200;
@@ -175,9 +179,6 @@ export function ensureRequestId(headers: HeaderBag, generate: () => string = ran
   return id;
 }
 
-/** Name of the sticky-session cookie; its value is the URL-encoded backend id. */
-export const STICKY_COOKIE = 'lb_sticky';
-
 /** The value of cookie `name` in a Cookie header (surrounding quotes removed), or undefined. */
 export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
@@ -195,22 +196,6 @@ export function readCookie(header: string | string[] | undefined, name: string):
     from = end + 1;
   }
   return undefined;
-}
-
-/** The backend id a sticky cookie points at, or undefined if absent or malformed. */
-export function stickyBackendId(cookieHeader: string | string[] | undefined): string | undefined {
-  const raw = readCookie(cookieHeader, STICKY_COOKIE);
-  if (raw === undefined || raw === '' || raw.length > 1024) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The Set-Cookie value that pins a client to `backendId`. */
-export function stickySetCookie(backendId: string): string {
-  return `${STICKY_COOKIE}=${encodeURIComponent(backendId)}; Path=/; HttpOnly; SameSite=Lax`;
 }
 
 export interface RequestTarget {

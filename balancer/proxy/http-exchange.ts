@@ -17,7 +17,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { failureKind, failureReason } from './ejector.js';
-import { forwardResponseHeaders, type RequestTarget, stickyBackendId, stickySetCookie } from './forwarded.js';
+import { forwardResponseHeaders, type RequestTarget } from './forwarded.js';
 import { applyEmptyBodyLength, upstreamPath } from './outgoing.js';
 import type { Backend, RouteMatch } from '../types.js';
 import type { Admitted } from './admission.js';
@@ -63,7 +63,7 @@ export class Exchange {
     const h = req.headers;
     this.hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-    this.preferredId = this.match.rule?.sticky ? stickyBackendId(h.cookie) : undefined;
+    this.preferredId = this.match.rule?.sticky ? core.sticky.preferred(h.cookie, this.match.view) : undefined;
   }
 
   start(): void {
@@ -155,7 +155,7 @@ export class Exchange {
         {
           connection,
           requestId: this.requestId,
-          setCookie: sticky ? stickySetCookie((backend as Backend).id) : undefined,
+          setCookie: sticky ? this.core.sticky.setCookie((backend as Backend).id) : undefined,
         },
         res,
       );
@@ -256,7 +256,8 @@ export class Exchange {
   private readonly onClientClose = (): void => {
     const finished = this.res.writableFinished;
     this.done = true;
-    this.endAttempt(!finished); // client abort: destroy the upstream request (http-proxy #1586)
+    // Client abort (http-proxy #1586), or we answered before its body was in (408): drop the upstream request.
+    this.endAttempt(!finished || !this.req.complete);
     const status = this.res.headersSent ? this.res.statusCode : 499;
     this.core.events.onResponse?.(
       this.match.service,

@@ -20,11 +20,12 @@ import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
 import { admit } from './admission.js';
 import type { ExchangeContext, PickerDeps, ProxyEvents } from './edge-context.js';
 import { Ejector } from './ejector.js';
-import { type ForwardedContext, normalizePeer, STICKY_COOKIE, type StripOptions } from './forwarded.js';
+import { type ForwardedContext, normalizePeer, type StripOptions } from './forwarded.js';
 import { Exchange } from './http-exchange.js';
 import { Inflight } from './inflight.js';
 import { sendText } from './responses.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { STICKY_COOKIE, StickyCookies } from './sticky-cookie.js';
 import { type Upstream, UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
 import { WebSocketProxy } from './websocket-proxy.js';
 
@@ -44,6 +45,8 @@ export interface ProxyOptions {
   /** CIDRs whose X-Forwarded-* headers are believed. Default: none. */
   readonly trustedProxies?: string | readonly string[] | readonly CidrBlock[];
   readonly retryBudget?: RetryBudgetOptions;
+  /** Key of the sticky cookie's MAC; default: random per proxy (workers must share one: see main.ts). */
+  readonly stickySecret?: string;
   readonly events?: ProxyEvents;
   /** The proxy adds its own `component: 'proxy'` binding: pass the parent logger. */
   readonly logger?: Logger;
@@ -89,6 +92,7 @@ class ProxyCore implements ExchangeContext {
   readonly lookup: Lookup;
   readonly defaultLb: LbPolicy;
   readonly log: Logger | undefined;
+  readonly sticky: StickyCookies;
   closed = false;
   private readonly upstreams: UpstreamPool;
   private readonly isTrusted: AddressMatcher;
@@ -107,6 +111,7 @@ class ProxyCore implements ExchangeContext {
     this.ejector = new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
     this.budget = new RetryBudget(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
+    this.sticky = new StickyCookies(opts.stickySecret);
     this.picker = opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get });
     this.upstreams = new UpstreamPool({
       maxSocketsPerBackend: PROXY_DEFAULTS.maxSocketsPerBackend,

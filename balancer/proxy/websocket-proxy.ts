@@ -14,7 +14,7 @@ import type { Backend } from '../types.js';
 import { admit } from './admission.js';
 import type { EdgeContext } from './edge-context.js';
 import { failureKind, failureReason } from './ejector.js';
-import { ensureRequestId, type StripOptions, stickyBackendId, stickySetCookie } from './forwarded.js';
+import { ensureRequestId, type StripOptions } from './forwarded.js';
 import { NO_EXCLUDE } from './pickers.js';
 import { rejectUpgrade } from './responses.js';
 import { clearTimer } from './timer.js';
@@ -194,7 +194,7 @@ export class WebSocketProxy {
     if (!admitted.ok) return this.refuse(socket, '', admitted.status, admitted.body, admitted.requestId, started);
     const { match, requestId } = admitted;
     const sticky = match.rule?.sticky === true;
-    const preferred = sticky ? stickyBackendId(req.headers.cookie) : undefined;
+    const preferred = sticky ? ctx.sticky.preferred(req.headers.cookie, match.view) : undefined;
     const view = match.view;
     const lb = match.rule?.lb ?? ctx.defaultLb;
     const backend = view === undefined ? undefined : ctx.picker.pick(view, lb, NO_EXCLUDE, preferred);
@@ -202,7 +202,7 @@ export class WebSocketProxy {
       const body = `no live backend for service ${match.service}\n`;
       return this.refuse(socket, match.service, 503, body, requestId, started);
     }
-    const setCookie = sticky && backend.id !== preferred ? stickySetCookie(backend.id) : undefined;
+    const setCookie = sticky && backend.id !== preferred ? ctx.sticky.setCookie(backend.id) : undefined;
     const tunnel = new Tunnel(this, ctx, {
       client: socket,
       backend,

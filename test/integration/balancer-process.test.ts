@@ -198,6 +198,45 @@ describe('balancer process', () => {
   });
 });
 
+describe('balancer workers', () => {
+  it('re-forks a crashing worker with a growing delay, and traffic goes on through the other', async () => {
+    const a = await backend('a');
+    await register('web', 'a', a.port);
+    const { p, proxy } = await startBalancer(['--default-service', 'web', '--workers', '2']);
+    const workerPids = (): number[] => [
+      ...new Set(
+        p
+          .logs()
+          .filter((l) => l.msg === 'worker listening')
+          .map((l) => Number(l.pid)),
+      ),
+    ];
+    await waitFor('two workers', () => workerPids().length === 2, 10_000);
+    const delays: number[] = [];
+    for (let crash = 0; crash < 3; crash++) {
+      const victim = workerPids().at(-1)!;
+      const known = workerPids().length;
+      process.kill(victim, 'SIGKILL');
+      const line = await waitFor(
+        'exit logged',
+        () => p.logs().filter((l) => l.msg === 'worker exited; starting a new one')[crash],
+        5_000,
+      );
+      delays.push(Number(line.delayMs));
+      const served = await get(`${proxy}/`);
+      expect(served.status).toBe(200);
+      await waitFor('worker re-forked', () => workerPids().length === known + 1, 10_000);
+    }
+    // 250–500, 500–1000, 1000–2000 ms: full jitter over a doubling cap.
+    expect(delays[0]).toBeGreaterThanOrEqual(250);
+    expect(delays[0]).toBeLessThanOrEqual(500);
+    expect(delays[1]).toBeGreaterThanOrEqual(500);
+    expect(delays[1]).toBeLessThanOrEqual(1000);
+    expect(delays[2]).toBeGreaterThanOrEqual(1000);
+    expect(delays[2]).toBeLessThanOrEqual(2000);
+  });
+});
+
 describe('balancer CLI', () => {
   it.each([
     [['--lb', 'random'], '--lb'],

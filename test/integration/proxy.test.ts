@@ -311,6 +311,7 @@ describe('proxying', () => {
         'x-forwarded-proto': 'https',
         'x-forwarded-host': 'evil.test',
         forwarded: 'for=6.6.6.6',
+        'x-real-ip': '6.6.6.6',
       },
     });
     const h = json(r).headers;
@@ -318,6 +319,7 @@ describe('proxying', () => {
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['x-forwarded-host']).toBe('web.test');
     expect(h.forwarded).toBeUndefined();
+    expect(h['x-real-ip']).toBeUndefined();
     expect(h.host).toBe('web.test'); // changeOrigin: false
   });
 
@@ -325,9 +327,15 @@ describe('proxying', () => {
     const a = await startBackend('a');
     const { port } = await startProxy(web([a.backend]), { trustedProxies: ['10.0.0.0/8', '127.0.0.0/8', '::1/128'] });
     const r = await request(port, {
-      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.test' },
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'public.test',
+        'x-real-ip': '203.0.113.7',
+      },
     });
     const h = json(r).headers;
+    expect(h['x-real-ip']).toBe('203.0.113.7');
     expect(h['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('https');
     expect(h['x-forwarded-host']).toBe('public.test');
@@ -528,6 +536,8 @@ describe('failures', () => {
   });
 });
 
+const STICKY_SET_COOKIE = new RegExp(`^${STICKY_COOKIE}=[A-Za-z0-9_-]{22}; Path=/; HttpOnly; SameSite=Lax$`);
+
 describe('sticky sessions', () => {
   it('sets the cookie, honours it, and rewrites it when its backend is gone', async () => {
     const a = await startBackend('a');
@@ -539,7 +549,11 @@ describe('sticky sessions', () => {
     const first = await request(port, { host: 'sticky.test' });
     const id = json(first).id;
     const setCookie = first.headers['set-cookie'];
-    expect(setCookie).toEqual([`${STICKY_COOKIE}=${encodeURIComponent(id)}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie?.[0]).toMatch(STICKY_SET_COOKIE);
+    // Opaque: the value names no service, node, container or port.
+    expect(setCookie?.[0]).not.toContain(id);
+    expect(setCookie?.[0]).not.toContain(encodeURIComponent(id));
     const cookie = setCookie?.[0]?.split(';')[0] ?? '';
     for (let i = 0; i < 6; i++) {
       const r = await request(port, { host: 'sticky.test', headers: { cookie: `other=1; ${cookie}` } });
@@ -553,9 +567,42 @@ describe('sticky sessions', () => {
     routes.get('sticky.test')!.backends = [remaining];
     const moved = await request(port, { host: 'sticky.test', headers: { cookie } });
     expect(json(moved).id).toBe(remaining.id);
-    expect(moved.headers['set-cookie']).toEqual([
-      `${STICKY_COOKIE}=${encodeURIComponent(remaining.id)}; Path=/; HttpOnly; SameSite=Lax`,
-    ]);
+    expect(moved.headers['set-cookie']).toHaveLength(1);
+    expect(moved.headers['set-cookie']?.[0]).toMatch(STICKY_SET_COOKIE);
+    expect(moved.headers['set-cookie']?.[0]).not.toBe(setCookie?.[0]);
+    const again = await request(port, { host: 'sticky.test', headers: { cookie: moved.headers['set-cookie']![0]! } });
+    expect(json(again).id).toBe(remaining.id);
+    expect(again.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('ignores forged cookies, and honours one issued by another proxy with the same secret', async () => {
+    const a = await startBackend('a');
+    const b = await startBackend('b');
+    const route = (): Map<string, Route> =>
+      new Map([['sticky.test', { service: 'web', sticky: true, backends: [a.backend, b.backend] }]]);
+    const one = await startProxy(route(), { stickySecret: 'shared-secret' });
+    const two = await startProxy(route(), { stickySecret: 'shared-secret' });
+    const other = await startProxy(route(), { stickySecret: 'another-secret' });
+    const first = await request(one.port, { host: 'sticky.test' });
+    const id = json(first).id;
+    const cookie = first.headers['set-cookie']![0]!.split(';')[0]!;
+    for (let i = 0; i < 4; i++) {
+      const r = await request(two.port, { host: 'sticky.test', headers: { cookie } });
+      expect(json(r).id).toBe(id);
+      expect(r.headers['set-cookie']).toBeUndefined();
+    }
+    // A different key, the old plain-id format and a made-up token are all unknown: re-pinned every time.
+    const forged = [
+      cookie,
+      `${STICKY_COOKIE}=${encodeURIComponent(b.backend.id)}`,
+      `${STICKY_COOKIE}=${'A'.repeat(22)}`,
+    ];
+    for (const c of forged) {
+      for (let i = 0; i < 2; i++) {
+        const r = await request(other.port, { host: 'sticky.test', headers: { cookie: c } });
+        expect(r.headers['set-cookie']?.[0]).toMatch(STICKY_SET_COOKIE);
+      }
+    }
   });
 
   it('keeps the backend’s own Set-Cookie alongside the sticky one', async () => {
@@ -567,10 +614,9 @@ describe('sticky sessions', () => {
       new Map([['sticky.test', { service: 'web', sticky: true, backends: [a.backend] }]]),
     );
     const r = await request(port, { host: 'sticky.test' });
-    expect(r.headers['set-cookie']).toEqual([
-      'session=s1; Path=/',
-      `${STICKY_COOKIE}=${encodeURIComponent(a.backend.id)}; Path=/; HttpOnly; SameSite=Lax`,
-    ]);
+    expect(r.headers['set-cookie']).toHaveLength(2);
+    expect(r.headers['set-cookie']?.[0]).toBe('session=s1; Path=/');
+    expect(r.headers['set-cookie']?.[1]).toMatch(STICKY_SET_COOKIE);
   });
 });
 

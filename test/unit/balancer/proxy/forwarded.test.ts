@@ -9,9 +9,6 @@ import {
   readCookie,
   requestTarget,
   saneRequestId,
-  STICKY_COOKIE,
-  stickyBackendId,
-  stickySetCookie,
   stripHopByHop,
 } from '../../../../balancer/proxy/forwarded.js';
 
@@ -84,7 +81,7 @@ describe('stripHopByHop', () => {
 describe('applyForwarded', () => {
   const cases: Array<{ name: string; trusted: boolean; proto?: 'http' | 'https'; in: HeaderBag; out: HeaderBag }> = [
     {
-      name: 'untrusted peer: client values replaced, Forwarded dropped',
+      name: 'untrusted peer: client values replaced, Forwarded and X-Real-IP dropped',
       trusted: false,
       in: {
         host: 'example.com',
@@ -92,6 +89,7 @@ describe('applyForwarded', () => {
         'x-forwarded-proto': 'https',
         'x-forwarded-host': 'evil.com',
         forwarded: 'for=6.6.6.6',
+        'x-real-ip': '6.6.6.6',
       },
       out: {
         host: 'example.com',
@@ -101,7 +99,7 @@ describe('applyForwarded', () => {
       },
     },
     {
-      name: 'trusted peer: XFF appended, proto and host kept, Forwarded kept',
+      name: 'trusted peer: XFF appended, proto and host kept, Forwarded and X-Real-IP kept',
       trusted: true,
       in: {
         host: 'internal:8080',
@@ -109,6 +107,7 @@ describe('applyForwarded', () => {
         'x-forwarded-proto': 'https',
         'x-forwarded-host': 'example.com',
         forwarded: 'for=1.1.1.1',
+        'x-real-ip': '1.1.1.1',
       },
       out: {
         host: 'internal:8080',
@@ -116,6 +115,7 @@ describe('applyForwarded', () => {
         'x-forwarded-proto': 'https',
         'x-forwarded-host': 'example.com',
         forwarded: 'for=1.1.1.1',
+        'x-real-ip': '1.1.1.1',
       },
     },
     {
@@ -209,18 +209,6 @@ describe('cookies', () => {
     ['novalue; lb_sticky', 'lb_sticky', undefined],
   ])('readCookie(%j, %s) = %j', (header, name, expected) => {
     expect(readCookie(header, name)).toBe(expected);
-  });
-
-  it('sticky cookie round-trips a backend id and rejects malformed values', () => {
-    expect(STICKY_COOKIE).toBe('lb_sticky');
-    const id = 'web/node1:web-1:8080';
-    const set = stickySetCookie(id);
-    expect(set).toBe('lb_sticky=web%2Fnode1%3Aweb-1%3A8080; Path=/; HttpOnly; SameSite=Lax');
-    const value = set.split(';')[0]!;
-    expect(stickyBackendId(`other=1; ${value}`)).toBe(id);
-    expect(stickyBackendId('lb_sticky=%E0%A4%A')).toBeUndefined();
-    expect(stickyBackendId('lb_sticky=')).toBeUndefined();
-    expect(stickyBackendId(undefined)).toBeUndefined();
   });
 });
 
