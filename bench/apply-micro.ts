@@ -37,7 +37,9 @@ function routePut(s: number): RegistryEvent {
 function quantiles(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return `p50 ${(q(0.5) * 1000).toFixed(1)} µs, p99 ${(q(0.99) * 1000).toFixed(1)} µs, max ${(q(1) * 1000).toFixed(1)} µs, mean ${((s.reduce((a, b) => a + b, 0) / s.length) * 1000).toFixed(1)} µs`;
+  const us = (ms: number): string => `${(ms * 1000).toFixed(1)} µs`;
+  const mean = s.reduce((a, b) => a + b, 0) / s.length;
+  return `p50 ${us(q(0.5))}, p99 ${us(q(0.99))}, max ${us(q(1))}, mean ${us(mean)}`;
 }
 
 const changes = Number(process.argv[2] ?? 20_000);

@@ -12,28 +12,40 @@ import { FULL, QUICK, type Context, type Params } from './lib/context.js';
 import { buildImages, docker, removeRunContainers } from './lib/docker.js';
 import { startEtcd, type Etcd } from './lib/etcd.js';
 import { abort, aborted, runCommand, setWorkDir, stopAll } from './lib/procs.js';
-import { renderMarkdown, renderSvg, renderTable, writeJson, type Panel, type Row } from './lib/report.js';
+import { COMPETITORS } from './lib/competitors.js';
+import { chart } from './lib/chart.js';
+import { goalSummary, renderGoals, renderMarkdown, renderTable, writeJson, type Row } from './lib/report.js';
 import { log, sleep } from './lib/util.js';
-import { convergence, type ConvergenceRaw } from './scenarios/convergence.js';
+import { convergence } from './scenarios/convergence.js';
 import { profile } from './scenarios/profile.js';
 import { scale } from './scenarios/scale.js';
 import { sidekickScale } from './scenarios/sidekick.js';
-import { throughput, type ThroughputRaw } from './scenarios/throughput.js';
+import { latency } from './scenarios/latency.js';
+import { throughput, throughputNode } from './scenarios/throughput.js';
 
-const SCENARIOS = ['throughput', 'convergence', 'scale', 'sidekick', 'profile'] as const;
+const SCENARIOS = ['throughput', 'throughput-node', 'latency', 'convergence', 'scale', 'sidekick', 'profile'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** What `--only` runs when it names competitors but no scenario. */
+const WITH_COMPETITORS: readonly Scenario[] = ['throughput', 'throughput-node', 'latency'];
 
 const HELP = `Usage: npm run bench -- [options]
 
   --quick              short runs and fewer trials (under two minutes of measuring)
-  --only <list>        comma-separated subset of: ${SCENARIOS.join(', ')}
+  --only <list>        comma-separated scenarios and/or competitors. Scenarios:
+                         ${SCENARIOS.join(', ')}
+                       (throughput: fast static nginx backend; throughput-node: the node:http backend;
+                       latency: fixed 1,000 req/s). Competitors (limit those three scenarios to them):
+                         ${COMPETITORS.join(', ')}
+                       e.g. --only throughput,nginx,caddy,haproxy,balancer-w1
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
   --containers <n>     containers for the sidekick scale test (quick 20, full 200)
-  --rounds <n>         interleaved rounds per competitor (quick 2, full 5)
+  --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3)
   --seconds <n>        seconds per wrk run (quick 1, full 5)
   --out <dir>          results directory (default bench-results)
   --keep               keep the temporary work dir (logs of every process)
 `;
+
+const isCompetitor = (n: string): boolean => (COMPETITORS as readonly string[]).includes(n);
 
 async function machine(): Promise<Record<string, unknown>> {
   const version = async (cmd: string, args: string[]): Promise<string> => {
@@ -54,6 +66,8 @@ async function machine(): Promise<Record<string, unknown>> {
     kernel: release(),
     node: process.version,
     nginx: (await version('nginx', ['-v'])).replace('nginx version: nginx/', ''),
+    haproxy: (await version('haproxy', ['-v'])).replace(/^HAProxy version (\S+).*/, '$1'),
+    caddy: (await version('caddy', ['version'])).split(' ')[0],
     wrk: (await version('wrk', ['-v'])).split(' [')[0],
     etcd: await version('etcd', ['--version']),
     docker: await docker.version().then(
@@ -62,62 +76,6 @@ async function machine(): Promise<Record<string, unknown>> {
     ),
     loadAverageAtStart: loadavg().map((l) => Number(l.toFixed(2))),
   };
-}
-
-function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string, subtitle: string): string {
-  const panels: Panel[] = [];
-  const t = raw.throughput as ThroughputRaw | undefined;
-  if (t) {
-    panels.push({
-      title: 'Throughput, wrk -t1 -c32 keep-alive (median req/s)',
-      series: ['small', '64 KiB'],
-      unit: '',
-      groups: t.competitors.map((c) => ({
-        label: c,
-        values: [t.medians[c]?.small?.rps ?? Number.NaN, t.medians[c]?.['64KiB']?.rps ?? Number.NaN],
-      })),
-    });
-    panels.push({
-      title: 'CPU time per request (median µs; process and its workers) — less sensitive to a shared machine',
-      series: ['small', '64 KiB'],
-      unit: 'µs',
-      groups: t.competitors.map((c) => ({
-        label: c,
-        values: [t.medians[c]?.small?.cpuUsPerReq ?? Number.NaN, t.medians[c]?.['64KiB']?.cpuUsPerReq ?? Number.NaN],
-      })),
-    });
-    const nginxP99 = t.fixedRateMedians.nginx?.p99 ?? Number.NaN;
-    panels.push({
-      title: 'Latency at a fixed 1,000 req/s (median of rounds, ms)',
-      series: ['p50', 'p99', 'p99.9'],
-      unit: 'ms',
-      groups: Object.entries(t.fixedRateMedians).map(([c, v]) => ({ label: c, values: [v.p50, v.p99, v.p999] })),
-      ...(Number.isFinite(nginxP99) ? { marker: { value: nginxP99 + 2, label: 'target: nginx p99 + 2 ms' } } : {}),
-    });
-  }
-  const c = raw.convergence as ConvergenceRaw | undefined;
-  if (c) {
-    const labels: Record<string, string> = {
-      putToRouted: 'put → routed',
-      deleteToRemoved: 'delete → removed',
-      startToFirst200: 'start → first 200',
-      healthyToFirst200: 'healthy → first 200',
-      stopToNoNew: 'stop → no new requests',
-    };
-    panels.push({
-      title: 'Convergence (ms)',
-      series: ['p50', 'p99'],
-      unit: 'ms',
-      groups: Object.entries(labels).map(([k, label]) => ({
-        label: `${label} (n=${c.summaries[k]?.n ?? 0})`,
-        values: [c.summaries[k]?.p50 ?? Number.NaN, c.summaries[k]?.p99 ?? Number.NaN],
-      })),
-      marker: { value: 100, label: 'target 100 ms' },
-    });
-  }
-  const verdicts = rows.filter((r) => r.pass !== undefined);
-  const failed = verdicts.filter((r) => r.pass === false).length;
-  return renderSvg(title, `${subtitle} · ${verdicts.length - failed}/${verdicts.length} targets met`, panels);
 }
 
 async function main(): Promise<number> {
@@ -139,13 +97,25 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  const named = (values.only ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const unknown = named.filter((n) => !(SCENARIOS as readonly string[]).includes(n) && !isCompetitor(n));
+  if (unknown.length > 0)
+    throw new Error(
+      `--only: unknown ${unknown.join(', ')} ` +
+        `(scenarios: ${SCENARIOS.join(', ')}; competitors: ${COMPETITORS.join(', ')})`,
+    );
+  const onlyCompetitors = named.filter(isCompetitor);
+  const onlyScenarios = named.filter((n): n is Scenario => (SCENARIOS as readonly string[]).includes(n));
   const chosen = new Set<Scenario>(
-    values.only
-      ? (values.only.split(',').map((s) => s.trim()) as Scenario[])
-      : SCENARIOS.filter((s) => s !== 'profile'),
+    onlyScenarios.length > 0
+      ? onlyScenarios
+      : onlyCompetitors.length > 0
+        ? WITH_COMPETITORS
+        : SCENARIOS.filter((s) => s !== 'profile'),
   );
-  for (const s of chosen)
-    if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
   if (values.profile) chosen.add('profile');
   const base = values.quick ? QUICK : FULL;
   const num = (v: string | undefined, name: string): number | undefined => {
@@ -216,11 +186,14 @@ async function main(): Promise<number> {
       etcd,
       backendPort: backend.ports[0]!,
       backendProc: backend.proc,
+      ...(onlyCompetitors.length > 0 ? { competitors: new Set(onlyCompetitors) } : {}),
       rows,
       raw,
     };
     const steps: Array<[Scenario, () => Promise<unknown>]> = [
       ['throughput', () => throughput(ctx)],
+      ['throughput-node', () => throughputNode(ctx)],
+      ['latency', () => latency(ctx)],
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],
       ['sidekick', () => sidekickScale(ctx)],
@@ -251,51 +224,52 @@ async function main(): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     const mode = values.quick ? 'quick' : 'full';
+    const argv = process.argv.slice(2);
     const results = {
       date: new Date().toISOString(),
       mode,
-      command: `npm run bench${values.quick ? ' -- --quick' : ''}`,
+      command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
       seconds,
       params,
       machine: info,
       rows,
+      goals: goalSummary(rows),
       raw,
       errors,
     };
     writeJson(join(outDir, 'results.json'), results);
-    const machineLine = `${info.cpu as string}, ${info.cores as number} cores, ${info.memoryGiB as number} GiB, ${info.os as string}, Node ${info.node as string}, nginx ${info.nginx as string}, etcd ${String(info.etcd).replace('etcd Version: ', '')}`;
-    writeFileSync(
-      join(outDir, 'chart.svg'),
-      chart(
-        rows,
-        raw,
-        `npm run bench${values.quick ? ' -- --quick' : ''} — ${results.date.slice(0, 16).replace('T', ' ')} UTC`,
-        machineLine,
-      ),
-    );
+    const machineLine =
+      `${info.cpu as string}, ${info.cores as number} cores, ${info.memoryGiB as number} GiB, ` +
+      `${info.os as string}, Node ${info.node as string}, nginx ${info.nginx as string}, ` +
+      `HAProxy ${info.haproxy as string}, Caddy ${info.caddy as string}, ` +
+      `etcd ${String(info.etcd).replace('etcd Version: ', '')}`;
+    const load = (info.loadAverageAtStart as number[]).join(', ');
+    const date = results.date.slice(0, 16).replace('T', ' ');
+    writeFileSync(join(outDir, 'chart.svg'), chart(rows, raw, `${results.command} — ${date} UTC`, machineLine));
     const failed = rows.filter((r) => r.pass === false);
+    const goals = renderGoals(rows);
     const md = [
-      `Measured ${results.date.slice(0, 10)} with \`${results.command}\` (${mode} mode, ${seconds.toFixed(0)} s) on ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}.`,
+      `Measured ${results.date.slice(0, 10)} with \`${results.command}\` (${mode} mode, ${seconds.toFixed(0)} s) ` +
+        `on ${machineLine}; load average at start ${load}.`,
       '',
       renderMarkdown(rows),
       '',
       failed.length ? `Targets missed: ${failed.map((r) => r.metric).join('; ')}.` : 'All targets met.',
       '',
+      ...(goals ? ['```', goals, '```', ''] : []),
     ].join('\n');
     writeFileSync(join(outDir, 'results.md'), md);
     process.stdout.write(`\n${renderTable(rows)}\n\n`);
-    process.stdout.write(
-      `machine: ${machineLine}; load average at start ${(info.loadAverageAtStart as number[]).join(', ')}\n`,
-    );
-    process.stdout.write(
-      `mode: ${mode}, ${seconds.toFixed(0)} s; results: ${join(outDir, 'results.json')}, ${join(outDir, 'results.md')}, ${join(outDir, 'chart.svg')}\n`,
-    );
+    if (goals) process.stdout.write(`${goals}\n\n`);
+    process.stdout.write(`machine: ${machineLine}; load average at start ${load}\n`);
+    const files = ['results.json', 'results.md', 'chart.svg'].map((f) => join(outDir, f)).join(', ');
+    process.stdout.write(`mode: ${mode}, ${seconds.toFixed(0)} s; results: ${files}\n`);
     const verdicts = rows.filter((r) => r.pass !== undefined);
+    const missed = failed.length ? ` (${failed.map((r) => r.metric).join('; ')})` : '';
+    process.stdout.write(`targets: ${verdicts.length - failed.length} PASS, ${failed.length} FAIL${missed}\n`);
     process.stdout.write(
-      `targets: ${verdicts.length - failed.length} PASS, ${failed.length} FAIL${failed.length ? ` (${failed.map((r) => r.metric).join('; ')})` : ''}\n`,
-    );
-    process.stdout.write(
-      'note: absolute numbers drift on a shared machine; compare the ratios of competitors run interleaved in the same run.\n',
+      'note: absolute numbers drift on a shared machine; compare the ratios of competitors run interleaved ' +
+        'in the same run.\n',
     );
   } finally {
     await cleanup();

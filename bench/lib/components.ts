@@ -1,7 +1,5 @@
-// Starting and driving the competitors: backend, nginx, plain http-proxy, our balancer, the sidekick,
-// wrk and the Node load generator. Everything listens on 127.0.0.1 only.
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+// Starting and driving the Node competitors: backend, plain http-proxy, reference proxies, our balancer,
+// the sidekick, wrk and the Node load generator (nginx, HAProxy, Caddy: peers.ts). Loopback only.
 import { join } from 'node:path';
 import type { LoadgenParams, LoadgenResult } from '../loadgen.js';
 import { get } from './http.js';
@@ -51,60 +49,6 @@ export async function startRefProxy(mode: 'node' | 'http-proxy-ka' | 'undici', t
     void proc.exited.then((c) => reject(new Error(`${name} exited ${c}: ${proc.tail()}`)));
   });
   return { name, url: `http://127.0.0.1:${port}`, proc };
-}
-
-/** nginx as a reverse proxy: upstream keep-alive, one worker per core, no access log, no temp files. */
-export async function startNginx(work: string, backendPort: number): Promise<Endpoint> {
-  const dir = join(work, 'nginx');
-  mkdirSync(join(dir, 'logs'), { recursive: true });
-  const port = await freePort();
-  const conf = `
-worker_processes ${availableParallelism()};
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    keepalive_requests 100000;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffers 16 8k;
-      proxy_max_temp_file_size 0;
-    }
-  }
-}
-`;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = start('nginx', 'nginx', [
-    '-p',
-    dir,
-    '-c',
-    join(dir, 'nginx.conf'),
-    '-e',
-    join(dir, 'logs', 'error.log'),
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'nginx',
-    async () => {
-      if (!proc.alive()) throw new Error(`nginx exited: ${proc.tail()}`);
-      return (await get(`${url}/`).catch(() => undefined))?.status === 200;
-    },
-    10_000,
-    50,
-  );
-  return { name: 'nginx', url, proc };
 }
 
 export interface BalancerOptions {

@@ -1,4 +1,4 @@
-// What every scenario gets: the mode's parameters, the shared etcd and backend, and where to report.
+// What every scenario gets: the mode's parameters, the shared etcd and node:http backend, and where to report.
 import type { Etcd } from './etcd.js';
 import type { Proc } from './procs.js';
 import type { Row } from './report.js';
@@ -8,6 +8,8 @@ export interface Params {
   readonly rounds: number;
   /** Seconds per wrk run. */
   readonly seconds: number;
+  /** Rounds for the second set of throughput rows, behind the node:http backend (at most `rounds`). */
+  readonly nodeRounds: number;
   /** Measured seconds per fixed-rate (1,000 req/s) run, after an unmeasured lead-in. */
   readonly rateSeconds: number;
   readonly rateWarmupMs: number;
@@ -26,6 +28,7 @@ export interface Params {
 export const QUICK: Params = {
   rounds: 2,
   seconds: 1,
+  nodeRounds: 1,
   rateSeconds: 1,
   rateWarmupMs: 300,
   putTrials: 20,
@@ -43,6 +46,7 @@ export const QUICK: Params = {
 export const FULL: Params = {
   rounds: 5,
   seconds: 5,
+  nodeRounds: 3,
   rateSeconds: 8,
   rateWarmupMs: 500,
   putTrials: 100,
@@ -67,6 +71,8 @@ export interface Context {
   /** The shared node:http backend (one port). */
   readonly backendPort: number;
   readonly backendProc: Proc;
+  /** Competitor names given to `--only` (bench/lib/competitors.ts); undefined: all of them. */
+  readonly competitors?: ReadonlySet<string>;
   readonly rows: Row[];
   /** Raw measurements per scenario, written to results.json. */
   readonly raw: Record<string, unknown>;

@@ -1,6 +1,8 @@
 // Every process the benchmark starts goes through here, so one cleanup stops them all, on success,
 // failure or Ctrl-C. Each pid is also appended, with its kernel start time, to `<work>/pids`, so the
 // shell wrapper can stop exactly these processes (never a name match) if the harness itself is killed.
+// Programs that fork workers (nginx, HAProxy, Caddy) start in their own process group, and stopping one
+// signals the whole group: an nginx worker whose master died would otherwise keep serving.
 import { spawn, fork, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,8 @@ export interface Proc {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly logFile: string;
+  /** Started as the leader of its own process group; signals go to the group. */
+  readonly group: boolean;
   /** Resolves with the exit code or signal name. */
   readonly exited: Promise<number | string>;
   alive(): boolean;
@@ -51,12 +55,25 @@ export function startTime(pid: number): string {
   }
 }
 
-function track(name: string, child: ChildProcess, logFile: string, fd: number | undefined): Proc {
+function track(name: string, child: ChildProcess, logFile: string, fd: number | undefined, group = false): Proc {
   if (child.pid === undefined) throw new Error(`${name}: could not start (${child.spawnfile})`);
   const pid = child.pid;
-  if (workDir) appendFileSync(join(workDir, 'pids'), `${pid} ${startTime(pid)} ${name}\n`);
+  if (workDir) appendFileSync(join(workDir, 'pids'), `${pid} ${startTime(pid)} ${name}${group ? ' group' : ''}\n`);
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      if (group) process.kill(-pid, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')),
+    child.once('exit', (code, sig) => {
+      // Right after the leader is reaped: members left behind (workers) still pin the group id, so
+      // this reaches only them; with none left it is ESRCH.
+      if (group) signal('SIGKILL');
+      resolve(code ?? sig ?? 'unknown');
+    }),
   );
   if (fd !== undefined) void exited.finally(() => closeSync(fd));
   const proc: Proc = {
@@ -64,11 +81,12 @@ function track(name: string, child: ChildProcess, logFile: string, fd: number | 
     child,
     pid,
     logFile,
+    group,
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,
-    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
-      if (proc.alive()) child.kill(signal);
-      const timer = setTimeout(() => proc.alive() && child.kill('SIGKILL'), timeoutMs);
+    async stop(sig = 'SIGTERM', timeoutMs = 10_000) {
+      if (proc.alive()) signal(sig);
+      const timer = setTimeout(() => proc.alive() && signal('SIGKILL'), timeoutMs);
       const result = await exited;
       clearTimeout(timer);
       live.delete(proc);
@@ -88,14 +106,20 @@ function track(name: string, child: ChildProcess, logFile: string, fd: number | 
   return proc;
 }
 
-/** Starts a program with stdout and stderr going to `<work>/<name>.log`. */
-export function start(name: string, cmd: string, args: readonly string[], env: Record<string, string> = {}): Proc {
+/** Starts a program with stdout and stderr going to `<work>/<name>.log`; `group`: in its own process group. */
+export function start(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  group = false,
+): Proc {
   refuseIfAborting(name);
   const logFile = join(workDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const stdio: StdioOptions = ['ignore', fd, fd];
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio });
-  return track(name, child, logFile, fd);
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio, detached: group });
+  return track(name, child, logFile, fd, group);
 }
 
 /** Forks a Node module with an IPC channel (load generators report through it). */

@@ -153,7 +153,8 @@ export function summarizeProfile(profile: CpuProfile, top = 25, skipMs = 0): Pro
 
 export function renderProfileText(s: ProfileSummary): string {
   const lines = [
-    `profile: ${s.durationMs.toFixed(0)} ms, busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms (percentages are of busy time)`,
+    `profile: ${s.durationMs.toFixed(0)} ms, busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms ` +
+      '(percentages are of busy time)',
     '',
     'top self time:',
   ];
@@ -223,12 +224,18 @@ export function renderFlameSvg(profile: CpuProfile, title: string, skipMs = 0): 
     const y = height - 10 - (r.depth + 1) * rowH;
     const text =
       r.w > 40
-        ? `<text x="${(r.x + 3).toFixed(1)}" y="${y + 12}" font-size="11">${esc(r.label.slice(0, Math.floor(r.w / 6.5)))}</text>`
+        ? `<text x="${(r.x + 3).toFixed(1)}" y="${y + 12}" font-size="11">` +
+          `${esc(r.label.slice(0, Math.floor(r.w / 6.5)))}</text>`
         : '';
-    return `<g><title>${esc(r.label)} (${r.pct.toFixed(1)} %)</title><rect x="${r.x.toFixed(1)}" y="${y}" width="${Math.max(0.5, r.w - 0.5).toFixed(1)}" height="${rowH - 1}" fill="${color(r.label)}"/>${text}</g>`;
+    const w = Math.max(0.5, r.w - 0.5).toFixed(1);
+    return (
+      `<g><title>${esc(r.label)} (${r.pct.toFixed(1)} %)</title>` +
+      `<rect x="${r.x.toFixed(1)}" y="${y}" width="${w}" height="${rowH - 1}" fill="${color(r.label)}"/>${text}</g>`
+    );
   });
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+      `viewBox="0 0 ${width} ${height}" font-family="monospace">`,
     '<rect width="100%" height="100%" fill="#fff"/>',
     `<text x="5" y="16" font-size="13" font-family="sans-serif">${esc(title)} (non-idle time; hover for names)</text>`,
     ...body,

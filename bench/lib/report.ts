@@ -12,6 +12,47 @@ export interface Row {
   /** true PASS, false FAIL, undefined: informational. */
   readonly pass?: boolean;
   readonly note?: string;
+  /** Whose target this is (e.g. "issue 12"): such rows are also listed in the summary and in results.json. */
+  readonly goal?: string;
+}
+
+/** Rows with a target of `goal`, as results.json lists them. */
+export function goalSummary(rows: readonly Row[]): Array<{
+  goal: string;
+  metric: string;
+  value: number | string;
+  unit: string;
+  target: string;
+  met: boolean;
+}> {
+  return rows
+    .filter((r) => r.goal !== undefined && r.pass !== undefined)
+    .map((r) => ({
+      goal: r.goal!,
+      metric: r.metric,
+      value: r.value,
+      unit: r.unit,
+      target: r.target ?? '',
+      met: r.pass!,
+    }));
+}
+
+/** One line per goal row: "met    balancer-w1/nginx small req/s  0.62× (target ≥ 0.6×)". */
+export function renderGoals(rows: readonly Row[]): string {
+  const goals = goalSummary(rows);
+  const out: string[] = [];
+  for (const goal of [...new Set(goals.map((g) => g.goal))]) {
+    const mine = goals.filter((g) => g.goal === goal);
+    out.push(
+      `targets of ${goal}: ${mine.filter((g) => g.met).length} met, ${mine.filter((g) => !g.met).length} missed`,
+    );
+    const width = Math.max(...mine.map((g) => g.metric.length));
+    for (const g of mine)
+      out.push(
+        `  ${g.met ? 'met   ' : 'MISSED'}  ${g.metric.padEnd(width)}  ${fmt(g.value, g.unit)} (target ${g.target})`,
+      );
+  }
+  return out.join('\n');
 }
 
 export function fmt(v: number | string, unit = ''): string {
@@ -57,7 +98,8 @@ export function renderMarkdown(rows: readonly Row[]): string {
   const out = ['| scenario | metric | value | target | result |', '|---|---|--:|---|---|'];
   for (const r of rows)
     out.push(
-      `| ${esc(r.scenario)} | ${esc(r.metric + (r.note ? ` (${r.note})` : ''))} | ${esc(fmt(r.value, r.unit))} | ${esc(r.target ?? '')} | ${verdict(r)} |`,
+      `| ${esc(r.scenario)} | ${esc(r.metric + (r.note ? ` (${r.note})` : ''))} | ` +
+        `${esc(fmt(r.value, r.unit))} | ${esc(r.target ?? '')} | ${verdict(r)} |`,
     );
   return out.join('\n');
 }
@@ -100,19 +142,22 @@ function panelSvg(p: Panel, y0: number, width: number): { svg: string; height: n
   p.series.forEach((s, i) => {
     const x = labelW + i * 150;
     parts.push(
-      `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 16}" y="${y}" font-size="12">${escXml(s)}</text>`,
+      `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
+        `<text x="${x + 16}" y="${y}" font-size="12">${escXml(s)}</text>`,
     );
   });
   y += 12;
   const top = y;
   for (const g of p.groups) {
     parts.push(
-      `<text x="${labelW - 8}" y="${y + (barH * g.values.length) / 2 + 4}" font-size="12" text-anchor="end">${escXml(g.label)}</text>`,
+      `<text x="${labelW - 8}" y="${y + (barH * g.values.length) / 2 + 4}" font-size="12" text-anchor="end">` +
+        `${escXml(g.label)}</text>`,
     );
     g.values.forEach((v, i) => {
       const w = Number.isFinite(v) ? (v / max) * plotW : 0;
       parts.push(
-        `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[i % COLORS.length]}"/>`,
+        `<rect x="${labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" ` +
+          `fill="${COLORS[i % COLORS.length]}"/>`,
       );
       parts.push(`<text x="${labelW + w + 4}" y="${y + barH - 4}" font-size="11">${escXml(fmt(v, p.unit))}</text>`);
       y += barH;
@@ -122,10 +167,12 @@ function panelSvg(p: Panel, y0: number, width: number): { svg: string; height: n
   if (p.marker) {
     const x = labelW + (p.marker.value / max) * plotW;
     parts.push(
-      `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" stroke="#d00" stroke-dasharray="4 3"/>`,
+      `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${y}" ` +
+        'stroke="#d00" stroke-dasharray="4 3"/>',
     );
     parts.push(
-      `<text x="${x.toFixed(1)}" y="${y + 12}" font-size="11" fill="#d00" text-anchor="middle">${escXml(p.marker.label)}</text>`,
+      `<text x="${x.toFixed(1)}" y="${y + 12}" font-size="11" fill="#d00" text-anchor="middle">` +
+        `${escXml(p.marker.label)}</text>`,
     );
     y += 14;
   }
@@ -143,7 +190,8 @@ export function renderSvg(title: string, subtitle: string, panels: readonly Pane
     y += height;
   }
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" viewBox="0 0 ${width} ${y + 10}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" ` +
+      `viewBox="0 0 ${width} ${y + 10}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="22" font-size="18" font-weight="bold">${escXml(title)}</text>`,
     `<text x="10" y="40" font-size="12" fill="#555">${escXml(subtitle)}</text>`,

@@ -220,7 +220,8 @@ function report(ctx: Context, raw: ConvergenceRaw): void {
       k === 'putToRouted'
         ? `; etcd put ack p50 ${raw.summaries.putAck!.p50.toFixed(1)} / p99 ${raw.summaries.putAck!.p99.toFixed(1)} ms`
         : k === 'stopToNoNew'
-          ? `; Docker's API → kill event p50 ${raw.summaries.stopToKillEvent!.p50.toFixed(1)} / p99 ${raw.summaries.stopToKillEvent!.p99.toFixed(1)} ms`
+          ? `; Docker's API → kill event p50 ${raw.summaries.stopToKillEvent!.p50.toFixed(1)} / ` +
+            `p99 ${raw.summaries.stopToKillEvent!.p99.toFixed(1)} ms`
           : '';
     ctx.rows.push({
       scenario: S,

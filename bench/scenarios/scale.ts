@@ -372,7 +372,9 @@ function report(ctx: Context, raw: ScaleRaw): void {
     metric: 'churn: put → routed during churn, p99',
     value: c.probeLags.p99,
     unit: 'ms',
-    note: `p50 ${c.probeLags.p50.toFixed(1)}, max ${c.probeLags.max.toFixed(1)} ms, n=${c.probeLags.n}; balancer CPU ${c.cpuPercent.toFixed(0)} %`,
+    note:
+      `p50 ${c.probeLags.p50.toFixed(1)}, max ${c.probeLags.max.toFixed(1)} ms, n=${c.probeLags.n}; ` +
+      `balancer CPU ${c.cpuPercent.toFixed(0)} %`,
   });
   ctx.rows.push({
     scenario: S,

@@ -100,7 +100,8 @@ export async function sidekickScale(ctx: Context): Promise<SidekickRaw> {
 
 function report(ctx: Context, raw: SidekickRaw): void {
   const S = '3 scale';
-  const n = `${raw.started} containers${raw.started < raw.requested ? ` of ${raw.requested} requested (machine limit)` : ''}`;
+  const limited = raw.started < raw.requested ? ` of ${raw.requested} requested (machine limit)` : '';
+  const n = `${raw.started} containers${limited}`;
   ctx.rows.push({
     scenario: S,
     metric: `sidekick: spawn → ${raw.started} entries published`,
@@ -125,6 +126,8 @@ function report(ctx: Context, raw: SidekickRaw): void {
     unit: '% of a core',
     target: '≈ 0 (< 1 %)',
     pass: raw.idleCpuPercent < 1,
-    note: `over ${raw.idleSeconds.toFixed(0)} s with ${raw.engineEvents} foreign engine events, RSS ${raw.rssMiB.toFixed(0)} MiB`,
+    note:
+      `over ${raw.idleSeconds.toFixed(0)} s with ${raw.engineEvents} foreign engine events, ` +
+      `RSS ${raw.rssMiB.toFixed(0)} MiB`,
   });
 }
