@@ -186,6 +186,7 @@ export class Balancer {
     if (gone.length > 0) {
       this.metrics.forgetServices(gone);
       this.traffic.forget(gone);
+      this.proxy.budgets.forget(gone);
     }
   }
 }

@@ -71,16 +71,19 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     }),
     invalidEntries: new Counter({
       name: 'balancer_invalid_entries_total',
+      aggregator: 'max', // every worker watches the same registry: summing would count it N times
       help: 'Registry values skipped as invalid (entries and routes)',
       registers: [registry],
     }),
     watchReconnects: new Counter({
       name: 'balancer_watch_reconnects_total',
+      aggregator: 'max', // every worker watches the same registry: summing would count it N times
       help: 'Watch losses recovered by a fresh snapshot',
       registers: [registry],
     }),
     drift: new Counter({
       name: 'balancer_registry_drift_total',
+      aggregator: 'max', // every worker watches the same registry: summing would count it N times
       help: 'Changes found by the periodic consistency check (should stay 0)',
       registers: [registry],
     }),
@@ -149,7 +152,7 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
       if (!d) durationChildren.set(service, (d = duration.labels(service)));
       d.observe(seconds);
     },
-    /** Drops the request series of services that left the table. */
+    /** Drops the per-service series of services that left the table. */
     forgetServices(gone: Iterable<string>): void {
       for (const service of gone) {
         for (const key of requestChildren.keys()) {
@@ -158,6 +161,7 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
           requests.remove(service, key.slice(service.length + 1));
         }
         if (durationChildren.delete(service)) duration.remove(service);
+        for (const perService of [m.retries, m.retryBudgetExhausted, m.ejections]) perService.remove(service);
       }
     },
   };

@@ -6,7 +6,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
 import type { ForwardedContext } from './forwarded.js';
 import type { Inflight } from './inflight.js';
-import type { RetryBudget } from './retry-budget.js';
+import type { RetryBudgets } from './retry-budget.js';
 import type { StickyCookies } from './sticky-cookie.js';
 import type { Upstream, UpstreamTarget } from './upstream-pool.js';
 
@@ -47,7 +47,7 @@ export interface ExchangeContext extends EdgeContext {
   readonly retries: number;
   readonly connectTimeoutMs: number;
   readonly inflight: Inflight;
-  readonly budget: RetryBudget;
+  readonly budgets: RetryBudgets;
   readonly log: Logger | undefined;
   /** Set once the proxy is closing: no new attempts. */
   readonly closed: boolean;

@@ -217,7 +217,7 @@ export class Exchange {
     if (kind === 'connect' || (kind === 'reset' && !reused)) this.core.backendFailed(backend, reason);
     const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done && !this.core.closed;
     if (retryable && this.attempts <= this.core.retries) {
-      if (this.core.budget.tryRetry()) {
+      if (this.core.budgets.for(this.match.service).tryRetry()) {
         this.core.events.onRetry?.(this.match.service, backend.id);
         // Re-read the table: the view may have changed (and vanished backends must not be dialled).
         const fresh = this.core.lookup(this.where.host, this.where.path);

@@ -24,7 +24,7 @@ import { type ForwardedContext, normalizePeer, type StripOptions } from './forwa
 import { Exchange } from './http-exchange.js';
 import { Inflight } from './inflight.js';
 import { sendText } from './responses.js';
-import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { RetryBudgets, type RetryBudgetOptions } from './retry-budget.js';
 import { STICKY_COOKIE, StickyCookies } from './sticky-cookie.js';
 import { type Upstream, UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
 import { WebSocketProxy } from './websocket-proxy.js';
@@ -61,7 +61,7 @@ export interface ProxyHandler {
   closeBackendSockets(id: string, drainMs: number): void;
   readonly inflight: Inflight;
   readonly ejector: Ejector;
-  readonly budget: RetryBudget;
+  readonly budgets: RetryBudgets;
   inflightTotal(): number;
   /** Resolves true when no HTTP request is in flight, false after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<boolean>;
@@ -88,7 +88,7 @@ class ProxyCore implements ExchangeContext {
   readonly connectTimeoutMs: number;
   readonly inflight: Inflight;
   readonly ejector: Ejector;
-  readonly budget: RetryBudget;
+  readonly budgets: RetryBudgets;
   readonly lookup: Lookup;
   readonly defaultLb: LbPolicy;
   readonly log: Logger | undefined;
@@ -109,7 +109,7 @@ class ProxyCore implements ExchangeContext {
     this.connectTimeoutMs = PROXY_DEFAULTS.connectTimeoutMs;
     this.inflight = new Inflight();
     this.ejector = new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
-    this.budget = new RetryBudget(opts.retryBudget);
+    this.budgets = new RetryBudgets(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
     this.sticky = new StickyCookies(opts.stickySecret);
     this.picker = opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get });
@@ -169,7 +169,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
   return {
     inflight: core.inflight,
     ejector: core.ejector,
-    budget: core.budget,
+    budgets: core.budgets,
     handleRequest(req, res) {
       const started = performance.now();
       const admitted = admit(req, core.lookup, core.forwarded(req.socket), REQUEST_STRIP, started);
@@ -178,7 +178,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
         core.events.onResponse?.('', undefined, admitted.status, (performance.now() - started) / 1000);
         return;
       }
-      core.budget.recordRequest();
+      core.budgets.for(admitted.match.service).recordRequest();
       new Exchange(core, req, res, admitted).start();
     },
     handleUpgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),

@@ -100,3 +100,27 @@ export class RetryBudget {
     return i;
   }
 }
+
+/**
+ * One budget per service, so a dead service spends only its own retries, never those of the
+ * healthy ones. A budget is created on a service's first request and dropped when it leaves.
+ */
+export class RetryBudgets {
+  private readonly byService = new Map<string, RetryBudget>();
+
+  constructor(private readonly opts: RetryBudgetOptions = {}) {}
+
+  for(service: string): RetryBudget {
+    let b = this.byService.get(service);
+    if (b === undefined) this.byService.set(service, (b = new RetryBudget(this.opts)));
+    return b;
+  }
+
+  forget(services: Iterable<string>): void {
+    for (const s of services) this.byService.delete(s);
+  }
+
+  size(): number {
+    return this.byService.size;
+  }
+}

@@ -83,7 +83,7 @@ async function deadBackend(name: string): Promise<Backend> {
 }
 
 /** Accepts TCP connections and resets them at once (never a response byte); counts attempts. */
-async function resettingBackend(name: string): Promise<{ backend: Backend; attempts: () => number }> {
+async function resettingBackend(name: string): Promise<{ backend: Backend; port: number; attempts: () => number }> {
   let attempts = 0;
   const s = createNetServer((sock) => {
     attempts++;
@@ -91,7 +91,7 @@ async function resettingBackend(name: string): Promise<{ backend: Backend; attem
   });
   const port = await listen(s);
   cleanups.push(() => new Promise<void>((r) => s.close(() => r())));
-  return { backend: backendFor(name, port), attempts: () => attempts };
+  return { backend: backendFor(name, port), port, attempts: () => attempts };
 }
 
 interface Route {
@@ -438,6 +438,33 @@ describe('failures', () => {
     expect(attempts).toBe(N + rec.retries); // one attempt per request plus only budgeted retries
     expect(attempts).toBeLessThanOrEqual(N * 1.2);
     expect(rec.exhausted).toBeGreaterThan(0);
+  });
+
+  it('keeps one budget per service: a dead service spends only its own retries', async () => {
+    const dead = await Promise.all(['a', 'b', 'c'].map((n) => resettingBackend(n)));
+    const flaky = await resettingBackend('flaky');
+    const live = await startBackend('live');
+    const api = { service: 'api', backends: [backendFor('flaky', flaky.port, 'api'), live.backend] };
+    const { port, rec } = await startProxy(
+      web(
+        dead.map((d) => d.backend),
+        { 'api.test': api },
+      ),
+      {
+        retries: 2,
+        // One retry per 10 s window and service, whatever the traffic: the first dead request spends web's.
+        retryBudget: { ratio: 0, minRetriesPerSecond: 0.1 },
+        ejectCooldownMs: 60_000,
+      },
+    );
+    for (let i = 0; i < 5; i++) expect((await request(port)).status).toBe(502);
+    expect(rec.exhausted).toBeGreaterThan(0);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3 && flaky.attempts() === 0; i++) {
+      statuses.push((await request(port, { host: 'api.test' })).status);
+    }
+    expect(flaky.attempts()).toBe(1); // one api request needed a retry...
+    expect(statuses.every((st) => st === 200)).toBe(true); // ...and got it from api's own budget, not web's
   });
 
   it('answers 504 when a backend hangs, and destroys the hanging upstream request', async () => {

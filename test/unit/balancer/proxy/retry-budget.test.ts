@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RetryBudget } from '../../../../balancer/proxy/retry-budget.js';
+import { RetryBudget, RetryBudgets } from '../../../../balancer/proxy/retry-budget.js';
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
@@ -100,5 +100,21 @@ describe('RetryBudget', () => {
     [{ buckets: 2.5 }, 'buckets'],
   ])('rejects %j', (opts, word) => {
     expect(() => new RetryBudget(opts)).toThrow(word);
+  });
+});
+
+describe('RetryBudgets', () => {
+  it('keeps a separate budget per service and forgets the services that left', () => {
+    let now = 0;
+    const budgets = new RetryBudgets({ ratio: 0, minRetriesPerSecond: 0.1, now: () => now });
+    expect(budgets.for('web').tryRetry()).toBe(true);
+    expect(budgets.for('web').tryRetry()).toBe(false); // web's single retry per window is spent
+    expect(budgets.for('api').tryRetry()).toBe(true); // api still has its own
+    expect(budgets.for('web')).toBe(budgets.for('web'));
+    expect(budgets.size()).toBe(2);
+    budgets.forget(['web']);
+    expect(budgets.size()).toBe(1);
+    now += 1; // a fresh budget for a service that comes back
+    expect(budgets.for('web').tryRetry()).toBe(true);
   });
 });
