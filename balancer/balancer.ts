@@ -12,6 +12,7 @@ import { type AdminSource, createAdminServer } from './admin/admin.js';
 import { proxyEventsFor, watchEventsFor } from './admin/event-adapters.js';
 import { createBalancerMetrics, type BalancerMetrics } from './admin/metrics.js';
 import { TrafficStats } from './admin/stats.js';
+import type { WorkerProxyState } from './admin/worker-state.js';
 import type { BalancerConfig } from './config.js';
 import { createPicker } from './proxy/pickers.js';
 import { createProxyListener } from './proxy/listener.js';
@@ -115,6 +116,15 @@ export class Balancer {
         body: await this.metrics.registry.metrics(),
       }),
       stats: () => this.traffic.snapshot(),
+    };
+  }
+
+  /** This process's ejections and in-flight counts, for a worker's report to the primary. */
+  workerState(): WorkerProxyState {
+    return {
+      ejected: this.proxy.ejector.ejected(),
+      inflight: this.proxy.inflight.entries(),
+      served: this.traffic.total(),
     };
   }
 

@@ -10,6 +10,7 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger, logFormat, type Logger } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { packageVersion } from '../common/version.js';
+import { WORKER_STATE_INTERVAL_MS } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 import { runPrimary } from './primary.js';
@@ -48,6 +49,10 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     AggregatorRegistry.setRegistries([balancer.metrics.registry]);
     process.send?.({ type: 'listening', proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}` });
     void balancer.store.whenReady.then(() => process.send?.({ type: 'ready' }));
+    setInterval(
+      () => process.send?.({ type: 'state', state: balancer.workerState() }),
+      WORKER_STATE_INTERVAL_MS,
+    ).unref();
   }
   // A worker's line has its own message: "balancer listening" is said once, with both addresses.
   log.info(

@@ -8,6 +8,7 @@ import { Backoff } from '../common/backoff.js';
 import { createEtcdClient } from '../common/etcd-client.js';
 import type { Logger } from '../common/logger.js';
 import { createAdminServer } from './admin/admin.js';
+import { isWorkerStateMessage, WorkerStates } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import type { BalancerConfig } from './config.js';
 
@@ -49,10 +50,12 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   const aggregator = new AggregatorRegistry();
   const backoff = new Backoff(REFORK_BACKOFF);
   const forkedAt = new Map<number, number>();
+  const states = new WorkerStates();
   const fork = (): Worker => {
     const w = cluster.fork();
     forkedAt.set(w.id, Date.now());
     w.on('message', (msg: WorkerMessage) => {
+      if (isWorkerStateMessage(msg)) return states.update(w.id, msg.state);
       if (msg?.type === 'ready') ready.add(w.id);
       if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
     });
@@ -60,6 +63,7 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   };
   cluster.on('exit', (w, code, signal) => {
     ready.delete(w.id);
+    states.drop(w.id);
     const uptimeMs = Date.now() - (forkedAt.get(w.id) ?? 0);
     forkedAt.delete(w.id);
     if (stopping) return;
@@ -73,12 +77,21 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   const admin = createAdminServer(
     {
       ...own,
+      // The table is the primary's own (same registry); ejections and in-flight are the workers'.
+      isEjected: (id) => states.isEjected(id),
+      inflight: (id) => states.inflight(id),
       readiness: () => {
         const r = own.readiness();
         const allReady = ready.size === config.workers && !stopping;
         return {
           ready: r.ready && allReady,
-          detail: { ...r.detail, workers: config.workers, workersReady: ready.size },
+          detail: {
+            ...r.detail,
+            inflight: states.inflightTotal(),
+            workers: config.workers,
+            workersReady: ready.size,
+            workersServed: states.served(),
+          },
         };
       },
       metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),

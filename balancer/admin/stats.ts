@@ -21,6 +21,7 @@ export interface TrafficSnapshot {
 
 export class TrafficStats {
   private readonly counts = new Map<string, ServiceTraffic>();
+  private served = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -28,7 +29,13 @@ export class TrafficStats {
     let c = this.counts.get(service);
     if (!c) this.counts.set(service, (c = { requests: 0, errors: 0 }));
     c.requests++;
+    this.served++;
     if (status >= 500) c.errors++;
+  }
+
+  /** Every response since start, across services (forgotten services included). */
+  total(): number {
+    return this.served;
   }
 
   /** Services that left the table: their counts restart at 0 if they come back (the page treats a drop as a reset). */

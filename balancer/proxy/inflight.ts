@@ -21,6 +21,11 @@ export class Inflight {
     return this.sum;
   }
 
+  /** Non-zero counts by backend id (for the workers' reports to the primary). */
+  entries(): Array<[string, number]> {
+    return [...this.counts];
+  }
+
   inc(id: string): void {
     this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
     this.sum++;

@@ -193,12 +193,50 @@ describe('balancer process', () => {
     expect(result.failures).toEqual([]);
     const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).toMatch(/^balancer_requests_total\{service="web",code="200"\} 400$/m);
+    // Each worker served part of it (node:cluster hands connections round-robin).
+    type Served = { workersServed: Array<{ worker: number; served: number }> };
+    const served = await waitFor(
+      'both workers report',
+      async () => {
+        const r = (await (await fetch(`${admin}/readyz`)).json()) as Served;
+        const total = r.workersServed.reduce((n, w) => n + w.served, 0);
+        return r.workersServed.length === 2 && total === 400 ? r.workersServed : undefined;
+      },
+      3000,
+      100,
+    );
+    for (const w of served) expect(w.served).toBeGreaterThan(0);
     const table = (await (await fetch(`${admin}/api/table`)).json()) as { services: unknown[] };
     expect(table.services).toHaveLength(1);
   });
 });
 
 describe('balancer workers', () => {
+  it("the primary's /api/table shows the workers' ejections and in-flight requests", async () => {
+    const slow = await backend('slow', 1500);
+    await register('web', 'slow', slow.port);
+    await register('web', 'dead', 1); // nothing listens on port 1: connection refused, ejected
+    const { proxy, admin } = await startBalancer(['--default-service', 'web', '--workers', '2']);
+    type Table = { services: Array<{ backends: Array<{ instance: string; state: string; inflight: number }> }> };
+    const backends = async (): Promise<Table['services'][0]['backends']> =>
+      ((await (await fetch(`${admin}/api/table`)).json()) as Table).services[0]?.backends ?? [];
+    const inflight = Array.from({ length: 6 }, () => get(`${proxy}/`));
+    const seen = await waitFor(
+      'ejection and in-flight reported',
+      async () => {
+        const b = await backends();
+        const dead = b.find((x) => x.instance === 'dead');
+        const s = b.find((x) => x.instance === 'slow');
+        return dead?.state === 'ejected' && (s?.inflight ?? 0) > 0 ? b : undefined;
+      },
+      3000,
+      100,
+    );
+    expect(seen.find((x) => x.instance === 'slow')?.inflight).toBeLessThanOrEqual(6);
+    expect((await Promise.all(inflight)).map((r) => r.status)).toEqual(Array(6).fill(200));
+    await waitFor('in-flight back to 0', async () => (await backends()).every((x) => x.inflight === 0), 3000, 100);
+  });
+
   it('re-forks a crashing worker with a growing delay, and traffic goes on through the other', async () => {
     const a = await backend('a');
     await register('web', 'a', a.port);
