@@ -2,12 +2,12 @@
 // nginx's smooth weighted round-robin: deterministic, interleaved, exact over each cycle
 // ({web: 90, canary: 10} sends exactly 10 of every 100 new requests to canary, spread out).
 //
-// Sticky (`"sticky": true`): the client's sticky cookie (STICKY_COOKIE in ../forwarded.ts) holds
-// the backend id `<service>/<instance>`, so it already names the service; `serviceOfBackendId`
-// reads it, and a client stays on that service while it has weight > 0 (even if its backend is gone,
-// when the picker gives it another backend of the same service). The split sees only the decoded
-// value, never the cookie, so the signed cookie of issue 14 can wrap encoding and decoding without
-// touching this file: whatever it signs must still decode to `<service>/<instance>`.
+// Sticky (`"sticky": true`): no second cookie. The sticky cookie (../sticky-cookie.ts, `lb_sticky`)
+// holds an opaque signed token of the backend id `<service>/<instance>`; `StickyCookies.preferred`
+// maps it back to that id, `serviceOfBackendId` takes the service from it, and `pick(service)` keeps
+// the client there while the service has weight > 0. The split only ever sees a service name, so
+// however the cookie is encoded or signed, this file does not change. Limit: once the pinned backend
+// is gone its token maps to nothing, and the client gets a fresh pick (possibly another service).
 import type { WeightedService } from '../../../common/route-policy.js';
 
 /** The service part of a backend id (`web-canary/node1:c:80` → `web-canary`). */
