@@ -1,7 +1,9 @@
 // The route contract shared by whoever writes routes (operators, tools) and the balancer (reader).
 // Key:   <routesPrefix>/<name>        e.g. /routes/api-v1   (name: free text, see parseRouteKey)
 // Value: {"host": "api.example.com", "pathPrefix": "/v1", "service": "api", "lb": "least-request", "sticky": true}
+//        plus the optional policy fields of route-policy.ts (stripPrefix, redirect, rateLimit, services, …).
 // Flag:  --route '<host><path>=<service>'  e.g. api.example.com/v1=api, *.example.com=web, /static=assets, =web
+//        or --route '<the same JSON object as a route value>'
 import { isIP } from 'node:net';
 import {
   type Decoded,
@@ -11,6 +13,11 @@ import {
   normalizePrefix,
   parseJsonValue,
 } from './registry.js';
+import { INVISIBLE, MAX_PATH_PREFIX_LENGTH, validatePathPrefix } from './route-path.js';
+import { policyJson, type RoutePolicy, validatePolicy, validateServices } from './route-policy.js';
+
+export { MAX_PATH_PREFIX_LENGTH, validatePathPrefix };
+export type { RoutePolicy };
 
 export type LbPolicy = 'round-robin' | 'least-request';
 
@@ -26,18 +33,23 @@ export interface RouteRule {
   readonly sticky: boolean;
   /** Where the rule came from: `flag` or the etcd key, for /api/table and logs. */
   readonly source: string;
+  /**
+   * The route's policies (path rewrite, headers, redirect, limits, address lists, weighted split);
+   * undefined when the value sets none, so the proxy's per-request cost for a plain route is this
+   * one check. With `policy.services` (a split), `service` is the first service with weight > 0; a
+   * redirect-only route has `service` `''` (it needs no backend). Optional in the type only so that
+   * hand-built rules (tests, tools) need not spell it; validateRoute always sets the key.
+   */
+  readonly policy?: RoutePolicy | undefined;
 }
 
 export const DEFAULT_ROUTES_PREFIX = '/routes';
 export const MAX_ROUTE_NAME_LENGTH = 512;
-export const MAX_PATH_PREFIX_LENGTH = 1024;
 export const LB_POLICIES: readonly LbPolicy[] = Object.freeze(['round-robin', 'least-request']);
 
-// Whitespace (including Unicode spaces) and C0/C1 control characters (\p{Cc}: U+0000-U+001F,
-// U+007F-U+009F): invisible in logs and ambiguous on the wire, so neither key names nor path
-// prefixes may contain them.
-const INVISIBLE = /[\s\p{Cc}]/u;
-const FLAG_SYNTAX = '<host><path>=<service> such as api.example.com/v1=api, *.example.com=web, /static=assets or =web';
+const FLAG_SYNTAX =
+  '<host><path>=<service> such as api.example.com/v1=api, *.example.com=web, /static=assets or =web, ' +
+  'or a JSON route object';
 
 /** `<prefix>/` with the root prefix `/` giving `/`, not `//`. */
 function routesBase(prefix: string): string {
@@ -98,47 +110,60 @@ function stripOneDot(s: string): string {
   return s.endsWith('.') ? s.slice(0, -1) : s;
 }
 
-/**
- * A prefix is compared with the raw request path, byte for byte and case-sensitively (no decoding,
- * no dot-segment removal). `?` and `#` are refused: they start the query or fragment, so a prefix
- * containing them could never line up with a path segment.
- */
-export function validatePathPrefix(raw: unknown): Decoded<string> {
-  if (typeof raw !== 'string' || !raw.startsWith('/'))
-    return { ok: false, error: 'pathPrefix must be a string starting with /' };
-  if (raw.length > MAX_PATH_PREFIX_LENGTH)
-    return { ok: false, error: `pathPrefix longer than ${MAX_PATH_PREFIX_LENGTH} characters` };
-  if (INVISIBLE.test(raw)) return { ok: false, error: 'pathPrefix must not contain whitespace or control characters' };
-  if (raw.includes('?') || raw.includes('#')) return { ok: false, error: 'pathPrefix must not contain ? or #' };
-  return { ok: true, value: raw };
-}
-
 export function isLbPolicy(v: unknown): v is LbPolicy {
   return (LB_POLICIES as readonly unknown[]).includes(v);
 }
 
-/** The one validator for route values and flags; unknown fields are ignored. */
+const SERVICE_ERROR =
+  'service must be a service name (letters, digits, ".", "_", "-"; starting with a letter or digit)';
+/** A bad value can carry dozens of problems; the log line names the first few. */
+const MAX_REPORTED_ERRORS = 8;
+
+function report(errors: readonly string[]): { ok: false; error: string } {
+  const more = errors.length - MAX_REPORTED_ERRORS;
+  const shown = more > 0 ? [...errors.slice(0, MAX_REPORTED_ERRORS), `and ${more} more`] : errors;
+  return { ok: false, error: shown.join('; ') };
+}
+
+/**
+ * The one validator for route values and flags; unknown fields are ignored. Strict: every problem
+ * is reported, and a value with any invalid known field is refused whole (never half-applied).
+ * Exactly one of `service` and `services`, except that a `redirect` route may name neither.
+ */
 export function validateRoute(input: unknown, source: string): Decoded<RouteRule> {
   if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
-  const { host, pathPrefix = '/', service, lb, sticky = false } = input;
-  if (typeof service !== 'string' || !isValidServiceName(service)) {
-    return {
-      ok: false,
-      error: 'service must be a service name (letters, digits, ".", "_", "-"; starting with a letter or digit)',
-    };
-  }
+  const { host, pathPrefix = '/', service, services, lb, sticky = false } = input;
+  const errors: string[] = [];
   let normalizedHost: string | undefined;
   if (host !== undefined) {
-    if (typeof host !== 'string') return { ok: false, error: 'host must be a string (omit it to match any host)' };
-    const h = normalizeRouteHost(host);
-    if (!h.ok) return h;
-    normalizedHost = h.value;
+    if (typeof host !== 'string') errors.push('host must be a string (omit it to match any host)');
+    else {
+      const h = normalizeRouteHost(host);
+      if (h.ok) normalizedHost = h.value;
+      else errors.push(h.error);
+    }
   }
   const path = validatePathPrefix(pathPrefix);
-  if (!path.ok) return path;
-  if (lb !== undefined && !isLbPolicy(lb)) return { ok: false, error: `lb must be one of ${LB_POLICIES.join(', ')}` };
-  if (typeof sticky !== 'boolean') return { ok: false, error: 'sticky must be a boolean' };
-  const rule: RouteRule = { host: normalizedHost, pathPrefix: path.value, service, lb, sticky, source };
+  if (!path.ok) errors.push(path.error);
+  if (service !== undefined && (typeof service !== 'string' || !isValidServiceName(service)))
+    errors.push(SERVICE_ERROR);
+  const split = services === undefined ? undefined : validateServices(services, errors);
+  if (service !== undefined && services !== undefined) errors.push('give service or services, not both');
+  if (service === undefined && services === undefined && input.redirect === undefined) errors.push(SERVICE_ERROR);
+  if (lb !== undefined && !isLbPolicy(lb)) errors.push(`lb must be one of ${LB_POLICIES.join(', ')}`);
+  if (typeof sticky !== 'boolean') errors.push('sticky must be a boolean');
+  const policy = validatePolicy(input, path.ok ? path.value : undefined, split, errors);
+  if (errors.length > 0) return report(errors);
+  const primary = typeof service === 'string' ? service : (split?.find((s) => s.weight > 0)?.name ?? '');
+  const rule: RouteRule = {
+    host: normalizedHost,
+    pathPrefix: path.ok ? path.value : '/',
+    service: primary,
+    lb: lb as LbPolicy | undefined,
+    sticky: sticky as boolean,
+    source,
+    policy,
+  };
   return { ok: true, value: Object.freeze(rule) };
 }
 
@@ -150,18 +175,36 @@ export function decodeRoute(key: string, raw: string | Buffer): Decoded<RouteRul
 
 /** Canonical encoding (fixed field order, defaults omitted), for tools that write routes. */
 export function encodeRoute(rule: Omit<RouteRule, 'source'>): string {
+  return JSON.stringify(routeJson(rule));
+}
+
+/** The route as a plain JSON object, canonical; also what /api/table can show for a rule's policies. */
+export function routeJson(rule: Omit<RouteRule, 'source'>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (rule.host !== undefined) out.host = rule.host;
   if (rule.pathPrefix !== '/') out.pathPrefix = rule.pathPrefix;
-  out.service = rule.service;
+  const split = rule.policy?.services;
+  if (split !== undefined) out.services = split.map(({ name, weight }) => ({ name, weight }));
+  else if (rule.service !== '') out.service = rule.service;
   if (rule.lb !== undefined) out.lb = rule.lb;
   if (rule.sticky) out.sticky = true;
-  return JSON.stringify(out);
+  if (rule.policy !== undefined) policyJson(rule.policy, rule.pathPrefix, out);
+  return out;
 }
 
-/** Option parser for `--route '<host><path>=<service>'`; throws an Error saying what was expected. */
+/**
+ * Option parser for `--route`: `<host><path>=<service>`, or a JSON object with the fields of a route
+ * value (`{"host": …, "pathPrefix": …, "service": …, "stripPrefix": true, …}`). Throws an Error saying
+ * what was expected.
+ */
 export function parseRouteFlag(raw: string): RouteRule {
   const text = raw.trim();
+  if (text.startsWith('{')) {
+    const parsed = parseJsonValue(text);
+    const decoded = parsed.ok ? validateRoute(parsed.value, 'flag') : parsed;
+    if (!decoded.ok) throw new Error(`${decoded.error} in --route ${JSON.stringify(text.slice(0, 200))}`);
+    return decoded.value;
+  }
   // Service names cannot contain '=', so the last one separates; a path may contain '='.
   const eq = text.lastIndexOf('=');
   if (eq === -1) throw new Error(`expected ${FLAG_SYNTAX}, got ${JSON.stringify(raw)}`);

@@ -2,7 +2,7 @@
 // snapshot. No I/O: the etcd edge (registry-watch.ts) reads and watches, this decides what it means.
 import { isIP } from 'node:net';
 import { decodeEntry, encodeEntry, normalizePrefix, parseEntryKey } from '../../common/registry.js';
-import { decodeRoute, parseRouteKey, routeKey } from '../../common/route-spec.js';
+import { decodeRoute, encodeRoute, parseRouteKey, routeKey } from '../../common/route-spec.js';
 import { backendFromEntry } from '../table/route-table.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable } from '../types.js';
 
@@ -141,7 +141,10 @@ function sameRule(a: RouteRule, b: RouteRule): boolean {
       a.service === b.service &&
       a.lb === b.lb &&
       a.sticky === b.sticky &&
-      a.source === b.source)
+      a.source === b.source &&
+      // encodeRoute is canonical, so equal text is equal policies; plain rules skip the encoding.
+      (a.policy === b.policy ||
+        (a.policy !== undefined && b.policy !== undefined && encodeRoute(a) === encodeRoute(b))))
   );
 }
 

@@ -48,6 +48,7 @@ describe('decodeRoute: accepted values', () => {
       'host',
       'lb',
       'pathPrefix',
+      'policy',
       'service',
       'source',
       'sticky',
