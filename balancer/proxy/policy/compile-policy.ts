@@ -1,6 +1,5 @@
-// A route's policies compiled once into the functions the proxy calls per request. Compiled per
-// rule object and cached beside it (WeakMap): a rule lives on across table rebuilds while its etcd
-// key is unchanged, so rate-limit buckets and split cycles survive entry churn, and go with the rule.
+// A route's policies compiled once into the functions the proxy calls per request, and the per-proxy
+// cache that keeps them for each rule's life.
 import type { RedirectCode } from '../../../common/route-policy.js';
 import type { RouteRule } from '../../types.js';
 import { compileAddressFilter, type AddressFilter } from './address-filter.js';
@@ -99,23 +98,29 @@ export function compilePolicy(rule: RouteRule, opts: RateLimiterOptions = {}): C
   });
 }
 
-const compiled = new WeakMap<RouteRule, CompiledPolicy>();
-
 /**
- * The compiled policy of `rule`, built on first use and then cached for the rule's life. Call
- * `compileRoutes(table.routes)` when a table is published so no request pays the first build.
+ * The compiled policies of the rules a proxy serves, built on first use and kept for each rule's
+ * life (a WeakMap keyed by the rule object): a rule lives on across table rebuilds while its etcd key
+ * is unchanged, so rate-limit buckets and split cycles survive entry churn, and go with the rule.
+ * One cache per proxy: its state belongs to that proxy, never to the module.
  */
-export function policyFor(rule: RouteRule | undefined): CompiledPolicy | undefined {
-  if (rule?.policy === undefined) return undefined;
-  let c = compiled.get(rule);
-  if (c === undefined) {
-    c = compilePolicy(rule)!;
-    compiled.set(rule, c);
-  }
-  return c;
-}
+export class PolicyCache {
+  private readonly compiled = new WeakMap<RouteRule, CompiledPolicy>();
 
-/** Compiles the policies of a table's rules ahead of traffic; rules already compiled are kept. */
-export function compileRoutes(routes: readonly RouteRule[]): void {
-  for (const rule of routes) policyFor(rule);
+  constructor(private readonly opts: RateLimiterOptions = {}) {}
+
+  for(rule: RouteRule | undefined): CompiledPolicy | undefined {
+    if (rule?.policy === undefined) return undefined;
+    let c = this.compiled.get(rule);
+    if (c === undefined) {
+      c = compilePolicy(rule, this.opts)!;
+      this.compiled.set(rule, c);
+    }
+    return c;
+  }
+
+  /** Compiles a published table's rules ahead of traffic; rules already compiled are kept. */
+  warm(routes: readonly RouteRule[]): void {
+    for (const rule of routes) this.for(rule);
+  }
 }

@@ -2,7 +2,7 @@
 // with one bad field is skipped whole (logged once, counted) and its traffic falls through to the
 // next rule; a valid one lands in the table with its compiled policy.
 import { describe, expect, it, vi } from 'vitest';
-import { policyFor } from '../../../../balancer/proxy/policy/compile-policy.js';
+import { PolicyCache } from '../../../../balancer/proxy/policy/compile-policy.js';
 import { InvalidValues } from '../../../../balancer/registry/invalid-values.js';
 import { decodePut, decodeSnapshot, diffSnapshot, type RawKv } from '../../../../balancer/registry/registry-decoder.js';
 import { applyEvents, buildTable } from '../../../../balancer/table/route-table.js';
@@ -10,6 +10,8 @@ import { matchRoute } from '../../../../balancer/table/route-index.js';
 import type { RegistryEvent } from '../../../../balancer/types.js';
 import { ErrorCode } from '../../../../common/errors.js';
 import { silentLogger } from '../../../../common/logger.js';
+
+const policies = new PolicyCache();
 
 const opts = { prefix: '/services', routesPrefix: '/routes' };
 const general = { host: 'a.test', service: 'web' };
@@ -56,7 +58,7 @@ describe('a route value with one invalid policy field', () => {
     if (!generalPut.ok) throw new Error(generalPut.rejection.reason);
     let table = buildTable([generalPut.event, change(specific)!], 1, []);
     expect(served(table, '/api/x')).toBe('api');
-    expect(policyFor(matchRoute(table, 'a.test', '/api/x')?.rule)?.rewritePath?.('/api/x')).toBe('/x');
+    expect(policies.for(matchRoute(table, 'a.test', '/api/x')?.rule)?.rewritePath?.('/api/x')).toBe('/x');
 
     const bad = { ...specific, maxBodyBytes: -5 };
     const removal = change(bad);
@@ -95,7 +97,7 @@ describe('a valid route with policies', () => {
     const match = matchRoute(table, 'a.test', '/api/users');
     expect(match?.rule?.source).toBe('/routes/canary');
     expect(match?.service).toBe('api');
-    const policy = policyFor(match?.rule);
+    const policy = policies.for(match?.rule);
     expect(policy?.split?.names).toEqual(['api', 'api-canary']);
     expect(Array.from({ length: 4 }, () => policy?.split?.pick())).toEqual(['api', 'api', 'api-canary', 'api']);
     const headers: Record<string, string> = {};

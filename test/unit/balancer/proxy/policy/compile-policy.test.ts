@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, compileRoutes, policyFor } from '../../../../../balancer/proxy/policy/compile-policy.js';
+import { compilePolicy, PolicyCache } from '../../../../../balancer/proxy/policy/compile-policy.js';
 import { decodePut } from '../../../../../balancer/registry/registry-decoder.js';
 import { applyEvents, buildTable } from '../../../../../balancer/table/route-table.js';
 import { matchRoute } from '../../../../../balancer/table/route-index.js';
 import type { RegistryEvent, RouteRule } from '../../../../../balancer/types.js';
 import { decodeRoute, parseRouteFlag } from '../../../../../common/route-spec.js';
+
+const policies = new PolicyCache();
 
 function rule(fields: object): RouteRule {
   const d = decodeRoute('/routes/c', JSON.stringify({ service: 'web', ...fields }));
@@ -21,8 +23,8 @@ function compiled(fields: object, now = () => 0) {
 describe('compilePolicy', () => {
   it('is undefined for a rule without policies (the plain route pays one property check)', () => {
     expect(compilePolicy(rule({ host: 'a.test', sticky: true }))).toBeUndefined();
-    expect(policyFor(rule({}))).toBeUndefined();
-    expect(policyFor(undefined)).toBeUndefined();
+    expect(policies.for(rule({}))).toBeUndefined();
+    expect(policies.for(undefined)).toBeUndefined();
   });
 
   it('returns a frozen object with every key, unused ones undefined', () => {
@@ -127,12 +129,12 @@ describe('policyFor and the table', () => {
       rateLimit: { average: 1, burst: 1, period: '1h' },
     });
     let table = buildTable([route], 1, []);
-    compileRoutes(table.routes);
-    const first = policyFor(matchRoute(table, 'l.test', '/')?.rule);
+    policies.warm(table.routes);
+    const first = policies.for(matchRoute(table, 'l.test', '/')?.rule);
     expect(first?.admit('9.9.9.9', '/', undefined)).toBeUndefined();
     for (let i = 0; i < 5; i++)
       table = applyEvents(table, [put(`/services/web/i${i}`, { host: '10.0.0.1', port: 8000 + i })], 2 + i, []);
-    const again = policyFor(matchRoute(table, 'l.test', '/')?.rule);
+    const again = policies.for(matchRoute(table, 'l.test', '/')?.rule);
     expect(again).toBe(first);
     expect(again?.admit('9.9.9.9', '/', undefined)).toMatchObject({ status: 429 });
   });
@@ -141,13 +143,13 @@ describe('policyFor and the table', () => {
     const v = { host: 'l.test', service: 'web', retries: 1 };
     const t1 = buildTable([put('/routes/r', v)], 1, []);
     const t2 = applyEvents(t1, [put('/routes/r', { ...v, retries: 2 })], 2, []);
-    expect(policyFor(matchRoute(t2, 'l.test', '/')?.rule)?.retries).toBe(2);
-    expect(policyFor(matchRoute(t1, 'l.test', '/')?.rule)?.retries).toBe(1);
+    expect(policies.for(matchRoute(t2, 'l.test', '/')?.rule)?.retries).toBe(2);
+    expect(policies.for(matchRoute(t1, 'l.test', '/')?.rule)?.retries).toBe(1);
   });
 
   it('flag routes compile too', () => {
     const flag = parseRouteFlag('{"host":"f.test","service":"web","addPrefix":"/v1"}');
-    expect(policyFor(flag)?.rewritePath?.('/x')).toBe('/v1/x');
-    expect(policyFor(flag)).toBe(policyFor(flag));
+    expect(policies.for(flag)?.rewritePath?.('/x')).toBe('/v1/x');
+    expect(policies.for(flag)).toBe(policies.for(flag));
   });
 });
