@@ -70,6 +70,7 @@ export class Balancer {
     });
     this.proxy = createProxy({
       lookup: (host, path) => matchRoute(store.current, host, path),
+      view: (service) => store.current.services.get(service),
       picker: createPicker,
       defaultLb: config.lb,
       retries: config.retries,
@@ -188,6 +189,7 @@ export class Balancer {
 
   /** Backends that left: close their pooled sockets and drain their WebSockets; forget gone services' series. */
   private onTableSwap(prev: RouteTable, next: RouteTable): void {
+    if (prev.routes !== next.routes) this.proxy.warmPolicies(next.routes);
     for (const id of vanishedBackends(prev, next)) {
       this.proxy.releaseBackend(id);
       this.proxy.closeBackendSockets(id, this.deps.config.drain);

@@ -1,25 +1,33 @@
 // Request admission, shared by the HTTP and WebSocket edges: request id, request-target check, route
-// lookup, then the headers the backend will see (absolute-form host, hop-by-hop stripped, forwarded
-// headers). Each edge answers a refusal in its own way (a ServerResponse, or bytes on a raw socket).
+// lookup, the route's admission policies (redirect, allow/deny, rate limit, Content-Length limit),
+// the service of a weighted split, then the request the backend will see (absolute-form host,
+// hop-by-hop stripped, forwarded headers, the route's header edits and path rewrite). Each edge
+// answers a refusal in its own way (a ServerResponse, or bytes on a raw socket).
 import type { IncomingMessage } from 'node:http';
-import type { Lookup, RouteMatch } from '../types.js';
+import type { RouteMatch } from '../types.js';
+import type { EdgeContext } from './edge-context.js';
 import {
   applyForwarded,
   describeTarget,
   ensureRequestId,
-  type ForwardedContext,
   type RequestTarget,
   requestTarget,
   type StripOptions,
   stripHopByHop,
 } from './forwarded.js';
-import { isProxyableTarget } from './outgoing.js';
+import { isProxyableTarget, upstreamPath } from './outgoing.js';
+import { clientAddress } from './policy/client-address.js';
+import type { CompiledPolicy, Refusal } from './policy/compile-policy.js';
+import { serviceOfBackendId } from './policy/service-split.js';
 
 export interface Admitted {
   readonly ok: true;
   readonly requestId: string;
   readonly where: RequestTarget;
   readonly match: RouteMatch;
+  /** The path of the upstream request line (query included), after the route's rewrite. */
+  readonly path: string;
+  readonly policy: CompiledPolicy | undefined;
   /** performance.now() when the request reached the edge. */
   readonly started: number;
 }
@@ -27,9 +35,61 @@ export interface Admitted {
 export interface Refused {
   readonly ok: false;
   readonly requestId: string;
-  readonly status: 400 | 404;
+  readonly status: number;
   readonly body: string;
+  /** '' when no route matched. */
+  readonly service: string;
+  /** Location or Retry-After, when the status needs one. */
+  readonly header: readonly [string, string] | undefined;
+  /** The matched route's policy (its response headers apply to our answer too). */
+  readonly policy: CompiledPolicy | undefined;
   readonly started: number;
+}
+
+function refused(
+  requestId: string,
+  status: number,
+  body: string,
+  started: number,
+  service = '',
+  policy?: CompiledPolicy,
+  header?: readonly [string, string],
+): Refused {
+  return { ok: false, requestId, status, body, service, header, policy, started };
+}
+
+function refusal(r: Refusal, requestId: string, service: string, policy: CompiledPolicy, started: number): Refused {
+  switch (r.status) {
+    case 403:
+      return refused(requestId, 403, 'forbidden\n', started, service, policy);
+    case 413:
+      return refused(requestId, 413, 'request body too large\n', started, service, policy);
+    case 429: {
+      const after = String(r.retryAfter);
+      return refused(requestId, 429, 'too many requests\n', started, service, policy, ['retry-after', after]);
+    }
+    default:
+      return refused(requestId, r.status, `redirecting to ${r.location}\n`, started, service, policy, [
+        'location',
+        r.location,
+      ]);
+  }
+}
+
+/** The service of a weighted split for this request: the sticky client's, else the next in the cycle. */
+function splitMatch(ctx: EdgeContext, req: IncomingMessage, match: RouteMatch, policy: CompiledPolicy): RouteMatch {
+  const split = policy.split!;
+  let preferred: string | undefined;
+  let unavailable = 0;
+  for (const name of split.names) {
+    const view = ctx.view(name);
+    if (view === undefined || view.backends.length === 0) unavailable |= split.bit(name);
+    else if (preferred === undefined && match.rule?.sticky === true) {
+      preferred = serviceOfBackendId(ctx.sticky.preferred(req.headers.cookie, view));
+    }
+  }
+  const service = split.pick(preferred, unavailable);
+  return service === match.service ? match : { rule: match.rule, service, view: ctx.view(service) };
 }
 
 /**
@@ -38,22 +98,30 @@ export interface Refused {
  */
 export function admit(
   req: IncomingMessage,
-  lookup: Lookup,
-  peer: ForwardedContext,
+  ctx: EdgeContext,
   strip: StripOptions,
   started: number,
 ): Admitted | Refused {
   const headers = req.headers;
   const requestId = ensureRequestId(headers);
   const url = req.url ?? '/';
-  if (!isProxyableTarget(url)) return { ok: false, requestId, status: 400, body: 'bad request target\n', started };
+  if (!isProxyableTarget(url)) return refused(requestId, 400, 'bad request target\n', started);
   const where = requestTarget(headers.host, url);
-  const match = lookup(where.host, where.path);
-  if (match === undefined) {
-    return { ok: false, requestId, status: 404, body: `no route for ${describeTarget(where)}\n`, started };
+  let match = ctx.lookup(where.host, where.path);
+  if (match === undefined) return refused(requestId, 404, `no route for ${describeTarget(where)}\n`, started);
+  const peer = ctx.forwarded(req.socket);
+  const policy = ctx.policies.for(match.rule);
+  let path = upstreamPath(url);
+  if (policy !== undefined) {
+    const client = clientAddress(peer, headers['x-forwarded-for'], ctx.isTrusted);
+    const no = policy.admit(client, path, headers['content-length'] as string | undefined);
+    if (no !== undefined) return refusal(no, requestId, match.service, policy, started);
+    if (policy.split !== undefined) match = splitMatch(ctx, req, match, policy);
+    if (policy.rewritePath !== undefined) path = policy.rewritePath(path);
   }
   if (where.host !== '' && where.host !== headers.host) headers.host = where.host; // absolute-form URL
   stripHopByHop(headers, strip);
   applyForwarded(headers, peer);
-  return { ok: true, requestId, where, match, started };
+  policy?.requestHeaders?.(headers);
+  return { ok: true, requestId, where, match, path, policy, started };
 }

@@ -3,9 +3,10 @@
 import type { Socket } from 'node:net';
 import type httpProxy from 'http-proxy';
 import type { Logger } from '../../common/logger.js';
-import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
+import type { Backend, LbPolicy, Lookup, Picker, ServiceView } from '../types.js';
 import type { ForwardedContext } from './forwarded.js';
 import type { Inflight } from './inflight.js';
+import type { PolicyCache } from './policy/compile-policy.js';
 import type { RetryBudgets } from './retry-budget.js';
 import type { StickyCookies } from './sticky-cookie.js';
 import type { Upstream, UpstreamTarget } from './upstream-pool.js';
@@ -36,6 +37,11 @@ export interface EdgeContext {
   readonly events: ProxyEvents;
   readonly upstreamTimeoutMs: number;
   readonly sticky: StickyCookies;
+  readonly policies: PolicyCache;
+  /** The service's current view (a split route's other services). */
+  view(service: string): ServiceView | undefined;
+  /** Whether an address is inside --trusted-proxies. */
+  isTrusted(address: string): boolean;
   forwarded(socket: Socket): ForwardedContext;
   targetFor(backend: Backend): UpstreamTarget;
   /** Ejects the backend (once per cooldown) and reports it. */

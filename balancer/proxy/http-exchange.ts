@@ -18,7 +18,8 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { failureKind, failureReason } from './ejector.js';
 import { forwardResponseHeaders, type RequestTarget } from './forwarded.js';
-import { applyEmptyBodyLength, upstreamPath } from './outgoing.js';
+import { applyEmptyBodyLength } from './outgoing.js';
+import type { CompiledPolicy } from './policy/compile-policy.js';
 import type { Backend, RouteMatch } from '../types.js';
 import type { Admitted } from './admission.js';
 import type { ExchangeContext } from './edge-context.js';
@@ -49,6 +50,11 @@ export class Exchange {
   private match: RouteMatch;
   private readonly requestId: string;
   private readonly started: number;
+  private readonly path: string;
+  private readonly policy: CompiledPolicy | undefined;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private bodyBytes = 0;
 
   constructor(
     private readonly core: ExchangeContext,
@@ -60,6 +66,10 @@ export class Exchange {
     this.match = admitted.match;
     this.requestId = admitted.requestId;
     this.started = admitted.started;
+    this.path = admitted.path;
+    const policy = (this.policy = admitted.policy);
+    this.timeoutMs = policy?.timeoutMs ?? core.upstreamTimeoutMs;
+    this.retries = policy?.retries ?? core.retries;
     const h = req.headers;
     this.hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
@@ -102,8 +112,8 @@ export class Exchange {
     this.core.inflight.inc(backend.id);
     this.counted = backend.id;
     this.dispatchedAt = performance.now();
-    this.connectPhase = this.core.connectTimeoutMs < this.core.upstreamTimeoutMs;
-    this.timer = setTimeout(this.onTimer, this.connectPhase ? this.core.connectTimeoutMs : this.core.upstreamTimeoutMs);
+    this.connectPhase = this.core.connectTimeoutMs < this.timeoutMs;
+    this.timer = setTimeout(this.onTimer, this.connectPhase ? this.core.connectTimeoutMs : this.timeoutMs);
     const req = this.req;
     applyEmptyBodyLength(req.method, req.headers);
     const t = up.target;
@@ -113,7 +123,7 @@ export class Exchange {
       hostname: t.hostname,
       port: t.port,
       method: req.method,
-      path: upstreamPath(req.url ?? '/'),
+      path: this.path,
       headers: req.headers,
       agent: up.agent,
     });
@@ -134,7 +144,20 @@ export class Exchange {
     const dest = this.proxyReq;
     if (dest === undefined || dest.destroyed || this.bodyPiped) return;
     this.bodyPiped = true;
+    const max = this.policy?.maxBodyBytes;
+    // A Content-Length above the limit was refused at admission; other bodies are counted as they pass.
+    if (max !== undefined && this.req.headers['content-length'] === undefined) this.req.on('data', this.countBody);
     this.req.pipe(dest);
+  };
+
+  private readonly countBody = (chunk: Buffer): void => {
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes <= this.policy!.maxBodyBytes! || this.done) return;
+    this.req.off('data', this.countBody);
+    this.req.unpipe();
+    this.endAttempt(true);
+    this.res.shouldKeepAlive = false; // the rest of the body is never read
+    this.answer(413, 'request body too large\n');
   };
 
   private readonly onUpstreamResponse = (proxyRes: IncomingMessage): void => {
@@ -159,6 +182,7 @@ export class Exchange {
         },
         res,
       );
+      this.policy?.responseHeaders?.(res);
       res.statusCode = proxyRes.statusCode ?? 200;
       if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     }
@@ -216,11 +240,14 @@ export class Exchange {
     // A reset on a pooled socket is the keep-alive close race, not a sick backend: retry, don't eject.
     if (kind === 'connect' || (kind === 'reset' && !reused)) this.core.backendFailed(backend, reason);
     const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done && !this.core.closed;
-    if (retryable && this.attempts <= this.core.retries) {
+    if (retryable && this.attempts <= this.retries) {
       if (this.core.budgets.for(this.match.service).tryRetry()) {
         this.core.events.onRetry?.(this.match.service, backend.id);
         // Re-read the table: the view may have changed (and vanished backends must not be dialled).
-        const fresh = this.core.lookup(this.where.host, this.where.path);
+        // A split route keeps the service it chose for this request.
+        const fresh = this.policy?.split
+          ? { rule: this.match.rule, service: this.match.service, view: this.core.view(this.match.service) }
+          : this.core.lookup(this.where.host, this.where.path);
         if (fresh !== undefined) {
           this.match = fresh;
           this.dispatch(reason);
@@ -243,7 +270,7 @@ export class Exchange {
         this.attemptFailed(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
         return;
       }
-      const remaining = this.core.upstreamTimeoutMs - (performance.now() - this.dispatchedAt);
+      const remaining = this.timeoutMs - (performance.now() - this.dispatchedAt);
       if (remaining >= 1) {
         this.timer = setTimeout(this.onTimer, remaining);
         return;
@@ -269,6 +296,7 @@ export class Exchange {
 
   private answer(status: number, body: string): void {
     this.done = true;
+    if (!this.res.headersSent) this.policy?.responseHeaders?.(this.res);
     sendText(this.res, status, body, this.requestId);
   }
 

@@ -16,14 +16,15 @@ import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import { type AddressMatcher, type CidrBlock, createMatcher } from '../../common/cidr.js';
 import type { Logger } from '../../common/logger.js';
-import type { Backend, LbPolicy, Lookup, Picker } from '../types.js';
+import type { Backend, LbPolicy, Lookup, Picker, RouteRule, ServiceView } from '../types.js';
 import { admit } from './admission.js';
 import type { ExchangeContext, PickerDeps, ProxyEvents } from './edge-context.js';
 import { Ejector } from './ejector.js';
 import { type ForwardedContext, normalizePeer, type StripOptions } from './forwarded.js';
 import { Exchange } from './http-exchange.js';
 import { Inflight } from './inflight.js';
-import { sendText } from './responses.js';
+import { PolicyCache } from './policy/compile-policy.js';
+import { sendRefusal, sendText } from './responses.js';
 import { RetryBudgets, type RetryBudgetOptions } from './retry-budget.js';
 import { STICKY_COOKIE, StickyCookies } from './sticky-cookie.js';
 import { type Upstream, UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
@@ -34,6 +35,8 @@ export { sendText, STICKY_COOKIE };
 
 export interface ProxyOptions {
   readonly lookup: Lookup;
+  /** A service's current view, for split routes (`services`). Default: none known. */
+  readonly view?: (service: string) => ServiceView | undefined;
   /** Builds the picker from this proxy's ejector and in-flight counters. */
   readonly picker: (deps: PickerDeps) => Picker;
   readonly defaultLb: LbPolicy;
@@ -55,6 +58,8 @@ export interface ProxyOptions {
 export interface ProxyHandler {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Compiles a newly published table's route policies before traffic needs them. */
+  warmPolicies(routes: readonly RouteRule[]): void;
   /** The backend left the table: close its keep-alive sockets (idle now, busy ones when released). */
   releaseBackend(id: string): void;
   /** Close the backend's WebSockets, spread over `drainMs`. */
@@ -93,14 +98,17 @@ class ProxyCore implements ExchangeContext {
   readonly defaultLb: LbPolicy;
   readonly log: Logger | undefined;
   readonly sticky: StickyCookies;
+  readonly policies = new PolicyCache();
+  readonly view: (service: string) => ServiceView | undefined;
+  readonly isTrusted: AddressMatcher;
   closed = false;
   private readonly upstreams: UpstreamPool;
-  private readonly isTrusted: AddressMatcher;
   /** Per client connection: its peer address and trust are worked out once, not per request. */
   private readonly peers = new WeakMap<Socket, ForwardedContext>();
 
   constructor(opts: ProxyOptions) {
     this.lookup = opts.lookup;
+    this.view = opts.view ?? (() => undefined);
     this.defaultLb = opts.defaultLb;
     this.events = opts.events ?? {};
     this.log = opts.logger?.child({ component: 'proxy' });
@@ -172,16 +180,17 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     budgets: core.budgets,
     handleRequest(req, res) {
       const started = performance.now();
-      const admitted = admit(req, core.lookup, core.forwarded(req.socket), REQUEST_STRIP, started);
+      const admitted = admit(req, core, REQUEST_STRIP, started);
       if (!admitted.ok) {
-        sendText(res, admitted.status, admitted.body, admitted.requestId);
-        core.events.onResponse?.('', undefined, admitted.status, (performance.now() - started) / 1000);
+        sendRefusal(res, admitted);
+        core.events.onResponse?.(admitted.service, undefined, admitted.status, (performance.now() - started) / 1000);
         return;
       }
       core.budgets.for(admitted.match.service).recordRequest();
       new Exchange(core, req, res, admitted).start();
     },
     handleUpgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
+    warmPolicies: (routes) => core.policies.warm(routes),
     releaseBackend: (id) => core.release(id),
     closeBackendSockets: (id, drainMs) => ws.closeBackend(id, drainMs),
     inflightTotal: () => core.inflight.total(),

@@ -190,9 +190,15 @@ export class WebSocketProxy {
       return this.refuse(socket, '', 400, 'expected a WebSocket upgrade\n', ensureRequestId(req.headers), started);
     }
     // The target check also keeps http-proxy's url.parse from throwing.
-    const admitted = admit(req, ctx.lookup, ctx.forwarded(req.socket), UPGRADE_STRIP, started);
-    if (!admitted.ok) return this.refuse(socket, '', admitted.status, admitted.body, admitted.requestId, started);
+    const admitted = admit(req, ctx, UPGRADE_STRIP, started);
+    if (!admitted.ok) {
+      rejectUpgrade(socket, admitted.status, admitted.body, admitted.requestId, admitted.header);
+      ctx.events.onResponse?.(admitted.service, undefined, admitted.status, (performance.now() - started) / 1000);
+      return;
+    }
     const { match, requestId } = admitted;
+    // http-proxy builds the upstream path from req.url: hand it the route's rewrite.
+    if (admitted.policy?.rewritePath !== undefined) req.url = admitted.path;
     const sticky = match.rule?.sticky === true;
     const preferred = sticky ? ctx.sticky.preferred(req.headers.cookie, match.view) : undefined;
     const view = match.view;
