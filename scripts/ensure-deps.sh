@@ -26,7 +26,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -d dist ]; then
+# A node_modules that is a symlink belongs to another checkout (a git worktree): never reinstall through it.
+if [ ! -L node_modules ] && { [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -d dist ]; }; then
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
