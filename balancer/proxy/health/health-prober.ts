@@ -1,0 +1,96 @@
+// Active health checks: one probe loop per backend that declares a check, started and stopped as the
+// table changes. A failed probe marks the backend unhealthy (no new requests) until one passes. One
+// prober per balancer: the single process, or the primary of --workers N (see primary.ts).
+import type { HealthState } from './health-state.js';
+import { probe as realProbe, type ProbeResult, type ProbeSpec, type ProbeTarget } from './probe.js';
+
+export interface HealthTarget extends ProbeTarget {
+  /** Backend id. */
+  readonly id: string;
+  readonly spec: ProbeSpec;
+  readonly intervalMs: number;
+}
+
+export interface ProberEvents {
+  /** A backend's health flipped (not called for the first passing probe of a new backend). */
+  onChange?(id: string, healthy: boolean, reason: string): void;
+  onProbe?(id: string, ok: boolean): void;
+}
+
+export interface ProberOptions {
+  readonly probe?: (target: ProbeTarget, spec: ProbeSpec) => Promise<ProbeResult>;
+  /** [0, 1), for the interval's jitter; defaults to Math.random. */
+  readonly random?: () => number;
+}
+
+interface Loop {
+  readonly target: HealthTarget;
+  readonly fingerprint: string;
+  timer: NodeJS.Timeout | undefined;
+  stopped: boolean;
+}
+
+const fingerprintOf = (t: HealthTarget): string => `${t.host}|${t.port}|${t.intervalMs}|${JSON.stringify(t.spec)}`;
+
+export class HealthProber {
+  private readonly loops = new Map<string, Loop>();
+  private readonly probe: (target: ProbeTarget, spec: ProbeSpec) => Promise<ProbeResult>;
+  private readonly random: () => number;
+  private closed = false;
+
+  constructor(
+    private readonly state: HealthState,
+    private readonly events: ProberEvents = {},
+    opts: ProberOptions = {},
+  ) {
+    this.probe = opts.probe ?? realProbe;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Probes exactly `targets` from now on: new ones at once, changed ones afresh, gone ones forgotten. */
+  sync(targets: Iterable<HealthTarget>): void {
+    if (this.closed) return;
+    const seen = new Set<string>();
+    for (const t of targets) {
+      seen.add(t.id);
+      const fingerprint = fingerprintOf(t);
+      const loop = this.loops.get(t.id);
+      if (loop?.fingerprint === fingerprint) continue;
+      if (loop !== undefined) this.stop(loop);
+      const next: Loop = { target: t, fingerprint, timer: undefined, stopped: false };
+      this.loops.set(t.id, next);
+      void this.run(next);
+    }
+    for (const [id, loop] of this.loops) {
+      if (seen.has(id)) continue;
+      this.stop(loop);
+      this.loops.delete(id);
+      this.state.set(id, true); // a backend that left is nobody's concern, and may come back fresh
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const loop of this.loops.values()) this.stop(loop);
+    this.loops.clear();
+  }
+
+  private stop(loop: Loop): void {
+    loop.stopped = true;
+    if (loop.timer !== undefined) clearTimeout(loop.timer);
+  }
+
+  private async run(loop: Loop): Promise<void> {
+    const { target } = loop;
+    const result = await this.probe(target, target.spec);
+    if (loop.stopped) return;
+    const wasHealthy = !this.state.isUnhealthy(target.id);
+    this.state.set(target.id, result.ok);
+    this.events.onProbe?.(target.id, result.ok);
+    if (wasHealthy !== result.ok) this.events.onChange?.(target.id, result.ok, result.reason);
+    // ±10 % jitter so that checks started together do not stay in lockstep.
+    const delay = target.intervalMs * (0.9 + 0.2 * this.random());
+    loop.timer = setTimeout(() => void this.run(loop), delay);
+    loop.timer.unref();
+  }
+}

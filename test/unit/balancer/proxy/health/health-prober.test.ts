@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HealthProber, type HealthTarget } from '../../../../../balancer/proxy/health/health-prober.js';
+import { HealthState } from '../../../../../balancer/proxy/health/health-state.js';
+import type { ProbeResult } from '../../../../../balancer/proxy/health/probe.js';
+
+const target = (id: string, intervalMs = 1000, path = '/healthz'): HealthTarget => ({
+  id,
+  host: '10.0.0.1',
+  port: 80,
+  intervalMs,
+  spec: { type: 'http', path, timeoutMs: 100 },
+});
+
+/** A probe whose answers the test sets per backend id (default: pass). */
+function scriptedProbe(): { answers: Map<string, ProbeResult>; calls: string[]; fn: () => never } {
+  const answers = new Map<string, ProbeResult>();
+  const calls: string[] = [];
+  const fn = ((t: { host: string; port: number }, spec: { path?: string }) => {
+    const id = [...answers.keys()].find((k) => k.endsWith(spec.path ?? '')) ?? '';
+    calls.push(`${t.host}:${t.port}${spec.path ?? ''}`);
+    return Promise.resolve(answers.get(id) ?? { ok: true, reason: '' });
+  }) as never;
+  return { answers, calls, fn };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('HealthProber', () => {
+  it('probes a new target at once and then every interval (±10 %), marking it unhealthy and back', async () => {
+    const state = new HealthState();
+    const changes: Array<[string, boolean, string]> = [];
+    let answer: ProbeResult = { ok: true, reason: '' };
+    let calls = 0;
+    const prober = new HealthProber(
+      state,
+      { onChange: (id, healthy, reason) => changes.push([id, healthy, reason]) },
+      { probe: () => (calls++, Promise.resolve(answer)), random: () => 0.5 },
+    );
+    prober.sync([target('web/a')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(1);
+    expect(state.isUnhealthy('web/a')).toBe(false);
+    expect(changes).toEqual([]); // a passing first probe is no change
+    answer = { ok: false, reason: 'status 500' };
+    await vi.advanceTimersByTimeAsync(999);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toBe(2);
+    expect(state.isUnhealthy('web/a')).toBe(true);
+    answer = { ok: true, reason: '' };
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(state.isUnhealthy('web/a')).toBe(false);
+    expect(changes).toEqual([
+      ['web/a', false, 'status 500'],
+      ['web/a', true, ''],
+    ]);
+    prober.close();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(calls).toBe(3);
+  });
+
+  it('stops probing targets that left (and forgets their state), restarts changed ones, keeps the rest', async () => {
+    const state = new HealthState();
+    const { calls, fn } = scriptedProbe();
+    const prober = new HealthProber(state, {}, { probe: fn, random: () => 0.5 });
+    prober.sync([target('web/a', 1000, '/a'), target('web/b', 1000, '/b')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls.sort()).toEqual(['10.0.0.1:80/a', '10.0.0.1:80/b']);
+    state.set('web/b', false);
+    calls.length = 0;
+    // b leaves, a's path changes: a is probed again at once, b never again.
+    prober.sync([target('web/a', 1000, '/a2')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual(['10.0.0.1:80/a2']);
+    expect(state.isUnhealthy('web/b')).toBe(false);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(calls.filter((c) => c.endsWith('/b'))).toEqual([]);
+    calls.length = 0;
+    prober.sync([target('web/a', 1000, '/a2')]); // unchanged: no extra probe
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual([]);
+    prober.close();
+  });
+
+  it('ignores the result of a probe that was running when its target left', async () => {
+    const state = new HealthState();
+    let release!: (r: ProbeResult) => void;
+    const prober = new HealthProber(state, {}, { probe: () => new Promise((r) => (release = r)) });
+    prober.sync([target('web/a')]);
+    prober.sync([]);
+    release({ ok: false, reason: 'timeout' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(state.isUnhealthy('web/a')).toBe(false);
+    prober.close();
+  });
+});
+
+describe('HealthState', () => {
+  it('replaces the set whole and flips single ids', () => {
+    const s = new HealthState();
+    s.replace(['a', 'b']);
+    expect(s.ids()).toEqual(['a', 'b']);
+    s.set('a', true);
+    s.set('c', false);
+    expect(s.ids()).toEqual(['b', 'c']);
+    const read = s.isUnhealthy;
+    expect(read('c')).toBe(true); // bound: usable as a bare function
+  });
+});
