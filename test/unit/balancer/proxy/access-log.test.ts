@@ -12,6 +12,7 @@ import {
   escapeNginx,
   formatCombined,
   formatJson,
+  isoTime,
   newAccessRecord,
   protocolOf,
   timeLocal,
@@ -72,6 +73,13 @@ describe('JSON lines', () => {
       userAgent: 'curl/8.0',
       referer: 'https://ref.example/',
     });
+  });
+
+  it('time is ISO 8601 UTC with milliseconds, whatever order the seconds come in', () => {
+    // Out of order on purpose: the per-second memo must never hand out another second's prefix.
+    for (const t of [T, T + 1, T - 1000, T + 5, T - 789, T + 211, T + 86_400_000, T, 0, T + 0.9]) {
+      expect(isoTime(t)).toBe(new Date(Math.floor(t)).toISOString());
+    }
   });
 
   it('write nulls for a request no backend saw', () => {
