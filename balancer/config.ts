@@ -5,11 +5,13 @@ import { LOG_FORMATS, LOG_LEVELS } from '../common/logger.js';
 import { flagName, option, parseOptions, type OptionValues } from '../common/options.js';
 import {
   durationAtLeast,
+  parseBoolean,
   parseEnum,
   parseInteger,
   parseKeyPrefix,
   parseListenAddress,
   parseNonEmpty,
+  type ListenAddress,
 } from '../common/parsers.js';
 import { DEFAULT_PREFIX, isValidServiceName } from '../common/registry.js';
 import { DEFAULT_ROUTES_PREFIX, parseRouteFlag, type LbPolicy, type RouteRule } from '../common/route-spec.js';
@@ -27,7 +29,36 @@ function parseWorkers(raw: string): number {
   return parseInteger(1, 64)(raw);
 }
 
-const group = { proxy: 'proxy', routing: 'routing', registry: 'registry', ops: 'operations' };
+/** `off` or an inner value: for options that are off by default and may be switched off by env or flag. */
+function orOff<T>(parse: (raw: string) => T) {
+  return (raw: string): T | undefined => (raw.trim() === 'off' ? undefined : parse(raw));
+}
+
+const HSTS_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const HSTS_MAX = 2_147_483_647;
+
+/** HSTS max-age in whole seconds: a bare number is seconds (as in the header), or with a unit s, m, h, d. */
+export function parseHstsMaxAge(raw: string): number {
+  const m = /^(\d+)([smhd])?$/.exec(raw.trim());
+  const seconds = m ? Number(m[1]) * (HSTS_UNITS[m[2] ?? 's'] ?? 1) : NaN;
+  if (!m || seconds > HSTS_MAX)
+    throw new Error(
+      `expected seconds or a duration such as 31536000, 365d or 12h (or off), got ${JSON.stringify(raw)}`,
+    );
+  return seconds;
+}
+
+function parseAccessLog(raw: string): string {
+  const v = raw.trim();
+  if (v === '') throw new Error('expected off, stdout, stderr or a file path');
+  return v;
+}
+
+const sameAddress = (a: ListenAddress, b: ListenAddress): boolean =>
+  a.port !== 0 && a.port === b.port && a.host === b.host;
+const overlaps = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+
+const group = { proxy: 'proxy', tls: 'tls', routing: 'routing', registry: 'registry', ops: 'operations' };
 
 export const balancerOptions = {
   ...etcdOptionDefs('BALANCER'),
@@ -39,6 +70,67 @@ export const balancerOptions = {
     group: group.proxy,
     placeholder: 'host:port',
     describe: 'proxy listener for HTTP and WebSocket traffic',
+  }),
+  tlsListen: option({
+    env: ['BALANCER_TLS_LISTEN'],
+    default: undefined as ListenAddress | undefined,
+    defaultText: 'off',
+    parse: orOff(parseListenAddress),
+    group: group.tls,
+    placeholder: 'host:port',
+    describe:
+      'HTTPS listener beside --listen: HTTP/2 and HTTP/1.1 by ALPN, TLS ≥ 1.2, WebSocket over HTTP/1.1; ' +
+      'needs --tls-cert and --tls-key',
+  }),
+  tlsCert: option({
+    env: ['BALANCER_TLS_CERTS'],
+    default: Object.freeze([]) as readonly string[],
+    parse: (raw: string) => [parseNonEmpty(raw)],
+    repeatable: true,
+    group: group.tls,
+    placeholder: 'file',
+    describe:
+      'certificate (PEM, may hold the chain) chosen by SNI against its DNS names (repeatable); ' +
+      'the first serves when none matches; re-read when changed and on SIGHUP',
+  }),
+  tlsKey: option({
+    env: ['BALANCER_TLS_KEYS'],
+    default: Object.freeze([]) as readonly string[],
+    parse: (raw: string) => [parseNonEmpty(raw)],
+    repeatable: true,
+    group: group.tls,
+    placeholder: 'file',
+    describe: 'private key (PEM, unencrypted) of the n-th --tls-cert (repeatable)',
+  }),
+  tlsPrefix: option({
+    env: ['BALANCER_TLS_PREFIX'],
+    default: undefined as string | undefined,
+    defaultText: 'off',
+    parse: orOff(parseKeyPrefix),
+    group: group.tls,
+    placeholder: 'path',
+    describe:
+      'also serve certificates from etcd: key <prefix>/<name>, value {"cert": PEM, "key": PEM}; ' +
+      'watched, a deleted key stops being served',
+  }),
+  redirectHttps: option({
+    env: ['BALANCER_REDIRECT_HTTPS'],
+    default: false,
+    parse: parseBoolean,
+    boolean: true,
+    group: group.tls,
+    describe:
+      'the plain listener answers 308 to https://<host><path> (ACME /.well-known/acme-challenge/ is still proxied)',
+  }),
+  hsts: option({
+    env: ['BALANCER_HSTS'],
+    default: undefined as number | undefined,
+    defaultText: 'off',
+    parse: orOff(parseHstsMaxAge),
+    group: group.tls,
+    placeholder: 'max-age',
+    describe:
+      'add Strict-Transport-Security to HTTPS responses: seconds (as in the header) or with a unit s, m, h, d (365d)',
   }),
   admin: option({
     env: ['BALANCER_ADMIN'],
@@ -214,6 +306,22 @@ export const balancerOptions = {
     placeholder: 'n|auto',
     describe: 'proxy processes sharing the listener; auto = one per core',
   }),
+  accessLog: option({
+    env: ['BALANCER_ACCESS_LOG'],
+    default: 'off',
+    parse: parseAccessLog,
+    group: group.ops,
+    placeholder: 'off|stdout|stderr|file',
+    describe: 'one line per request: off, stdout, stderr or a file (appended, shared by workers, reopened on SIGHUP)',
+  }),
+  accessLogFormat: option({
+    env: ['BALANCER_ACCESS_LOG_FORMAT'],
+    default: 'json' as 'json' | 'combined',
+    parse: parseEnum('json', 'combined'),
+    group: group.ops,
+    placeholder: 'format',
+    describe: 'access log lines: json (the documented fields) or combined (nginx/Apache)',
+  }),
   logLevel: option({
     env: ['BALANCER_LOG_LEVEL', 'LOG_LEVEL'],
     default: 'info' as (typeof LOG_LEVELS)[number],
@@ -250,15 +358,41 @@ export function loadBalancerConfig(
 
 function crossCheck(v: BalancerConfig): string[] {
   const problems = checkEtcdSettings(v);
-  if (v.listen.port !== 0 && v.listen.port === v.admin.port && v.listen.host === v.admin.host) {
+  if (sameAddress(v.listen, v.admin)) {
     problems.push(`${flagName('admin')}: must differ from --listen (admin paths are never served on the proxy port)`);
   }
+  problems.push(...checkTls(v));
   if (
     v.prefix === v.routesPrefix ||
     v.routesPrefix.startsWith(`${v.prefix}/`) ||
     v.prefix.startsWith(`${v.routesPrefix}/`)
   ) {
     problems.push('--routes-prefix: must not overlap --prefix');
+  }
+  return problems;
+}
+
+function checkTls(v: BalancerConfig): string[] {
+  const problems: string[] = [];
+  if (v.tlsKey.length !== v.tlsCert.length) {
+    problems.push(
+      `--tls-key: ${v.tlsKey.length} given for ${v.tlsCert.length} --tls-cert ` +
+        "(the n-th --tls-key is the n-th certificate's key)",
+    );
+  }
+  if (v.tlsListen === undefined) {
+    const needing = (['tlsCert', 'tlsKey', 'tlsPrefix', 'redirectHttps', 'hsts'] as const).filter((k) => {
+      const value = v[k];
+      return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
+    });
+    for (const k of needing) problems.push(`${flagName(k)}: needs --tls-listen`);
+    return problems;
+  }
+  if (v.tlsCert.length === 0) problems.push('--tls-cert: --tls-listen needs at least one --tls-cert and --tls-key');
+  if (sameAddress(v.tlsListen, v.listen)) problems.push('--tls-listen: must differ from --listen');
+  if (sameAddress(v.tlsListen, v.admin)) problems.push('--tls-listen: must differ from --admin');
+  if (v.tlsPrefix !== undefined && (overlaps(v.tlsPrefix, v.prefix) || overlaps(v.tlsPrefix, v.routesPrefix))) {
+    problems.push('--tls-prefix: must not overlap --prefix or --routes-prefix');
   }
   return problems;
 }

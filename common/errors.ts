@@ -7,6 +7,16 @@ export const ErrorCode = {
   invalidEntry: 'ERR_INVALID_ENTRY',
   invalidRoute: 'ERR_INVALID_ROUTE',
   requestHandler: 'ERR_REQUEST_HANDLER',
+  /** A certificate (or its chain) that does not parse, or that OpenSSL refuses to serve. */
+  tlsCert: 'ERR_TLS_CERT',
+  /** A private key that does not parse (also: encrypted keys, which need a passphrase we never have). */
+  tlsKey: 'ERR_TLS_KEY',
+  /** A parseable key that is not the certificate's key. */
+  tlsKeyMismatch: 'ERR_TLS_KEY_MISMATCH',
+  /** A certificate or key file that cannot be read (missing, permissions). */
+  tlsFileRead: 'ERR_TLS_FILE_READ',
+  /** The access log destination cannot be opened or written. */
+  accessLog: 'ERR_ACCESS_LOG',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

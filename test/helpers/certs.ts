@@ -19,7 +19,7 @@ export interface TestCerts {
   cleanup(): void;
 }
 
-async function openssl(dir: string, ...args: string[]): Promise<void> {
+export async function openssl(dir: string, ...args: string[]): Promise<void> {
   try {
     await run('openssl', args, { cwd: dir, timeout: 30_000 });
   } catch (err) {
