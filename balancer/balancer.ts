@@ -15,7 +15,8 @@ import { TrafficStats } from './admin/stats.js';
 import type { WorkerProxyState } from './admin/worker-state.js';
 import type { BalancerConfig } from './config.js';
 import { createPicker } from './proxy/pickers.js';
-import { createProxyListener } from './proxy/listener.js';
+import { createEdgeHandlers, createProxyListener } from './proxy/listener.js';
+import { TlsEdge } from './proxy/tls/tls-edge.js';
 import { createProxy, type ProxyHandler } from './proxy/proxy.js';
 import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
@@ -30,10 +31,13 @@ export interface BalancerDeps {
   readonly admin?: boolean;
   /** Workers do not listen for traffic in the primary. Default true. */
   readonly proxyListener?: boolean;
+  /** TLS session ticket keys (48 bytes) shared by the workers of one balancer. Default: random. */
+  readonly ticketKeys?: Buffer;
 }
 
 export interface BalancerAddresses {
   readonly proxy: AddressInfo | undefined;
+  readonly tls: AddressInfo | undefined;
   readonly admin: AddressInfo | undefined;
 }
 
@@ -50,6 +54,9 @@ export class Balancer {
   private readonly traffic = new TrafficStats();
   private readonly watch: RegistryWatch;
   private readonly server: Server;
+  /** The HTTPS listener and its certificates, with --tls-listen. */
+  private readonly tls: TlsEdge | undefined;
+  private tlsPort: number | undefined;
   private readonly adminServer: StatusServer | undefined;
   private readonly log: Logger;
   /** SIGTERM seen: not ready. */
@@ -67,10 +74,12 @@ export class Balancer {
       table: () => store.current,
       isEjected: (id) => this.proxy.ejector.isEjected(id),
       inflight: () => this.proxy.inflightTotal(),
+      certificates: () => this.tls?.certificates() ?? [],
     });
     this.proxy = createProxy({
       lookup: (host, path) => matchRoute(store.current, host, path),
       view: (service) => store.current.services.get(service),
+      httpsPort: () => this.httpsPort(),
       picker: createPicker,
       defaultLb: config.lb,
       retries: config.retries,
@@ -96,12 +105,34 @@ export class Balancer {
       restoreGraceMs: config.restoreGrace,
       events: watchEventsFor(this.metrics),
     });
-    this.server = createProxyListener({
+    const handlerOptions = {
       proxy,
       log: this.log,
       draining: () => this.draining,
       clientTimeoutMs: config.clientTimeout,
+      onRequest: (protocol: string, tls: boolean) => this.metrics.observeClientRequest(protocol, tls),
+    };
+    const plain = createEdgeHandlers(handlerOptions, {
+      redirectHttpsPort: config.redirectHttps ? () => this.httpsPort() : undefined,
     });
+    this.server = createProxyListener(plain, config.clientTimeout);
+    if (config.tlsListen !== undefined && deps.proxyListener !== false) {
+      const secure = createEdgeHandlers(handlerOptions, {
+        tls: true,
+        hsts: config.hsts === undefined ? undefined : `max-age=${config.hsts}`,
+      });
+      this.tls = new TlsEdge({
+        listen: config.tlsListen,
+        pairs: config.tlsCert.map((certFile, i) => ({ certFile, keyFile: config.tlsKey[i]! })),
+        log,
+        onRequest: secure.onRequest,
+        onUpgrade: secure.onUpgrade,
+        onHandshake: (result) => this.metrics.tlsHandshakes.inc({ result }),
+        onCertError: () => this.metrics.tlsCertificateErrors.inc(),
+        ...(deps.ticketKeys ? { ticketKeys: deps.ticketKeys } : {}),
+        keepAliveTimeoutMs: config.clientTimeout,
+      });
+    }
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
   }
 
@@ -159,7 +190,19 @@ export class Balancer {
         });
       });
     }
-    return { proxy, admin };
+    const tls = await this.tls?.start();
+    this.tlsPort = tls?.port;
+    return { proxy, tls, admin };
+  }
+
+  /** Where HTTPS redirects point: the bound TLS port (the configured one before it listens), else 443. */
+  private httpsPort(): number {
+    return this.tlsPort ?? this.deps.config.tlsListen?.port ?? 443;
+  }
+
+  /** SIGHUP: certificate files re-read now. */
+  async reload(): Promise<void> {
+    await this.tls?.reload();
   }
 
   async stop(): Promise<void> {
@@ -174,13 +217,17 @@ export class Balancer {
     this.draining = true;
     const inflight = this.proxy.inflightTotal();
     this.log.info({ inflight, graceMs: grace }, 'shutting down: not ready, draining in-flight requests');
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      this.tls?.close(), // HTTP/2 sessions get GOAWAY, idle HTTP/1.1 connections close
+    ]);
     this.server.closeIdleConnections();
     const drained = await this.proxy.whenIdle(grace);
     if (!drained) {
       this.log.warn({ inflight: this.proxy.inflightTotal() }, 'grace period over; closing remaining connections');
     }
     this.server.closeAllConnections();
+    this.tls?.closeAllConnections();
     await closed;
     this.proxy.close();
     await this.watch.stop();

@@ -14,6 +14,11 @@ import { WORKER_STATE_INTERVAL_MS } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 import { runPrimary } from './primary.js';
+import { CertError } from './proxy/tls/cert-store.js';
+import { checkCertificateFiles } from './proxy/tls/tls-edge.js';
+
+/** Set by the primary of --workers N for its workers only: not an operator option. */
+const TICKET_KEYS_ENV = 'BALANCER_INTERNAL_TLS_TICKET_KEYS';
 
 const USAGE =
   'Usage: balancer [options]\n\nProxies HTTP and WebSocket traffic to the live backends registered in etcd.';
@@ -33,7 +38,11 @@ function waitForSignal(): Promise<string> {
 /** One process doing everything (workers = 1), or one worker (no admin listener). */
 async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' | 'worker'): Promise<number> {
   const etcd = createEtcdClient(config);
-  const balancer = new Balancer({ config, etcd, log, admin: role === 'single' });
+  const keys = process.env[TICKET_KEYS_ENV];
+  const ticketKeys = role === 'worker' && keys !== undefined ? Buffer.from(keys, 'base64') : undefined;
+  const balancer = new Balancer({ config, etcd, log, admin: role === 'single', ...(ticketKeys ? { ticketKeys } : {}) });
+  // logrotate and certificate renewals: reload without a restart.
+  process.on('SIGHUP', () => void balancer.reload());
   let addrs;
   try {
     addrs = await balancer.start();
@@ -58,6 +67,7 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
   log.info(
     {
       proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`,
+      tls: addrs.tls && `${addrs.tls.address}:${addrs.tls.port}`,
       admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
       address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
       etcd: config.etcdEndpoints,
@@ -92,6 +102,16 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
+  if (config.tlsListen !== undefined && !cluster.isWorker) {
+    try {
+      checkCertificateFiles(config.tlsCert.map((certFile, i) => ({ certFile, keyFile: config.tlsKey[i]! })));
+    } catch (err) {
+      if (!(err instanceof CertError)) throw err;
+      const flag = config.tlsKey.includes(err.origin) ? '--tls-key' : '--tls-cert';
+      process.stderr.write(`balancer: invalid configuration: ${flag}: ${err.message}\n`);
+      return 2;
+    }
+  }
   const log = createLogger(
     'balancer',
     config.logLevel,
@@ -101,7 +121,13 @@ async function main(): Promise<number> {
   if (config.workers > 1) {
     // Workers must sign sticky cookies with one key, or a cookie from one worker is unknown to the next.
     if (config.stickySecret === undefined) process.env.BALANCER_STICKY_SECRET = randomBytes(32).toString('base64url');
-    return runPrimary(config, log, { waitForSignal, fail: (m) => void process.stderr.write(m) });
+    // And share TLS session ticket keys, so a session resumes on whichever worker gets the connection.
+    process.env[TICKET_KEYS_ENV] = randomBytes(48).toString('base64');
+    return runPrimary(config, log, {
+      waitForSignal,
+      onReload: (listener) => process.on('SIGHUP', listener),
+      fail: (m) => void process.stderr.write(m),
+    });
   }
   return runBalancer(config, log, 'single');
 }

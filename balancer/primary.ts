@@ -15,6 +15,8 @@ import type { BalancerConfig } from './config.js';
 export interface PrimaryProcess {
   /** Resolves with the signal's name at SIGTERM/SIGINT. */
   waitForSignal(): Promise<string>;
+  /** Calls back at every SIGHUP. */
+  onReload(listener: () => void): void;
   /** A message for the operator on stderr. */
   fail(message: string): void;
 }
@@ -73,6 +75,10 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
     setTimeout(() => !stopping && fork(), delayMs);
   });
   for (let i = 0; i < config.workers; i++) fork();
+  // Each worker reloads its own certificates (and reopens its access log).
+  proc.onReload(() => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
   const own = balancer.adminSource();
   const admin = createAdminServer(
     {

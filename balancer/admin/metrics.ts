@@ -8,6 +8,8 @@ export interface BackendStateSource {
   table(): RouteTable;
   isEjected(id: string): boolean;
   inflight(): number;
+  /** The TLS certificates served now (name, notAfter), when the TLS listener is on. */
+  certificates?(): ReadonlyArray<{ readonly name: string; readonly notAfter: Date }>;
 }
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -128,6 +130,35 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
         }
       },
     }),
+    clientRequests: new Counter({
+      name: 'balancer_client_requests_total',
+      help: 'Requests received from clients, by protocol (HTTP/1.0, HTTP/1.1, HTTP/2) and TLS',
+      labelNames: ['protocol', 'tls'] as const,
+      registers: [registry],
+    }),
+    tlsHandshakes: new Counter({
+      name: 'balancer_tls_handshakes_total',
+      help: 'TLS handshakes on the HTTPS listener, by result (ok, error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    tlsCertificateErrors: new Counter({
+      name: 'balancer_tls_certificate_errors_total',
+      help: 'Certificate loads that failed after start (the previous certificate kept serving)',
+      registers: [registry],
+    }),
+    tlsCertificateExpiry: new Gauge({
+      name: 'balancer_tls_certificate_expiry_seconds',
+      aggregator: 'min',
+      help: 'Seconds until each served certificate expires (negative: expired)',
+      labelNames: ['name'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const c of source.certificates?.() ?? []) this.set({ name: c.name }, (c.notAfter.getTime() - now) / 1000);
+      },
+    }),
     inflight: new Gauge({
       name: 'balancer_inflight_requests',
       help: 'Requests being proxied now',
@@ -139,6 +170,7 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
   };
   // Label lookups cost a hash per call: keep the children of the hot-path series.
   const requestChildren = new Map<string, { inc(): void }>();
+  const protocolChildren = new Map<string, { inc(): void }>();
   const durationChildren = new Map<string, { observe(v: number): void }>();
   return {
     ...m,
@@ -151,6 +183,13 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
       let d = durationChildren.get(service);
       if (!d) durationChildren.set(service, (d = duration.labels(service)));
       d.observe(seconds);
+    },
+    /** Hot path: one cached child per protocol and TLS flag. */
+    observeClientRequest(protocol: string, tls: boolean): void {
+      const key = tls ? `${protocol} tls` : protocol;
+      let c = protocolChildren.get(key);
+      if (!c) protocolChildren.set(key, (c = m.clientRequests.labels(protocol, String(tls))));
+      c.inc();
     },
     /** Drops the per-service series of services that left the table. */
     forgetServices(gone: Iterable<string>): void {

@@ -3,13 +3,14 @@
 // the service of a weighted split, then the request the backend will see (absolute-form host,
 // hop-by-hop stripped, forwarded headers, the route's header edits and path rewrite). Each edge
 // answers a refusal in its own way (a ServerResponse, or bytes on a raw socket).
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { RouteMatch } from '../types.js';
 import type { EdgeContext } from './edge-context.js';
 import {
   applyForwarded,
   describeTarget,
   ensureRequestId,
+  fromHttp2,
   type RequestTarget,
   requestTarget,
   type StripOptions,
@@ -18,7 +19,11 @@ import {
 import { isProxyableTarget, upstreamPath } from './outgoing.js';
 import { clientAddress } from './policy/client-address.js';
 import type { CompiledPolicy, Refusal } from './policy/compile-policy.js';
+import { httpsLocation } from './policy/redirect.js';
 import { serviceOfBackendId } from './policy/service-split.js';
+
+/** ACME HTTP-01 challenges are answered over plain HTTP: never redirected. */
+export const ACME_CHALLENGE = '/.well-known/acme-challenge/';
 
 export interface Admitted {
   readonly ok: true;
@@ -28,6 +33,8 @@ export interface Admitted {
   /** The path of the upstream request line (query included), after the route's rewrite. */
   readonly path: string;
   readonly policy: CompiledPolicy | undefined;
+  /** The headers for the upstream request: the request's own (HTTP/1), or a copy without pseudo-headers. */
+  readonly headers: IncomingHttpHeaders;
   /** performance.now() when the request reached the edge. */
   readonly started: number;
 }
@@ -77,7 +84,12 @@ function refusal(r: Refusal, requestId: string, service: string, policy: Compile
 }
 
 /** The service of a weighted split for this request: the sticky client's, else the next in the cycle. */
-function splitMatch(ctx: EdgeContext, req: IncomingMessage, match: RouteMatch, policy: CompiledPolicy): RouteMatch {
+function splitMatch(
+  ctx: EdgeContext,
+  cookie: string | undefined,
+  match: RouteMatch,
+  policy: CompiledPolicy,
+): RouteMatch {
   const split = policy.split!;
   let preferred: string | undefined;
   let unavailable = 0;
@@ -85,7 +97,7 @@ function splitMatch(ctx: EdgeContext, req: IncomingMessage, match: RouteMatch, p
     const view = ctx.view(name);
     if (view === undefined || view.backends.length === 0) unavailable |= split.bit(name);
     else if (preferred === undefined && match.rule?.sticky === true) {
-      preferred = serviceOfBackendId(ctx.sticky.preferred(req.headers.cookie, view));
+      preferred = serviceOfBackendId(ctx.sticky.preferred(cookie, view));
     }
   }
   const service = split.pick(preferred, unavailable);
@@ -102,7 +114,7 @@ export function admit(
   strip: StripOptions,
   started: number,
 ): Admitted | Refused {
-  const headers = req.headers;
+  const headers = req.httpVersionMajor === 2 ? (fromHttp2(req.headers) as IncomingHttpHeaders) : req.headers;
   const requestId = ensureRequestId(headers);
   const url = req.url ?? '/';
   if (!isProxyableTarget(url)) return refused(requestId, 400, 'bad request target\n', started);
@@ -116,12 +128,17 @@ export function admit(
     const client = clientAddress(peer, headers['x-forwarded-for'], ctx.isTrusted);
     const no = policy.admit(client, path, headers['content-length'] as string | undefined);
     if (no !== undefined) return refusal(no, requestId, match.service, policy, started);
-    if (policy.split !== undefined) match = splitMatch(ctx, req, match, policy);
+    if (policy.httpsRedirect && peer.proto === 'http' && !path.startsWith(ACME_CHALLENGE)) {
+      const to = httpsLocation(headers.host ?? where.host, path, ctx.httpsPort());
+      const r: Refusal = { status: 308, location: to };
+      return refusal(r, requestId, match.service, policy, started);
+    }
+    if (policy.split !== undefined) match = splitMatch(ctx, headers.cookie, match, policy);
     if (policy.rewritePath !== undefined) path = policy.rewritePath(path);
   }
   if (where.host !== '' && where.host !== headers.host) headers.host = where.host; // absolute-form URL
   stripHopByHop(headers, strip);
   applyForwarded(headers, peer);
   policy?.requestHeaders?.(headers);
-  return { ok: true, requestId, where, match, path, policy, started };
+  return { ok: true, requestId, where, match, path, policy, headers, started };
 }

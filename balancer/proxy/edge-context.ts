@@ -40,6 +40,8 @@ export interface EdgeContext {
   readonly policies: PolicyCache;
   /** The service's current view (a split route's other services). */
   view(service: string): ServiceView | undefined;
+  /** Where `httpsRedirect` routes send plain-HTTP clients: the TLS listener's port (443 if none). */
+  httpsPort(): number;
   /** Whether an address is inside --trusted-proxies. */
   isTrusted(address: string): boolean;
   forwarded(socket: Socket): ForwardedContext;

@@ -84,8 +84,8 @@ export interface HeaderSink {
 }
 
 export interface ResponseExtras {
-  /** Our Connection value for the client. */
-  readonly connection: string;
+  /** Our Connection value for the client; undefined for HTTP/2, which has no such header. */
+  readonly connection: string | undefined;
   readonly requestId: string;
   /** A sticky Set-Cookie to add to the backend's own. */
   readonly setCookie?: string | undefined;
@@ -115,9 +115,22 @@ export function forwardResponseHeaders(headers: HeaderBag, extras: ResponseExtra
     }
     sink.setHeader(name, value);
   }
-  sink.setHeader('connection', extras.connection);
+  if (extras.connection !== undefined) sink.setHeader('connection', extras.connection);
   if (!idSent) sink.setHeader('x-request-id', extras.requestId);
   if (!cookieSent) sink.setHeader('set-cookie', [cookie as string]);
+}
+
+/**
+ * An HTTP/2 request's headers as an HTTP/1.1 backend expects them, in a new object (node:http2 reads
+ * the request's method and URL from its pseudo-headers, so those stay): `:authority` becomes Host
+ * (unless a Host came too), and the pseudo-headers (`:method`, `:path`, `:scheme`, `:authority`) go.
+ */
+export function fromHttp2(headers: HeaderBag): HeaderBag {
+  const out: HeaderBag = {};
+  for (const name of Object.keys(headers)) if (name.charCodeAt(0) !== 0x3a /* : */) out[name] = headers[name];
+  const authority = headers[':authority'];
+  if (out.host === undefined && typeof authority === 'string') out.host = authority;
+  return out;
 }
 
 /** `::ffff:10.1.2.3` → `10.1.2.3`; what a dual-stack listener reports for IPv4 peers. */

@@ -14,7 +14,7 @@
 // never buffered, so a request body is piped into the upstream request only once its TCP connection
 // is established: a refused or timed-out connect therefore never consumes the body and any request
 // can be retried; once body bytes have been piped, a failure answers 502 instead.
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { failureKind, failureReason } from './ejector.js';
 import { forwardResponseHeaders, type RequestTarget } from './forwarded.js';
@@ -51,6 +51,7 @@ export class Exchange {
   private readonly requestId: string;
   private readonly started: number;
   private readonly path: string;
+  private readonly headers: IncomingHttpHeaders;
   private readonly policy: CompiledPolicy | undefined;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -70,7 +71,7 @@ export class Exchange {
     const policy = (this.policy = admitted.policy);
     this.timeoutMs = policy?.timeoutMs ?? core.upstreamTimeoutMs;
     this.retries = policy?.retries ?? core.retries;
-    const h = req.headers;
+    const h = (this.headers = admitted.headers);
     this.hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
     this.preferredId = this.match.rule?.sticky ? core.sticky.preferred(h.cookie, this.match.view) : undefined;
@@ -115,7 +116,7 @@ export class Exchange {
     this.connectPhase = this.core.connectTimeoutMs < this.timeoutMs;
     this.timer = setTimeout(this.onTimer, this.connectPhase ? this.core.connectTimeoutMs : this.timeoutMs);
     const req = this.req;
-    applyEmptyBodyLength(req.method, req.headers);
+    applyEmptyBodyLength(req.method, this.headers);
     const t = up.target;
     // No copy of the headers: http.request copies them into the outgoing message. No `host` option
     // either: node:http ignores it next to `hostname`, and every option key is copied again by the agent.
@@ -124,7 +125,7 @@ export class Exchange {
       port: t.port,
       method: req.method,
       path: this.path,
-      headers: req.headers,
+      headers: this.headers,
       agent: up.agent,
     });
     this.proxyReq = dest;
@@ -146,7 +147,7 @@ export class Exchange {
     this.bodyPiped = true;
     const max = this.policy?.maxBodyBytes;
     // A Content-Length above the limit was refused at admission; other bodies are counted as they pass.
-    if (max !== undefined && this.req.headers['content-length'] === undefined) this.req.on('data', this.countBody);
+    if (max !== undefined && this.headers['content-length'] === undefined) this.req.on('data', this.countBody);
     this.req.pipe(dest);
   };
 
@@ -170,7 +171,13 @@ export class Exchange {
       const backend = this.backend;
       const sticky = this.match.rule?.sticky === true && backend !== undefined && backend.id !== this.preferredId;
       // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
-      const connection = this.req.httpVersion === '1.0' || !res.shouldKeepAlive ? 'close' : 'keep-alive';
+      // HTTP/2 has no Connection header (node:http2 throws on one).
+      const h1 = this.req.httpVersionMajor === 1;
+      const connection = !h1
+        ? undefined
+        : this.req.httpVersion === '1.0' || !res.shouldKeepAlive
+          ? 'close'
+          : 'keep-alive';
       // setHeader, not writeHead: headers count as sent only once the first body byte goes out,
       // which is what tells a 499 (client left first) from the backend's status.
       forwardResponseHeaders(
@@ -184,7 +191,7 @@ export class Exchange {
       );
       this.policy?.responseHeaders?.(res);
       res.statusCode = proxyRes.statusCode ?? 200;
-      if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+      if (proxyRes.statusMessage && h1) res.statusMessage = proxyRes.statusMessage;
     }
     if (!res.writableEnded) proxyRes.pipe(res);
   };

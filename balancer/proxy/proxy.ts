@@ -35,6 +35,8 @@ export { sendText, STICKY_COOKIE };
 
 export interface ProxyOptions {
   readonly lookup: Lookup;
+  /** The TLS listener's port (known once it listens), for `httpsRedirect` routes. Default 443. */
+  readonly httpsPort?: () => number;
   /** A service's current view, for split routes (`services`). Default: none known. */
   readonly view?: (service: string) => ServiceView | undefined;
   /** Builds the picker from this proxy's ejector and in-flight counters. */
@@ -101,6 +103,7 @@ class ProxyCore implements ExchangeContext {
   readonly policies = new PolicyCache();
   readonly view: (service: string) => ServiceView | undefined;
   readonly isTrusted: AddressMatcher;
+  readonly httpsPort: () => number;
   closed = false;
   private readonly upstreams: UpstreamPool;
   /** Per client connection: its peer address and trust are worked out once, not per request. */
@@ -109,6 +112,7 @@ class ProxyCore implements ExchangeContext {
   constructor(opts: ProxyOptions) {
     this.lookup = opts.lookup;
     this.view = opts.view ?? (() => undefined);
+    this.httpsPort = opts.httpsPort ?? (() => 443);
     this.defaultLb = opts.defaultLb;
     this.events = opts.events ?? {};
     this.log = opts.logger?.child({ component: 'proxy' });

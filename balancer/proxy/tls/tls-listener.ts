@@ -10,22 +10,16 @@
 // resumption for all clients (measured; the tests fail that way); keys given at creation are kept by Node for
 // every later context. So the keys are fixed per listener, or given, to share them between workers.
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import {
-  createSecureServer,
-  type Http2SecureServer,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type Http2Session,
-} from 'node:http2';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { ListenAddress } from '../../../common/parsers.js';
+import type { EdgeRequest, EdgeResponse } from '../listener.js';
 import { type CertStore, TLS_MIN_VERSION } from './cert-store.js';
 
-export type EdgeRequest = IncomingMessage | Http2ServerRequest;
-export type EdgeResponse = ServerResponse | Http2ServerResponse;
+export type { EdgeRequest, EdgeResponse };
 /** The `result` label of `balancer_tls_handshakes_total`. */
 export type HandshakeResult = 'ok' | 'error';
 
