@@ -5,6 +5,8 @@ export const ErrorCode = {
   etcdAuth: 'ERR_ETCD_AUTH',
   leaseLost: 'ERR_LEASE_LOST',
   dockerUnavailable: 'ERR_DOCKER_UNAVAILABLE',
+  /** Another live sidekick publishes entries under the same --node name. */
+  duplicateNode: 'ERR_DUPLICATE_NODE',
   invalidEntry: 'ERR_INVALID_ENTRY',
   invalidRoute: 'ERR_INVALID_ROUTE',
   noPort: 'ERR_NO_PORT',
