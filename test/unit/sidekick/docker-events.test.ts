@@ -12,9 +12,9 @@ describe('parseEventLine', () => {
         Type: 'container',
         Action: 'start',
         Actor: { ID, Attributes: { name: 'web-1' } },
-        timeNano: 1_700_000_000_123_456_789,
+        timeNano: 5_123_456_789,
       },
-      { id: ID, action: 'start', time: 1_700_000_000_123, attributes: { name: 'web-1' } },
+      { id: ID, action: 'start', time: 5123, attributes: { name: 'web-1' } },
     ],
     [
       'a health status',
