@@ -19,17 +19,21 @@ export type FirstLook = 'gone' | 'dead' | 'pending';
 export type Verdict = 'live' | 'dead' | 'pending';
 
 /**
- * A keepalive every granted/3 s keeps a live lease above 2/3 of its TTL (less up to 1 s for a late
- * keepalive, less 1 for etcd's rounding down). Below that nobody is renewing it.
+ * A keepalive every granted/3 s keeps a live lease above 2/3 of its TTL, less a late keepalive and
+ * etcd's rounding down. With less than a third left, nobody has renewed it for two periods: dead
+ * (a holder that far behind loses its lease anyway). Anything else needs a second look.
  */
 export function firstLook(r: LeaseReading): FirstLook {
   if (r.ttl < 0) return 'gone';
-  return r.ttl < Math.floor((2 * r.granted) / 3) - 1 ? 'dead' : 'pending';
+  return r.ttl * 3 < r.granted ? 'dead' : 'pending';
 }
 
-/** How long to wait before the second reading: more than one keepalive period, plus slack. */
+/**
+ * How long to wait before the second reading: one keepalive period plus 3 s, which tolerates a
+ * keepalive up to ~2 s late (a loaded host) without mistaking a live holder for a dead one.
+ */
 export function recheckDelayMs(granted: number): number {
-  return (Math.ceil(granted / 3) + 2) * 1000;
+  return (Math.ceil(granted / 3) + 3) * 1000;
 }
 
 /**
@@ -46,7 +50,8 @@ export function secondLook(first: LeaseReading, second: LeaseReading, elapsedS: 
 type State =
   | { readonly kind: 'pending'; readonly first: LeaseReading; readonly at: number; timer: NodeJS.Timeout }
   | { readonly kind: 'live'; timer: NodeJS.Timeout }
-  | { readonly kind: 'dead' };
+  /** Until `until` only: a lease judged dead that still holds entries after it would have run out was alive. */
+  | { readonly kind: 'dead'; readonly until: number };
 
 export interface LeaseJudgeOptions {
   readonly read: (lease: string) => Promise<LeaseReading>;
@@ -68,7 +73,8 @@ export class LeaseJudge {
   /** The verdict for `lease`; reads it on first sight (one RPC, shared by concurrent callers), then from memory. */
   judge(lease: string): Promise<Verdict> {
     const known = this.states.get(lease);
-    if (known) return Promise.resolve(known.kind);
+    if (known?.kind === 'dead' && this.now() > known.until) this.states.delete(lease);
+    else if (known) return Promise.resolve(known.kind);
     let reading = this.reading.get(lease);
     if (!reading) {
       reading = this.firstReading(lease).finally(() => this.reading.delete(lease));
@@ -81,7 +87,7 @@ export class LeaseJudge {
     const first = await this.opts.read(lease);
     const look = firstLook(first);
     if (look !== 'pending' || this.stopped) {
-      this.states.set(lease, { kind: 'dead' });
+      this.markDead(lease, first.ttl);
       return 'dead';
     }
     const at = this.now();
@@ -118,8 +124,13 @@ export class LeaseJudge {
       if (state.kind === 'pending') this.opts.settled(lease, 'live');
       return;
     }
-    this.states.set(lease, { kind: 'dead' });
+    this.markDead(lease, second.ttl);
     this.opts.settled(lease, 'dead');
+  }
+
+  /** Remembered as dead for as long as it could still exist; a wrong verdict then heals itself. */
+  private markDead(lease: string, ttl: number): void {
+    this.states.set(lease, { kind: 'dead', until: this.now() + (Math.max(ttl, 0) + 1) * 1000 });
   }
 
   /** Forgets leases no longer seen on any entry of ours (bounded memory). */

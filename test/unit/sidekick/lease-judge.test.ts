@@ -7,14 +7,15 @@ describe('firstLook', () => {
     [{ ttl: -1, granted: 0 }, 'gone'],
     [{ ttl: 0, granted: 10 }, 'dead'],
     [{ ttl: 10, granted: 10 }, 'pending'],
-    // A live holder renews every 10/3 s: never below floor(2·10/3) − 1 = 5.
+    // A live holder renews every 10/3 s: dead only with less than a third left (two periods missed).
     [{ ttl: 5, granted: 10 }, 'pending'],
-    [{ ttl: 4, granted: 10 }, 'dead'],
+    [{ ttl: 4, granted: 10 }, 'pending'],
+    [{ ttl: 3, granted: 10 }, 'dead'],
     [{ ttl: 1, granted: 10 }, 'dead'],
     [{ ttl: 2, granted: 3 }, 'pending'],
     [{ ttl: 1, granted: 3 }, 'pending'],
-    [{ ttl: 20, granted: 30 }, 'pending'],
-    [{ ttl: 18, granted: 30 }, 'dead'],
+    [{ ttl: 10, granted: 30 }, 'pending'],
+    [{ ttl: 9, granted: 30 }, 'dead'],
   ])('%j → %s', (r, expected) => {
     expect(firstLook(r)).toBe(expected);
   });
@@ -22,13 +23,14 @@ describe('firstLook', () => {
 
 describe('secondLook', () => {
   it.each<[string, LeaseReading, LeaseReading, number, string]>([
-    ['renewed in between', { ttl: 9, granted: 10 }, { ttl: 9, granted: 10 }, 6, 'live'],
-    ['renewed, read just before the next keepalive', { ttl: 10, granted: 10 }, { ttl: 6, granted: 10 }, 6, 'live'],
-    ['counting down: dead', { ttl: 9, granted: 10 }, { ttl: 3, granted: 10 }, 6, 'dead'],
-    ['counted down further than the wait', { ttl: 9, granted: 10 }, { ttl: 2, granted: 10 }, 6, 'dead'],
+    ['renewed in between', { ttl: 9, granted: 10 }, { ttl: 9, granted: 10 }, 7, 'live'],
+    ['renewed, read just before the next keepalive', { ttl: 10, granted: 10 }, { ttl: 6, granted: 10 }, 7, 'live'],
+    ['renewed, keepalive 1.5 s late', { ttl: 10, granted: 10 }, { ttl: 5, granted: 10 }, 7, 'live'],
+    ['counting down: dead', { ttl: 9, granted: 10 }, { ttl: 2, granted: 10 }, 7, 'dead'],
+    ['counted down further than the wait', { ttl: 9, granted: 10 }, { ttl: 1, granted: 10 }, 7, 'dead'],
     ['expired in between', { ttl: 3, granted: 3 }, { ttl: -1, granted: 0 }, 3, 'gone'],
-    ['overdue, not revoked yet (reads 0)', { ttl: 2, granted: 3 }, { ttl: 0, granted: 3 }, 3, 'dead'],
-    ['short TTL, renewed', { ttl: 2, granted: 3 }, { ttl: 2, granted: 3 }, 3, 'live'],
+    ['overdue, not revoked yet (reads 0)', { ttl: 2, granted: 3 }, { ttl: 0, granted: 3 }, 4, 'dead'],
+    ['short TTL, renewed', { ttl: 2, granted: 3 }, { ttl: 2, granted: 3 }, 4, 'live'],
   ])('%s', (_label, a, b, elapsed, expected) => {
     expect(secondLook(a, b, elapsed)).toBe(expected);
   });
@@ -46,9 +48,9 @@ describe('secondLook', () => {
       }
   });
 
-  it('a lease renewed every TTL/3 (keepalive up to 0.9 s late, a second left) is always judged live', () => {
+  it('a lease renewed every TTL/3 (keepalive up to 1.9 s late, a second left) is always judged live', () => {
     for (const granted of [2, 3, 5, 10, 30, 60])
-      for (let since = 0; since <= Math.min(granted / 3 + 0.9, granted - 1); since += 0.1) {
+      for (let since = 0; since <= Math.min(granted / 3 + 1.9, granted - 1); since += 0.1) {
         const wait = recheckDelayMs(granted) / 1000;
         const first = { ttl: granted, granted }; // just renewed: the best case for looking dead
         const second = { ttl: Math.floor(granted - since), granted }; // renewed `since` s before reading
@@ -87,7 +89,7 @@ describe('LeaseJudge', () => {
     let clock = 0;
     const readings: LeaseReading[] = [
       { ttl: 9, granted: 10 },
-      { ttl: 3, granted: 10 },
+      { ttl: 2, granted: 10 }, // 7 s later: counted down by 7
       { ttl: 10, granted: 10 },
       { ttl: 10, granted: 10 },
       { ttl: -1, granted: 0 },
@@ -111,6 +113,24 @@ describe('LeaseJudge', () => {
     await vi.advanceTimersByTimeAsync(11_000); // the live lease is re-read about once per TTL: now gone
     expect(settled).toHaveBeenLastCalledWith('twin', 'dead');
     expect(await judge.judge('twin')).toBe('dead');
+    judge.stop();
+  });
+
+  it('a dead verdict lasts only as long as the lease could exist: a wrong verdict heals', async () => {
+    let clock = 0;
+    const readings: LeaseReading[] = [
+      { ttl: 2, granted: 10 }, // a holder whose keepalives stalled: looks dead
+      { ttl: 10, granted: 10 }, // …but it is still there after its lease would have run out
+    ];
+    const read = vi.fn(async () => readings.shift() ?? { ttl: 10, granted: 10 });
+    const judge = new LeaseJudge({ read, settled: () => undefined, now: () => clock });
+    expect(await judge.judge('x')).toBe('dead');
+    clock += 2_900;
+    expect(await judge.judge('x')).toBe('dead');
+    expect(read).toHaveBeenCalledTimes(1);
+    clock += 200;
+    expect(await judge.judge('x')).toBe('pending');
+    expect(read).toHaveBeenCalledTimes(2);
     judge.stop();
   });
 
