@@ -84,11 +84,8 @@ describe('two sidekicks with the same --node', () => {
     const rev0 = await revision(client);
     await delay(6 * RESYNC_MS + 500); // six resync periods of each sidekick, two lease TTLs
     // Not a single put or delete anywhere in etcd (lease keepalives do not change the revision).
-    if ((await revision(client)) !== rev0) {
-      console.log('FIRST', first.output());
-      console.log('SECOND', second.output());
-    }
-    expect(await revision(client)).toBe(rev0);
+    const logs = `first:\n${first.output()}\nsecond:\n${second.output()}`;
+    expect(await revision(client), `etcd was written to meanwhile; ${logs}`).toBe(rev0);
     expect(await leases(client, prefix)).toEqual(before);
     expect(first.proc.exitCode).toBeNull();
     expect(second.proc.exitCode).toBeNull();
