@@ -4,6 +4,8 @@ export const ErrorCode = {
   etcdUnavailable: 'ERR_ETCD_UNAVAILABLE',
   etcdAuth: 'ERR_ETCD_AUTH',
   dockerUnavailable: 'ERR_DOCKER_UNAVAILABLE',
+  /** Another live sidekick publishes entries under the same --node name. */
+  duplicateNode: 'ERR_DUPLICATE_NODE',
   invalidEntry: 'ERR_INVALID_ENTRY',
   invalidRoute: 'ERR_INVALID_ROUTE',
   requestHandler: 'ERR_REQUEST_HANDLER',

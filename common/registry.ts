@@ -2,6 +2,15 @@
 // Key:   <prefix>/<service>/<instance-id>          e.g. /services/web/node1:web-1:8080
 // Value: JSON object, see `Entry`. Unknown fields are preserved so the format can grow.
 import { isIP } from 'node:net';
+import { encodeCheck, validateCheck, type EntryCheck } from './entry-check.js';
+
+export {
+  CHECK_DEFAULT_INTERVAL_MS,
+  CHECK_DEFAULT_TIMEOUT_MS,
+  encodeCheck,
+  validateCheck,
+  type EntryCheck,
+} from './entry-check.js';
 
 export const DEFAULT_PREFIX = '/services';
 /** A value larger than this is rejected: no legitimate entry comes close, and huge values are an attack. */
@@ -15,12 +24,18 @@ export interface ContainerRef {
   readonly name: string;
 }
 
+export type EntryProtocol = 'tcp' | 'udp';
+
 export interface Entry {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
   readonly tags: readonly string[];
   readonly draining: boolean;
+  /** Absent means tcp. A udp entry is never proxied to by the (HTTP) balancer. */
+  readonly protocol?: EntryProtocol;
+  /** Active health check the balancer runs against this backend; absent = none. */
+  readonly check?: EntryCheck;
   readonly node?: string;
   readonly container?: ContainerRef;
   /** Fields this version does not know, kept verbatim. */
@@ -29,7 +44,7 @@ export interface Entry {
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-const KNOWN_FIELDS = new Set(['host', 'port', 'weight', 'tags', 'draining', 'node', 'container']);
+const KNOWN_FIELDS = new Set(['host', 'port', 'weight', 'tags', 'draining', 'protocol', 'check', 'node', 'container']);
 // A key segment: printable ASCII without '/', whitespace or control characters.
 const SEGMENT = /^[A-Za-z0-9._:@\-[\]%+=~]{1,253}$/;
 const SERVICE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
@@ -103,7 +118,7 @@ function defineField(target: Record<string, unknown>, key: string, value: unknow
 /** The one strict validator: both programs accept exactly the same values. */
 export function validateEntry(input: unknown): Decoded<Entry> {
   if (!isRecord(input)) return { ok: false, error: 'value must be a JSON object' };
-  const { host, port, weight = 1, tags = [], draining = false, node, container } = input;
+  const { host, port, weight = 1, tags = [], draining = false, protocol, node, container } = input;
   if (typeof host !== 'string' || !isValidHost(host))
     return { ok: false, error: 'host must be an IPv4 address, IPv6 address or DNS name' };
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
@@ -118,6 +133,15 @@ export function validateEntry(input: unknown): Decoded<Entry> {
     return { ok: false, error: `tags must be an array of at most ${MAX_TAGS} strings` };
   }
   if (typeof draining !== 'boolean') return { ok: false, error: 'draining must be a boolean' };
+  if (protocol !== undefined && protocol !== 'tcp' && protocol !== 'udp')
+    return { ok: false, error: 'protocol must be "tcp" or "udp"' };
+  let check: EntryCheck | undefined;
+  if (input.check !== undefined) {
+    if (protocol === 'udp') return { ok: false, error: 'check is not supported on a udp entry' };
+    const decoded = validateCheck(input.check);
+    if (!decoded.ok) return decoded;
+    check = decoded.value;
+  }
   if (node !== undefined && typeof node !== 'string') return { ok: false, error: 'node must be a string' };
   if (
     container !== undefined &&
@@ -133,6 +157,8 @@ export function validateEntry(input: unknown): Decoded<Entry> {
     weight,
     tags: Object.freeze([...(tags as string[])]),
     draining,
+    ...(protocol !== undefined ? { protocol } : {}),
+    ...(check !== undefined ? { check } : {}),
     ...(node !== undefined ? { node } : {}),
     ...(container !== undefined
       ? { container: Object.freeze({ id: container.id as string, name: container.name as string }) }
@@ -167,6 +193,8 @@ export function encodeEntry(entry: Entry): string {
   if (entry.weight !== 1) out.weight = entry.weight;
   if (entry.tags.length > 0) out.tags = entry.tags;
   if (entry.draining) out.draining = true;
+  if (entry.protocol === 'udp') out.protocol = 'udp';
+  if (entry.check !== undefined) out.check = encodeCheck(entry.check);
   if (entry.node !== undefined) out.node = entry.node;
   if (entry.container !== undefined) out.container = { id: entry.container.id, name: entry.container.name };
   for (const [k, v] of Object.entries(entry.extra ?? {})) if (!Object.hasOwn(out, k)) defineField(out, k, v);

@@ -29,10 +29,8 @@ function hostAddress(c: Container, spec: ServiceSpec, opts: AddressOptions): Add
   const port = c.ports.find((p) => p.port === spec.port && p.protocol === spec.protocol);
   const bindings = port?.bindings ?? [];
   if (bindings.length === 0) {
-    return {
-      ok: false,
-      warning: `container ${c.name}: port ${spec.port}/${spec.protocol} is not published; publish it (-p) or use --address container`,
-    };
+    const hint = 'publish it (-p) or use --address container';
+    return { ok: false, warning: `container ${c.name}: port ${spec.port}/${spec.protocol} is not published; ${hint}` };
   }
   // A binding on all interfaces is reached through the advertised host IP; one on a specific IP
   // only through that IP. Docker often lists both 0.0.0.0 and :: with the same host port.

@@ -127,6 +127,15 @@ export const sidekickOptions = {
     placeholder: 'url',
     describe: 'Docker Engine API endpoint (read-only access is enough)',
   }),
+  dockerTimeout: option({
+    env: ['SIDEKICK_DOCKER_TIMEOUT'],
+    default: 10_000,
+    defaultText: '10s',
+    parse: durationAtLeast(100, 600_000),
+    group: 'containers',
+    placeholder: 'duration',
+    describe: 'deadline for each Docker API call (list, inspect); an expired call counts as a Docker error',
+  }),
   metrics: option({
     env: ['SIDEKICK_METRICS'],
     default: parseListenAddress('127.0.0.1:9091') as ListenAddress | 'off',

@@ -6,14 +6,9 @@ import { Backoff, sleep } from '../common/backoff.js';
 import { CodedError, ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { toContainer, type Container } from './container.js';
+import { eventFilters, matchesFollowed, parseEventLine, type DockerEvent } from './docker-events.js';
 
-export interface DockerEvent {
-  readonly id: string;
-  readonly action: string;
-  /** When Docker emitted it (ms since the epoch). */
-  readonly time: number;
-  readonly attributes: Readonly<Record<string, string>>;
-}
+export type { DockerEvent } from './docker-events.js';
 
 export interface DockerHandlers {
   onEvent(e: DockerEvent): void;
@@ -22,38 +17,19 @@ export interface DockerHandlers {
   onDisconnected(err: unknown): void;
 }
 
-// Server-side filter: health probes also emit exec_* events that we never want to see.
-const ACTIONS = [
-  'start',
-  'restart',
-  'die',
-  'stop',
-  'kill',
-  'pause',
-  'unpause',
-  'oom',
-  'destroy',
-  'health_status',
-  'rename',
-];
-
-interface RawEvent {
-  Type?: string;
-  timeNano?: number;
-  time?: number;
-  Action?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-}
-
 export class DockerSource {
   private readonly abort = new AbortController();
   private stream: NodeJS.ReadableStream | undefined;
+  /** Per-container mode: the followed container's id, once an inspect has seen it. */
+  private followedId: string | undefined;
 
   constructor(
     private readonly docker: Dockerode,
     private readonly log: Logger,
     /** Per-container mode: only this container's events. */
     private readonly only: string | undefined,
+    /** `--docker-timeout`: the deadline of every Docker API call except the open event stream. */
+    private readonly timeoutMs: number,
   ) {}
 
   /** Runs the event loop in the background until stop(). */
@@ -61,6 +37,7 @@ export class DockerSource {
     void this.loop(h);
   }
 
+  /** Ends the event stream and aborts every Docker call in flight. */
   stop(): void {
     this.abort.abort();
     (this.stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
@@ -81,13 +58,17 @@ export class DockerSource {
     }
   }
 
-  /** One connection: resolves when the stream ends, rejects when it fails. */
+  /**
+   * One connection: resolves when the stream ends, rejects when it fails. Only opening it has a
+   * deadline: an open stream is idle for as long as nothing happens (docker-modem's own `timeout`
+   * would kill it, which is why the client is built without one).
+   */
   private async follow(h: DockerHandlers, connected: () => void): Promise<void> {
-    const filters: Record<string, string[]> = { type: ['container'], event: ACTIONS };
-    if (this.only !== undefined) filters.container = [this.only];
-    const stream = (await this.docker.getEvents({ filters })) as NodeJS.ReadableStream;
+    const stream = await this.call('open the event stream', (abortSignal) =>
+      this.docker.getEvents({ filters: eventFilters(), abortSignal }),
+    );
     this.stream = stream;
-    if (this.abort.signal.aborted) return;
+    if (this.abort.signal.aborted) return void (stream as unknown as { destroy?: () => void }).destroy?.();
     connected();
     h.onConnected();
     let buffered = '';
@@ -108,31 +89,45 @@ export class DockerSource {
   }
 
   private emitLine(line: string, h: DockerHandlers): void {
-    let raw: RawEvent;
+    const e = parseEventLine(line);
+    if (e === 'invalid') return void this.log.warn({ line: line.slice(0, 200) }, 'unparseable Docker event');
+    if (e === undefined) return;
+    if (this.only !== undefined && !matchesFollowed(e, this.only, this.followedId)) return;
+    h.onEvent(e);
+  }
+
+  /**
+   * Runs one Docker API call with the deadline. On expiry the request is aborted (its socket
+   * closed) and the call fails as a Docker error, so the caller's work moves on.
+   */
+  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.abort.signal.aborted) throw dockerError(what, new Error('stopped'));
+    const ctl = new AbortController();
+    const onStop = (): void => ctl.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        ctl.abort();
+        reject(dockerError(what, new Error(`timed out after ${this.timeoutMs} ms (--docker-timeout)`)));
+      }, this.timeoutMs);
+    });
+    const work = fn(ctl.signal);
+    work.catch(() => undefined); // after a timeout its (abort) rejection has no one to tell
     try {
-      raw = JSON.parse(line) as RawEvent;
-    } catch {
-      this.log.warn({ line: line.slice(0, 200) }, 'unparseable Docker event');
-      return;
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
     }
-    const id = raw.Actor?.ID;
-    if (raw.Type !== 'container' || !id || !raw.Action) return;
-    // "health_status: healthy" → action "health_status", attribute health_status=healthy
-    const [action = raw.Action, detail] = raw.Action.split(': ');
-    const attributes = { ...(raw.Actor?.Attributes ?? {}), ...(detail !== undefined ? { [action]: detail } : {}) };
-    const time =
-      raw.timeNano !== undefined
-        ? Math.floor(raw.timeNano / 1e6)
-        : raw.time !== undefined
-          ? raw.time * 1000
-          : Date.now();
-    h.onEvent({ id, action, time, attributes });
   }
 
   /** Ids of running (and paused) containers. */
   async list(): Promise<string[]> {
     try {
-      const list = await this.docker.listContainers({ all: false });
+      const list = await this.call('list containers', (abortSignal) =>
+        this.docker.listContainers({ all: false, abortSignal }),
+      );
       return list.map((c) => c.Id).sort();
     } catch (err) {
       throw dockerError('list containers', err);
@@ -141,20 +136,23 @@ export class DockerSource {
 
   /** The container, or undefined when it no longer exists. */
   async inspect(idOrName: string): Promise<Container | undefined> {
+    let c: Container;
     try {
-      return toContainer(await this.docker.getContainer(idOrName).inspect());
+      const info = await this.call(`inspect ${idOrName}`, (abortSignal) =>
+        this.docker.getContainer(idOrName).inspect({ abortSignal }),
+      );
+      c = toContainer(info);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw dockerError(`inspect ${idOrName}`, err);
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.docker.ping();
+    if (idOrName === this.only) this.followedId = c.id;
+    return c;
   }
 }
 
 function dockerError(what: string, err: unknown): CodedError {
+  if (err instanceof CodedError) return err;
   return new CodedError(ErrorCode.dockerUnavailable, `Docker: ${what} failed: ${(err as Error).message}`, {
     cause: err,
   });
@@ -162,8 +160,11 @@ function dockerError(what: string, err: unknown): CodedError {
 
 /** Dockerode connection options from a DOCKER_HOST-style URL. */
 export function dockerConnection(dockerHost: string): Dockerode.DockerOptions {
-  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
-  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  // timeout 0: docker-modem would otherwise take DOCKER_CLIENT_TIMEOUT from the environment and
+  // apply it to the event stream too. Deadlines are ours (DockerSource.call).
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost, timeout: 0 };
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length), timeout: 0 };
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
-  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+  const protocol = url.protocol === 'https:' ? 'https' : 'http';
+  return { host: url.hostname, port: Number(url.port || 2375), protocol, timeout: 0 };
 }

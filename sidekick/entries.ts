@@ -33,6 +33,8 @@ export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult 
       weight: spec.weight,
       tags: spec.tags,
       draining: false,
+      ...(spec.protocol === 'udp' ? { protocol: 'udp' as const } : {}),
+      ...(spec.check !== undefined ? { check: spec.check } : {}),
       node: opts.node,
       container: { id: c.id, name: c.name },
     };

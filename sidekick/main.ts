@@ -51,6 +51,7 @@ async function main(): Promise<number> {
       new Dockerode(dockerConnection(config.dockerHost)),
       createLogger('sidekick', 'silent'),
       config.container || undefined,
+      config.dockerTimeout,
     );
     try {
       const { entries, warnings } = await dryRun(docker, entryOptions(config), config.container || undefined);
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     new Dockerode(dockerConnection(config.dockerHost)),
     log.child({ component: 'docker' }),
     config.container || undefined,
+    config.dockerTimeout,
   );
   const sidekick = new Sidekick({ config, docker, etcd, log, metrics });
 
@@ -87,9 +89,8 @@ async function main(): Promise<number> {
       const addr = await status.listen(config.metrics);
       log.info({ address: `${addr.address}:${addr.port}` }, 'metrics listening');
     } catch (err) {
-      process.stderr.write(
-        `sidekick: --metrics: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}\n`,
-      );
+      const where = `${config.metrics.host}:${config.metrics.port}`;
+      process.stderr.write(`sidekick: --metrics: cannot listen on ${where}: ${(err as Error).message}\n`);
       etcd.close();
       return 2;
     }

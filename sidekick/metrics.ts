@@ -10,6 +10,11 @@ export function createSidekickMetrics(registry = new Registry()) {
       help: 'Registry entries this sidekick currently publishes',
       registers: [registry],
     }),
+    yieldedEntries: new Gauge({
+      name: 'sidekick_yielded_entries',
+      help: 'Entries of this node held by another live sidekick with the same --node (ERR_DUPLICATE_NODE)',
+      registers: [registry],
+    }),
     reconciles: new Counter({
       name: 'sidekick_reconciles_total',
       help: 'Reconciles run, by kind (container|full) and result (ok|error)',

@@ -1,6 +1,7 @@
 // Which services a container offers: opt-in, names, ports, weight, tags.
 // Sources, highest first: `sidekick.*` labels, registrator's SERVICE_* labels, SERVICE_* env vars.
-import { isValidInstanceId, isValidServiceName } from '../common/registry.js';
+import { isValidInstanceId, isValidServiceName, type EntryCheck } from '../common/registry.js';
+import { resolveCheck } from './check-spec.js';
 import type { Container, Protocol } from './container.js';
 
 export interface ServiceSpec {
@@ -11,6 +12,8 @@ export interface ServiceSpec {
   readonly instance: string | undefined;
   readonly weight: number;
   readonly tags: readonly string[];
+  /** Active health check for the balancer (see check-spec.ts); undefined = none. */
+  readonly check?: EntryCheck;
 }
 
 export interface SpecResult {
@@ -100,12 +103,13 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
       return undefined;
     }
     if (portInstance !== undefined && !isValidInstanceId(portInstance)) {
-      warnings.push(
-        `container ${c.name}: invalid instance id ${JSON.stringify(portInstance)} (no '/', whitespace or control characters)`,
-      );
+      const id = JSON.stringify(portInstance);
+      warnings.push(`container ${c.name}: invalid instance id ${id} (no '/', whitespace or control characters)`);
       return undefined;
     }
-    return { service, port, protocol, instance: portInstance, weight, tags: portTags };
+    const { check, warning } = resolveCheck(c, port, protocol);
+    if (warning !== undefined) warnings.push(warning);
+    return { service, port, protocol, instance: portInstance, weight, tags: portTags, check };
   };
 
   const perPort = perPortNames(c);
@@ -138,9 +142,8 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
   if (portLabel !== undefined) {
     const parsed = parsePortLabel(portLabel);
     if (!parsed) {
-      warnings.push(
-        `container ${c.name}: invalid label sidekick.port=${JSON.stringify(portLabel)} (expected 80 or 53/udp); not published`,
-      );
+      const label = `sidekick.port=${JSON.stringify(portLabel)}`;
+      warnings.push(`container ${c.name}: invalid label ${label} (expected 80 or 53/udp); not published`);
       return { specs: [], warnings };
     }
     const spec = make(service, parsed.port, parsed.protocol);

@@ -1,6 +1,7 @@
-// Wires the pure core (entries, diff) to its edges (Docker, etcd). Listen, then list: the event
+// Wires the pure core (entries, claims) to its edges (Docker, etcd). Listen, then list: the event
 // stream is opened first and every (re)connect triggers a full reconcile, so nothing between the
-// list and the subscription is missed. Events are hints; every decision comes from a fresh inspect.
+// list and the subscription is missed. Events are hints; every decision comes from a fresh inspect,
+// except a terminating kill: its withdrawal needs nothing from Docker and does not wait for it.
 import { EtcdAuthenticationFailedError, type Etcd3 } from 'etcd3';
 import { Backoff } from '../common/backoff.js';
 import { CodedError, ErrorCode } from '../common/errors.js';
@@ -8,13 +9,13 @@ import { mapLimit } from '../common/limit.js';
 import type { Logger } from '../common/logger.js';
 import type { SidekickConfig } from './config.js';
 import type { Container } from './container.js';
-import { diffEntries, isEmptyDiff, type PublishedValue } from './diff.js';
 import type { DockerEvent, DockerSource } from './docker-source.js';
 import { desiredEntries, entryOptions, type EntryOptions } from './entries.js';
 import { KillTracker } from './kill-tracker.js';
 import { LeaseSession } from './lease-session.js';
 import type { SidekickMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { hasChanges, RegistryWriter, type Changes } from './registry-writer.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface SidekickDeps {
@@ -38,18 +39,10 @@ const INSPECT_CONCURRENCY = 8;
 export class Sidekick {
   private readonly log: Logger;
   private readonly session: LeaseSession;
-  private readonly publisher: Publisher;
+  private readonly writer: RegistryWriter;
   private readonly queue: WorkQueue;
   private readonly kills = new KillTracker();
-  /**
-   * Reconcile keys whose latest event was a kill ending the run we last inspected: their next
-   * reconcile withdraws without inspecting (the first-kill rule needs nothing more; an inspect can
-   * wait on Docker's container lock while it stops the container). Any other event clears it.
-   */
-  private readonly withdrawOnKill = new Set<string>();
   private readonly entryOptions: EntryOptions;
-  /** What this sidekick last wrote, per reconcile key (container id, or the followed container). */
-  private readonly published = new Map<string, ReadonlyMap<string, string>>();
   private readonly warned = new Set<string>();
   private readonly retry = new Backoff({ initialMs: 250, maxMs: 5000 });
   private retryTimer: NodeJS.Timeout | undefined;
@@ -74,7 +67,7 @@ export class Sidekick {
     });
     // Ours: entries of this node (earlier runs included); in per-container mode only our container's.
     const target = config.container;
-    this.publisher = new Publisher(
+    const publisher = new Publisher(
       deps.etcd,
       config.prefix,
       (e) =>
@@ -84,6 +77,14 @@ export class Sidekick {
           e.container?.id === target ||
           (target.length >= 12 && e.container?.id.startsWith(target) === true)),
     );
+    this.writer = new RegistryWriter({
+      publisher,
+      lease: () => this.session.id(),
+      log: this.log,
+      node: config.node,
+      metrics: deps.metrics,
+      reconcileAll: () => this.queue.markAll(),
+    });
     this.queue = new WorkQueue({
       reconcileOne: (id) => this.reconcileOne(id),
       reconcileAll: () => this.reconcileAll(),
@@ -115,14 +116,24 @@ export class Sidekick {
     this.deps.metrics.dockerEvents.inc({ action: e.action });
     this.log.debug({ container: e.id.slice(0, 12), action: e.action, attributes: e.attributes }, 'docker event');
     const key = this.deps.config.container !== '' ? this.deps.config.container : e.id;
-    if (e.action === 'kill' && this.kills.killed(e.id, e.attributes.signal, e.time)) this.withdrawOnKill.add(key);
-    else this.withdrawOnKill.delete(key);
-    this.queue.mark(key);
+    // A kill ending the run the last inspect saw: withdraw now, without a reconcile (its inspect
+    // would wait on Docker's container lock while the container stops). die/stop/destroy follow.
+    if (e.action === 'kill' && this.kills.killed(e.id, e.attributes.signal, e.time)) void this.withdraw(key);
+    else this.queue.mark(key);
+  }
+
+  private async withdraw(key: string): Promise<void> {
+    try {
+      const changes = await this.writer.applyContainer(key, () => new Map());
+      this.etcdSucceeded();
+      if (hasChanges(changes)) this.logChanges(key.slice(0, 12), changes, 'kill');
+    } catch (err) {
+      this.failed('container', err);
+    }
   }
 
   status(): SidekickStatus {
-    let entries = 0;
-    for (const m of this.published.values()) entries += m.size;
+    const entries = this.writer.size;
     return {
       dockerConnected: this.dockerConnected,
       etcdOk: this.etcdOk,
@@ -132,9 +143,10 @@ export class Sidekick {
     };
   }
 
-  /** Resolves when no reconcile is queued or running (tests and --dry-run use it). */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves when no reconcile is queued or running. */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+    await this.writer.idle();
   }
 
   private desiredFor(c: Container | undefined): ReadonlyMap<string, string> {
@@ -151,33 +163,15 @@ export class Sidekick {
   }
 
   private async reconcileOne(key: string): Promise<void> {
-    const { metrics } = this.deps;
     try {
-      const onKill = this.withdrawOnKill.delete(key);
-      const c = onKill ? undefined : await this.deps.docker.inspect(key);
+      const c = await this.deps.docker.inspect(key);
       if (c) this.kills.observed(c);
       if (c && this.deps.config.container !== '') this.seenTarget = true;
-      const desired = onKill ? new Map<string, string>() : this.desiredFor(c);
-      const before = this.published.get(key) ?? new Map<string, string>();
-      const known = new Map<string, PublishedValue>([...before].map(([k, value]) => [k, { value }]));
-      const diff = diffEntries(desired, known);
-      if (!isEmptyDiff(diff)) {
-        await this.publisher.apply(diff, await this.session.id());
-        this.etcdOk = true;
-        metrics.etcdConnected.set(1);
-        this.log.info(
-          {
-            container: c?.name ?? key.slice(0, 12),
-            put: diff.puts.map(([k]) => k),
-            deleted: diff.deletes,
-            ...(onKill ? { on: 'kill' } : {}),
-          },
-          'registry updated',
-        );
-      }
-      this.setPublished(key, desired);
-      if (!c && !onKill) this.forgetContainer(key);
-      metrics.reconciles.inc({ kind: 'container', result: 'ok' });
+      const changes = await this.writer.applyContainer(key, () => this.desiredFor(c));
+      this.etcdSucceeded();
+      if (hasChanges(changes)) this.logChanges(c?.name ?? key.slice(0, 12), changes);
+      if (!c) this.forgetContainer(key);
+      this.deps.metrics.reconciles.inc({ kind: 'container', result: 'ok' });
     } catch (err) {
       this.failed('container', err);
     }
@@ -185,35 +179,22 @@ export class Sidekick {
 
   private async reconcileAll(): Promise<void> {
     const { metrics, config } = this.deps;
-    // Every container is inspected afresh below: pending kill withdrawals are covered by it.
-    this.withdrawOnKill.clear();
     try {
       const ids = config.container !== '' ? [config.container] : await this.deps.docker.list();
       const containers = await mapLimit(ids, INSPECT_CONCURRENCY, (id) => this.deps.docker.inspect(id));
-      const desiredByKey = new Map<string, ReadonlyMap<string, string>>();
-      const desired = new Map<string, string>();
-      containers.forEach((c, i) => {
-        const key = config.container !== '' ? config.container : (ids[i] as string);
-        if (c) this.kills.observed(c);
-        const entries = this.desiredFor(c);
-        desiredByKey.set(key, entries);
-        for (const [k, v] of entries) desired.set(k, v);
-      });
+      for (const c of containers) if (c) this.kills.observed(c);
       if (config.container === '') this.kills.retainRuns(new Set(containers.flatMap((c) => (c ? [c.id] : []))));
-      const leaseId = await this.session.id();
-      const actual = await this.publisher.readOwned();
-      const diff = diffEntries(desired, actual, leaseId);
-      if (!isEmptyDiff(diff)) {
-        await this.publisher.apply(diff, leaseId);
+      // Computed under the write lock: a kill that arrives while Docker answers is seen.
+      const changes = await this.writer.applyAll(
+        () => new Map(containers.map((c, i) => [config.container || (ids[i] as string), this.desiredFor(c)])),
+      );
+      if (changes.puts.length + changes.deletes.length > 0) {
         this.log.info(
-          { put: diff.puts.length, deleted: diff.deletes.length, entries: desired.size },
+          { put: changes.puts.length, deleted: changes.deletes.length, entries: this.writer.size },
           'full reconcile corrected the registry',
         );
       }
-      this.etcdOk = true;
-      metrics.etcdConnected.set(1);
-      this.published.clear();
-      for (const [key, entries] of desiredByKey) this.setPublished(key, entries);
+      this.etcdSucceeded();
       if (config.container !== '') {
         if (containers[0]) this.seenTarget = true;
         else this.forgetContainer(config.container);
@@ -227,17 +208,27 @@ export class Sidekick {
     }
   }
 
-  private setPublished(key: string, entries: ReadonlyMap<string, string>): void {
-    if (entries.size === 0) this.published.delete(key);
-    else this.published.set(key, entries);
-    let total = 0;
-    for (const m of this.published.values()) total += m.size;
-    this.deps.metrics.entriesPublished.set(total);
+  private logChanges(container: string, changes: Changes, on?: 'kill'): void {
+    this.log.info(
+      {
+        container,
+        put: changes.puts,
+        deleted: changes.deletes,
+        ...(changes.yielded.length > 0 ? { yielded: changes.yielded } : {}),
+        ...(changes.waiting.length > 0 ? { waiting: changes.waiting } : {}),
+        ...(on ? { on } : {}),
+      },
+      'registry updated',
+    );
+  }
+
+  private etcdSucceeded(): void {
+    this.etcdOk = true;
+    this.deps.metrics.etcdConnected.set(1);
   }
 
   private forgetContainer(key: string): void {
     this.kills.forget(key);
-    this.withdrawOnKill.delete(key);
     for (const w of [...this.warned]) if (w.startsWith(`${key}:`)) this.warned.delete(w);
     if (this.deps.config.container !== '' && this.seenTarget) this.removedResolve();
   }
@@ -261,7 +252,8 @@ export class Sidekick {
         'etcd rejected the credentials (--etcd-user/--etcd-password); will retry',
       );
     } else {
-      this.log.warn({ err: (err as Error).message, kind, retryInMs: delay }, 'reconcile failed; will retry');
+      const code = err instanceof CodedError ? err.code : undefined;
+      this.log.warn({ code, err: (err as Error).message, kind, retryInMs: delay }, 'reconcile failed; will retry');
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -277,6 +269,8 @@ export class Sidekick {
     clearTimeout(this.retryTimer);
     this.deps.docker.stop();
     await this.queue.stop();
+    await this.writer.idle();
+    this.writer.stop();
     const revoked = await this.session.close(this.deps.config.etcdTimeout);
     this.log.info(
       { revoked },

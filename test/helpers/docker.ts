@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly publish?: readonly string[];
   readonly network?: string;
   readonly extra?: readonly string[];
+  /** Replaces the image's CMD. */
+  readonly command?: readonly string[];
 }
 
 /** `docker run -d` with the test label, so cleanup finds it whatever happens. Returns the id. */
@@ -46,7 +48,7 @@ export async function runContainer(o: RunOptions): Promise<string> {
   for (const [k, v] of Object.entries(o.env ?? {})) args.push('-e', `${k}=${v}`);
   for (const p of o.publish ?? []) args.push('-p', p);
   if (o.network) args.push('--network', o.network);
-  args.push(...(o.extra ?? []), o.image ?? WEB_IMAGE);
+  args.push(...(o.extra ?? []), o.image ?? WEB_IMAGE, ...(o.command ?? []));
   return docker(...args);
 }
 
