@@ -1,12 +1,15 @@
 // The upstream engine's socket pool on real sockets: keep-alive reuse (LIFO), sockets the backend
 // closed or wrote to while idle dropped before reuse, the idle timeout, the socket bound with its
-// wait queue and the pool-full failure, release/close, a changed target, and connect failures.
+// wait queue and the pool-full failure, release/close, a changed target, connect failures, and TLS.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamEngine, type UpstreamEngineOptions } from '../../balancer/proxy/engine/upstream-engine.js';
 import { answering, engineBackend, exchange, rawBackend, readRequests, RecordingSink } from '../helpers/engine-kit.js';
+import { makeCerts } from '../helpers/certs.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
@@ -312,5 +315,30 @@ describe('engine pool: connect failures', () => {
     expect(s.error).toMatchObject({ kind: 'connect', reason: 'ETIMEDOUT', responseStarted: false });
     expect(took).toBeGreaterThanOrEqual(280);
     expect(took).toBeLessThan(2_000);
+  });
+});
+
+describe('engine pool: https backends', () => {
+  it('speaks TLS to an https target, verifying its certificate, and reuses the connection', async () => {
+    const certs = await makeCerts();
+    cleanups.push(() => certs.cleanup());
+    let connections = 0;
+    const server = https.createServer(
+      { cert: readFileSync(certs.serverCertFile), key: readFileSync(certs.serverKeyFile) },
+      (req, res) => res.end(`tls ${req.url}`),
+    );
+    server.on('secureConnection', () => connections++);
+    const port = await listen(server);
+    cleanups.push(() => closeHttp(server));
+    const trusted = engine({ tls: { ca: readFileSync(certs.caFile) } }).pool(engineBackend('s', port, 'https'));
+    expect((await exchange(trusted, 'GET', '/a')).body()).toBe('tls /a');
+    const again = await exchange(trusted, 'GET', '/b');
+    expect(again.body()).toBe('tls /b');
+    expect(again.attempt?.reused).toBe(true);
+    expect(connections).toBe(1);
+    // Without the CA the certificate does not verify: a connect failure, nothing sent.
+    const untrusted = await exchange(engine().pool(engineBackend('s', port, 'https')));
+    expect(untrusted.error?.kind).toBe('connect');
+    expect(untrusted.error?.reason).toMatch(/CERT|SIGNATURE|ISSUER/);
   });
 });

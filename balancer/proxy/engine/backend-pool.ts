@@ -129,8 +129,8 @@ export class BackendPool implements ConnectionOwner, AttemptHost {
   }
 
   /** The engine's sweep: idle expiry and stalled bodies. */
-  sweep(sweepMs: number): void {
-    for (const c of this.all) c.tick(sweepMs);
+  sweep(): void {
+    for (const c of this.all) c.tick();
   }
 
   released(conn: UpstreamConnection): void {

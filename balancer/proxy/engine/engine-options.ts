@@ -25,6 +25,9 @@ export interface ResolvedEngineOptions {
   readonly parserLimits: ParserLimits;
   /** How often idle sockets and stalled bodies are checked. */
   readonly sweepMs: number;
+  /** Sweeps after which an idle socket closes / a silent body fails: at least the timeout, at most one sweep more. */
+  readonly idleTicks: number;
+  readonly upstreamIdleTicks: number;
 }
 
 export const ENGINE_DEFAULTS = Object.freeze({
@@ -47,6 +50,8 @@ export function resolveEngineOptions(o: EngineOptions = {}): ResolvedEngineOptio
     o.upstreamIdleTimeoutMs ?? ENGINE_DEFAULTS.upstreamIdleTimeoutMs,
     1,
   );
+  // An idle socket lives idleTimeoutMs to idleTimeoutMs + sweepMs (4–4.5 s by default, under Node's 5 s).
+  const sweepMs = Math.max(5, Math.min(1_000, Math.floor(Math.min(idle, upstreamIdle) / 8)));
   return Object.freeze({
     maxSocketsPerBackend: positive(
       'maxSocketsPerBackend',
@@ -62,7 +67,9 @@ export function resolveEngineOptions(o: EngineOptions = {}): ResolvedEngineOptio
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs ?? ENGINE_DEFAULTS.connectTimeoutMs, 1),
     upstreamIdleTimeoutMs: upstreamIdle,
     parserLimits: Object.freeze({ ...DEFAULT_PARSER_LIMITS, ...o.parserLimits }),
-    // An idle socket lives at most idleTimeoutMs + sweepMs (4.5 s by default, under Node's 5 s).
-    sweepMs: Math.max(5, Math.min(1_000, Math.floor(Math.min(idle, upstreamIdle) / 8))),
+    sweepMs,
+    // The first sweep after a byte may come at once: one more than ceil(timeout / sweep) guarantees the full timeout.
+    idleTicks: Math.ceil(idle / sweepMs) + 1,
+    upstreamIdleTicks: Math.ceil(upstreamIdle / sweepMs) + 1,
   });
 }

@@ -108,13 +108,13 @@ export class UpstreamConnection implements ParserHandler, AttemptHost {
     this.quietTicks = 0;
   }
 
-  /** One sweep of the pool's timer: closes an expired idle socket, fails a body stalled too long. */
-  tick(sweepMs: number): void {
+  /** One sweep of the engine's timer: closes an expired idle socket, fails a body stalled too long. */
+  tick(): void {
     const o = this.owner.options;
     if (this.state === C_IDLE) {
-      if (++this.quietTicks * sweepMs >= o.idleTimeoutMs) this.destroy();
+      if (++this.quietTicks >= o.idleTicks) this.destroy();
     } else if (this.state === C_BUSY && this.attempt?.headersReceived === true && !this.paused) {
-      if (++this.quietTicks * sweepMs >= o.upstreamIdleTimeoutMs) {
+      if (++this.quietTicks >= o.upstreamIdleTicks) {
         this.fail(this.attempt, 'timeout', 'ETIMEDOUT', `no byte from the backend for ${o.upstreamIdleTimeoutMs} ms`);
       }
     }

@@ -1,14 +1,15 @@
 // The HTTP/1.1 upstream engine: per backend a BackendPool of keep-alive sockets, keyed by backend id
-// and tied to the backend's target URL (a changed target retires the old pool). One timer for all
-// pools closes idle sockets past `idleTimeoutMs` and fails bodies stalled past
-// `upstreamIdleTimeoutMs`; it runs only while some pool has sockets... or could get some.
+// and tied to the backend's target URL (a changed target retires the old pool). One interval timer
+// for all pools (unref'd, stopped once no pool is left) closes idle sockets past `idleTimeoutMs` and
+// fails bodies silent past `upstreamIdleTimeoutMs`: a sweep every min(timeouts) / 8 (≤ 1 s), so no
+// per-request timer is armed.
 //
-// Use (one attempt of the HTTP exchange):
+// One attempt of the HTTP exchange:
 //   const attempt = engine.pool(backend).request(method, path, headers, bodyOrUndefined, sink);
-//   // sink gets onInterim/onResponse/onData/onTrailers, then onEnd or onError(UpstreamError)
-//   attempt.abort();   // client gone or time-to-headers timer fired
-//   attempt.resume();  // client drained after sink.onData returned false
-// and on failure `retryDecision(...)` (retry-decision.ts) says whether another backend may be tried.
+//   // sink: onInterim / onResponse / onData (false = pause) / onTrailers, then onEnd or onError
+//   attempt.abort();   // the client left, or the caller's time-to-headers timer fired
+//   attempt.resume();  // the client drained after onData returned false
+// and on onError, retryDecision(...) (retry-decision.ts) says whether another backend may be tried.
 import type { Backend } from '../../types.js';
 import { BackendPool, type PoolStats, type PoolTarget } from './backend-pool.js';
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from './engine-options.js';
@@ -92,10 +93,9 @@ export class UpstreamEngine {
   }
 
   private sweep(): void {
-    const ms = this.options.sweepMs;
-    for (const p of this.pools.values()) p.sweep(ms);
+    for (const p of this.pools.values()) p.sweep();
     for (const p of this.retiring) {
-      p.sweep(ms);
+      p.sweep();
       if (p.isEmpty) this.retiring.delete(p);
     }
     if (this.pools.size === 0 && this.retiring.size === 0 && this.timer !== undefined) {
