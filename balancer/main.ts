@@ -37,6 +37,8 @@ function waitForSignal(): Promise<string> {
 
 /** One process doing everything (workers = 1), or one worker (no admin listener). */
 async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' | 'worker'): Promise<number> {
+  // Listen for the stop signal before anything starts: a SIGTERM during start-up still stops cleanly.
+  const signalled = waitForSignal();
   const etcd = createEtcdClient(config);
   const keys = process.env[TICKET_KEYS_ENV];
   const ticketKeys = role === 'worker' && keys !== undefined ? Buffer.from(keys, 'base64') : undefined;
@@ -75,7 +77,7 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     },
     role === 'worker' ? 'worker listening' : 'balancer listening',
   );
-  const reason = await waitForSignal();
+  const reason = await signalled;
   log.info({ reason }, 'shutting down');
   await balancer.stop();
   etcd.close();
