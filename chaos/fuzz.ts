@@ -3,6 +3,7 @@
 // include the policy fields (wrong types, negative numbers, huge header lists, CIDR garbage,
 // redirects to non-http URLs); test/unit/chaos/fuzz.test.ts checks that each item is invalid.
 import { prng } from '../test/helpers/prng.js';
+import { POLICY_FIELDS } from '../common/route-policy.js';
 
 export interface FuzzItem {
   readonly key: string;
@@ -77,21 +78,7 @@ const negative = (r: () => number): number => -1 - Math.floor(r() * 1e6);
 
 /** One invalid policy field (name → value) for a route that is otherwise valid. */
 function badPolicy(r: () => number, svc: string): Record<string, unknown> {
-  const field = pick(r, [
-    'stripPrefix',
-    'addPrefix',
-    'requestHeaders',
-    'responseHeaders',
-    'redirect',
-    'httpsRedirect',
-    'timeout',
-    'retries',
-    'maxBodyBytes',
-    'rateLimit',
-    'allow',
-    'deny',
-    'services',
-  ] as const);
+  const field = pick(r, [...POLICY_FIELDS, 'services'] as const);
   const values: Record<typeof field, readonly unknown[]> = {
     stripPrefix: [false, 1, 'api', '/a?b', '/unrelated', null, [], {}],
     addPrefix: [true, 'v2', '/a b', '', null, 5, '/x#y'],

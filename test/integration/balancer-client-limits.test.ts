@@ -6,7 +6,8 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { runLoad } from '../helpers/load.js';
-import { startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
+import { startBalancerProgram } from '../helpers/balancer-program.js';
+import { stopAllPrograms, type Program } from '../helpers/program.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 let etcd: EtcdServer;
@@ -41,21 +42,8 @@ async function startBalancer(
 ): Promise<{ p: Program; proxyPort: number; admin: string; backend: Backend }> {
   const b = await backend();
   await client.put('/services/web/a').value(JSON.stringify({ host: '127.0.0.1', port: b.port }));
-  const p = startProgram('balancer', [
-    '--etcd-endpoints',
-    etcd.endpoint,
-    '--listen',
-    '127.0.0.1:0',
-    '--admin',
-    '127.0.0.1:0',
-    '--default-service',
-    'web',
-    ...args,
-  ]);
-  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
-  const admin = `http://${String(line.admin)}`;
-  await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
-  return { p, proxyPort: Number(String(line.proxy).split(':').at(-1)), admin, backend: b };
+  const started = await startBalancerProgram(etcd.endpoint, ['--default-service', 'web', ...args]);
+  return { ...started, backend: b };
 }
 
 /** A raw client connection; resolves once connected. */

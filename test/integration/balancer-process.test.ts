@@ -9,6 +9,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { get, runLoad } from '../helpers/load.js';
 import { runProgram, startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
 import { delay, waitFor } from '../helpers/wait.js';
+import { startBalancerProgram } from '../helpers/balancer-program.js';
 
 let etcd: EtcdServer;
 let client: Etcd3;
@@ -38,19 +39,7 @@ async function register(service: string, instance: string, port: number, host = 
 }
 
 async function startBalancer(args: string[] = []): Promise<{ p: Program; proxy: string; admin: string }> {
-  const p = startProgram('balancer', [
-    '--etcd-endpoints',
-    etcd.endpoint,
-    '--listen',
-    '127.0.0.1:0',
-    '--admin',
-    '127.0.0.1:0',
-    ...args,
-  ]);
-  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
-  const admin = `http://${String(line.admin)}`;
-  await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
-  return { p, proxy: `http://${String(line.proxy)}`, admin };
+  return startBalancerProgram(etcd.endpoint, args);
 }
 
 beforeAll(async () => {

@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
-import { runProgram, startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
+import { startBalancerProgram } from '../helpers/balancer-program.js';
+import { runProgram, stopAllPrograms, type Program } from '../helpers/program.js';
 import { makeTlsPki, type IssuedCert, type TlsTestPki } from '../helpers/tls-certs.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -53,16 +54,12 @@ afterAll(async () => {
 });
 
 async function startTls(extra: string[] = []): Promise<{ p: Program; plain: string; tls: number; admin: string }> {
-  const p = startProgram('balancer', [
-    ...['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+  const b = await startBalancerProgram(etcd.endpoint, [
     ...['--tls-listen', '127.0.0.1:0', '--tls-cert', web.certFile, '--tls-key', web.keyFile],
     ...['--tls-cert', wild.certFile, '--tls-key', wild.keyFile, '--default-service', 'web'],
     ...extra,
   ]);
-  const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
-  const admin = `http://${String(line.admin)}`;
-  await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);
-  return { p, plain: `http://${String(line.proxy)}`, tls: Number(String(line.tls).split(':').at(-1)), admin };
+  return { p: b.p, plain: b.proxy, tls: b.tlsPort!, admin: b.admin };
 }
 
 /** The subjectAltName of the certificate served for `servername`. */
@@ -151,13 +148,12 @@ describe('balancer --tls-listen', () => {
     // Serve from copies so the test can replace the files the balancer reads.
     copyFileSync(web.certFile, live.certFile);
     copyFileSync(web.keyFile, live.keyFile);
-    const p2 = startProgram('balancer', [
-      ...['--etcd-endpoints', etcd.endpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+    const started = await startBalancerProgram(etcd.endpoint, [
       ...['--tls-listen', '127.0.0.1:0', '--tls-cert', live.certFile, '--tls-key', live.keyFile],
       ...['--default-service', 'web'],
     ]);
-    const line = await waitFor('listening', () => p2.logs().find((l) => l.msg === 'balancer listening'), 10_000);
-    const port = Number(String(line.tls).split(':').at(-1));
+    const p2 = started.p;
+    const port = started.tlsPort!;
     const slow = curl('--http1.1', '--resolve', `web.test:${port}:127.0.0.1`, `https://web.test:${port}/slow`);
     await waitFor('slow request reached the backend', () => slowRelease !== undefined, 5000);
     copyFileSync(other.certFile, live.certFile);
