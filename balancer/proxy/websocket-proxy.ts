@@ -11,7 +11,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Backend } from '../types.js';
-import { admit } from './admission.js';
+import { admit, type Refused } from './admission.js';
 import type { EdgeContext } from './edge-context.js';
 import { failureKind, failureReason } from './ejector.js';
 import { ensureRequestId, type StripOptions } from './forwarded.js';
@@ -20,6 +20,8 @@ import { rejectUpgrade } from './responses.js';
 import { clearTimer } from './timer.js';
 
 const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
+
+type UpgradeRefusal = Pick<Refused, 'service' | 'status' | 'body' | 'requestId'> & Partial<Pick<Refused, 'header'>>;
 
 function destroySelf(this: Duplex): void {
   this.destroy();
@@ -37,6 +39,8 @@ interface TunnelInit {
   /** The sticky cookie to add to the 101, when the client was (re)pinned. */
   readonly setCookie: string | undefined;
   readonly started: number;
+  /** Time allowed for the backend's 101: the route's `timeout`, else --upstream-timeout. */
+  readonly timeoutMs: number;
 }
 
 /** One client ↔ backend pair, from the upgrade request until either side closes. */
@@ -47,6 +51,7 @@ class Tunnel {
   private readonly requestId: string;
   private readonly setCookie: string | undefined;
   private readonly started: number;
+  private readonly timeoutMs: number;
   private upstream: Socket | undefined;
   private upstreamReq: ClientRequest | undefined;
   private openedAt = 0;
@@ -67,12 +72,13 @@ class Tunnel {
     this.requestId = init.requestId;
     this.setCookie = init.setCookie;
     this.started = init.started;
+    this.timeoutMs = init.timeoutMs;
   }
 
   /** Watches the client socket and starts the time-to-101 timer. */
   start(): void {
     this.client.once('close', this.close);
-    this.timer = setTimeout(this.onTimer, this.ctx.upstreamTimeoutMs);
+    this.timer = setTimeout(this.onTimer, this.timeoutMs);
   }
 
   onUpstreamRequest(proxyReq: ClientRequest): void {
@@ -187,15 +193,16 @@ export class WebSocketProxy {
     const { ctx } = this;
     socket.on('error', destroySelf);
     if (req.method !== 'GET' || !isWebSocketUpgrade(req.headers.upgrade)) {
-      return this.refuse(socket, '', 400, 'expected a WebSocket upgrade\n', ensureRequestId(req.headers), started);
+      const requestId = ensureRequestId(req.headers);
+      return this.refuse(
+        socket,
+        { service: '', status: 400, body: 'expected a WebSocket upgrade\n', requestId },
+        started,
+      );
     }
     // The target check also keeps http-proxy's url.parse from throwing.
     const admitted = admit(req, ctx, UPGRADE_STRIP, started);
-    if (!admitted.ok) {
-      rejectUpgrade(socket, admitted.status, admitted.body, admitted.requestId, admitted.header);
-      ctx.events.onResponse?.(admitted.service, undefined, admitted.status, (performance.now() - started) / 1000);
-      return;
-    }
+    if (!admitted.ok) return this.refuse(socket, admitted, started);
     const { match, requestId } = admitted;
     // http-proxy builds the upstream path from req.url: hand it the route's rewrite.
     if (admitted.policy?.rewritePath !== undefined) req.url = admitted.path;
@@ -206,7 +213,7 @@ export class WebSocketProxy {
     const backend = view === undefined ? undefined : ctx.picker.pick(view, lb, NO_EXCLUDE, preferred);
     if (backend === undefined) {
       const body = `no live backend for service ${match.service}\n`;
-      return this.refuse(socket, match.service, 503, body, requestId, started);
+      return this.refuse(socket, { service: match.service, status: 503, body, requestId }, started);
     }
     const setCookie = sticky && backend.id !== preferred ? ctx.sticky.setCookie(backend.id) : undefined;
     const tunnel = new Tunnel(this, ctx, {
@@ -216,6 +223,7 @@ export class WebSocketProxy {
       requestId,
       setCookie,
       started,
+      timeoutMs: admitted.policy?.timeoutMs ?? ctx.upstreamTimeoutMs,
     });
     let set = this.byBackend.get(backend.id);
     if (set === undefined) this.byBackend.set(backend.id, (set = new Set()));
@@ -229,9 +237,10 @@ export class WebSocketProxy {
     }
   }
 
-  private refuse(socket: Duplex, service: string, status: number, body: string, id: string, started: number): void {
-    rejectUpgrade(socket, status, body, id);
-    this.ctx.events.onResponse?.(service, undefined, status, (performance.now() - started) / 1000);
+  /** Our own answer on the raw socket (admission refusals included), reported like any response. */
+  private refuse(socket: Duplex, r: UpgradeRefusal, started: number): void {
+    rejectUpgrade(socket, r.status, r.body, r.requestId, r.header);
+    this.ctx.events.onResponse?.(r.service, undefined, r.status, (performance.now() - started) / 1000);
   }
 
   /** Closes the backend's tunnels within `drainMs` (jittered half-close, then destroy at the deadline). */

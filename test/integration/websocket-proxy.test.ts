@@ -5,7 +5,8 @@ import { connect, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createProxy, type ProxyEvents, type ProxyHandler, STICKY_COOKIE } from '../../balancer/proxy/proxy.js';
-import type { Backend, Lookup, RouteMatch } from '../../balancer/types.js';
+import type { Backend, Lookup, RouteMatch, RouteRule } from '../../balancer/types.js';
+import { parseRouteFlag } from '../../common/route-spec.js';
 import { backendFor } from '../helpers/backends.js';
 import { closeHttp, listen } from '../helpers/servers.js';
 import { stubPicker } from '../helpers/stub-picker.js';
@@ -45,6 +46,8 @@ async function startWsBackend(name: string): Promise<WsBackend> {
 
 interface Route {
   readonly sticky?: boolean;
+  /** Route policies, as the route parser makes them. */
+  readonly policy?: RouteRule['policy'];
   backends: Backend[] | undefined;
 }
 
@@ -52,7 +55,15 @@ function stubLookup(routes: Map<string, Route>): Lookup {
   return (host: string): RouteMatch | undefined => {
     const r = routes.get(host.replace(/:\d+$/, ''));
     if (r === undefined) return undefined;
-    const rule = { host, pathPrefix: '/', service: 'chat', lb: undefined, sticky: r.sticky ?? false, source: 'test' };
+    const rule: RouteRule = {
+      host,
+      pathPrefix: '/',
+      service: 'chat',
+      lb: undefined,
+      sticky: r.sticky ?? false,
+      source: 'test',
+      policy: r.policy,
+    };
     return {
       rule,
       service: 'chat',
@@ -343,6 +354,25 @@ describe('websocket proxying', () => {
     expect(reply.endsWith('upstream timeout from service chat\n')).toBe(true);
     await waitFor('upstream handshake socket closed', () => upstreamClosed, 2_000);
     expect(proxy.openWebSockets()).toBe(0);
+  });
+
+  it("a route's timeout bounds the handshake instead of --upstream-timeout", async () => {
+    const hang = http.createServer();
+    const upgraded = new Set<import('node:stream').Duplex>();
+    hang.on('upgrade', (_req, socket) => upgraded.add(socket.resume()));
+    const hangPort = await listen(hang);
+    cleanups.push(() => {
+      for (const s of upgraded) s.destroy();
+      return closeHttp(hang);
+    });
+    const { policy } = parseRouteFlag('{"host":"chat.test","service":"chat","timeout":"300ms"}');
+    const route = { policy, backends: [backendFor('hang', hangPort, 'chat')] };
+    const { port } = await startProxy(new Map([['chat.test', route]]), 30_000);
+    const t0 = Date.now();
+    const reply = await rawUpgrade(port, 'chat.test');
+    expect(reply.startsWith('HTTP/1.1 504 Gateway Timeout\r\n')).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(Date.now() - t0).toBeLessThan(3_000);
   });
 
   it('sets the sticky cookie on the 101 and honours it', async () => {
