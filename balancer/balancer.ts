@@ -15,8 +15,8 @@ import { TrafficStats } from './admin/stats.js';
 import type { WorkerProxyState } from './admin/worker-state.js';
 import type { BalancerConfig } from './config.js';
 import { createPicker } from './proxy/pickers.js';
-import { createEdgeHandlers, createProxyListener } from './proxy/listener.js';
-import { TlsEdge } from './proxy/tls/tls-edge.js';
+import { createEdgeHandlers, createProxyListener, type HandlerOptions } from './proxy/listener.js';
+import { certFilePairs, TlsEdge } from './proxy/tls/tls-edge.js';
 import { createProxy, type ProxyHandler } from './proxy/proxy.js';
 import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
@@ -105,35 +105,40 @@ export class Balancer {
       restoreGraceMs: config.restoreGrace,
       events: watchEventsFor(this.metrics),
     });
-    const handlerOptions = {
+    const handlerOptions: HandlerOptions = {
       proxy,
       log: this.log,
       draining: () => this.draining,
       clientTimeoutMs: config.clientTimeout,
-      onRequest: (protocol: string, tls: boolean) => this.metrics.observeClientRequest(protocol, tls),
+      onRequest: (protocol, tls) => this.metrics.observeClientRequest(protocol, tls),
     };
     const plain = createEdgeHandlers(handlerOptions, {
       redirectHttpsPort: config.redirectHttps ? () => this.httpsPort() : undefined,
     });
     this.server = createProxyListener(plain, config.clientTimeout);
-    if (config.tlsListen !== undefined && deps.proxyListener !== false) {
-      const secure = createEdgeHandlers(handlerOptions, {
-        tls: true,
-        hsts: config.hsts === undefined ? undefined : `max-age=${config.hsts}`,
-      });
-      this.tls = new TlsEdge({
-        listen: config.tlsListen,
-        pairs: config.tlsCert.map((certFile, i) => ({ certFile, keyFile: config.tlsKey[i]! })),
-        log,
-        onRequest: secure.onRequest,
-        onUpgrade: secure.onUpgrade,
-        onHandshake: (result) => this.metrics.tlsHandshakes.inc({ result }),
-        onCertError: () => this.metrics.tlsCertificateErrors.inc(),
-        ...(deps.ticketKeys ? { ticketKeys: deps.ticketKeys } : {}),
-        keepAliveTimeoutMs: config.clientTimeout,
-      });
-    }
+    this.tls = deps.proxyListener === false ? undefined : this.tlsEdge(handlerOptions);
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
+  }
+
+  /** The HTTPS listener with --tls-listen; its handlers are the plain listener's plus HSTS. */
+  private tlsEdge(handlerOptions: HandlerOptions): TlsEdge | undefined {
+    const { config, log, ticketKeys } = this.deps;
+    if (config.tlsListen === undefined) return undefined;
+    const secure = createEdgeHandlers(handlerOptions, {
+      tls: true,
+      hsts: config.hsts === undefined ? undefined : `max-age=${config.hsts}`,
+    });
+    return new TlsEdge({
+      listen: config.tlsListen,
+      pairs: certFilePairs(config.tlsCert, config.tlsKey),
+      log,
+      onRequest: secure.onRequest,
+      onUpgrade: secure.onUpgrade,
+      onHandshake: (result) => this.metrics.tlsHandshakes.inc({ result }),
+      onCertError: () => this.metrics.tlsCertificateErrors.inc(),
+      ...(ticketKeys ? { ticketKeys } : {}),
+      keepAliveTimeoutMs: config.clientTimeout,
+    });
   }
 
   /** What the admin listener reads; the primary of --workers N builds its own from this one. */

@@ -15,7 +15,7 @@ import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 import { runPrimary } from './primary.js';
 import { CertError } from './proxy/tls/cert-store.js';
-import { checkCertificateFiles } from './proxy/tls/tls-edge.js';
+import { certFilePairs, checkCertificateFiles } from './proxy/tls/tls-edge.js';
 
 /** Set by the primary of --workers N for its workers only: not an operator option. */
 const TICKET_KEYS_ENV = 'BALANCER_INTERNAL_TLS_TICKET_KEYS';
@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   const { config } = loaded;
   if (config.tlsListen !== undefined && !cluster.isWorker) {
     try {
-      checkCertificateFiles(config.tlsCert.map((certFile, i) => ({ certFile, keyFile: config.tlsKey[i]! })));
+      checkCertificateFiles(certFilePairs(config.tlsCert, config.tlsKey));
     } catch (err) {
       if (!(err instanceof CertError)) throw err;
       const flag = config.tlsKey.includes(err.origin) ? '--tls-key' : '--tls-cert';

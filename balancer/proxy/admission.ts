@@ -16,7 +16,7 @@ import {
   type StripOptions,
   stripHopByHop,
 } from './forwarded.js';
-import { isProxyableTarget, upstreamPath } from './outgoing.js';
+import { proxyablePath } from './outgoing.js';
 import { clientAddress } from './policy/client-address.js';
 import type { CompiledPolicy, Refusal } from './policy/compile-policy.js';
 import { httpsLocation } from './policy/redirect.js';
@@ -117,13 +117,13 @@ export function admit(
   const headers = req.httpVersionMajor === 2 ? (fromHttp2(req.headers) as IncomingHttpHeaders) : req.headers;
   const requestId = ensureRequestId(headers);
   const url = req.url ?? '/';
-  if (!isProxyableTarget(url)) return refused(requestId, 400, 'bad request target\n', started);
+  let path = proxyablePath(url);
+  if (path === undefined) return refused(requestId, 400, 'bad request target\n', started);
   const where = requestTarget(headers.host, url);
   let match = ctx.lookup(where.host, where.path);
   if (match === undefined) return refused(requestId, 404, `no route for ${describeTarget(where)}\n`, started);
   const peer = ctx.forwarded(req.socket);
   const policy = ctx.policies.for(match.rule);
-  let path = upstreamPath(url);
   if (policy !== undefined) {
     const client = clientAddress(peer, headers['x-forwarded-for'], ctx.isTrusted);
     const no = policy.admit(client, path, headers['content-length'] as string | undefined);

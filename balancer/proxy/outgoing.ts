@@ -59,12 +59,16 @@ export function upstreamPath(url: string): string {
  * take the whole process down. Such requests get 400.
  */
 export function isProxyableTarget(url: string): boolean {
-  if (isPlainPath(url)) return true;
+  return proxyablePath(url) !== undefined;
+}
+
+/** `upstreamPath(url)`, or undefined for a target that cannot be proxied (see isProxyableTarget). */
+export function proxyablePath(url: string): string | undefined {
+  if (isPlainPath(url)) return url;
   try {
-    upstreamPath(url);
-    return true;
+    return upstreamPath(url);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -25,6 +25,11 @@ export interface TlsEdgeOptions {
   readonly keepAliveTimeoutMs: number;
 }
 
+/** The n-th --tls-key with the n-th --tls-cert (the config checked that the counts match). */
+export function certFilePairs(certs: readonly string[], keys: readonly string[]): CertFilePair[] {
+  return certs.map((certFile, i) => ({ certFile, keyFile: keys[i]! }));
+}
+
 /** Loads every pair into a throwaway store: throws the first CertError (its `origin` names the file). */
 export function checkCertificateFiles(pairs: readonly CertFilePair[]): void {
   new CertFiles({ store: new CertStore(), pairs }).loadInitial();

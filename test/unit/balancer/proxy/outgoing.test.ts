@@ -6,6 +6,7 @@ import {
   applyEmptyBodyLength,
   isPlainPath,
   isProxyableTarget,
+  proxyablePath,
   joinPath,
   upstreamPath,
 } from '../../../../balancer/proxy/outgoing.js';
@@ -157,6 +158,7 @@ describe('isProxyableTarget', () => {
     ['https://[::1/x', false],
   ] as const)('%s → %s', (url, ok) => {
     expect(isProxyableTarget(url)).toBe(ok);
+    expect(proxyablePath(url)).toBe(ok ? upstreamPath(url) : undefined);
     if (ok) expect(() => upstreamPath(url)).not.toThrow();
   });
 });
