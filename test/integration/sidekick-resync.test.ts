@@ -84,7 +84,12 @@ describe('periodic resync', () => {
     expect(restored).toEqual(good);
     const after = await client.getAll().prefix(prefix).exec();
     expect(after.kvs.map((kv) => String(kv.lease))).toEqual([lease, lease, lease]);
-    expect(p.logs().some((l) => l.msg === 'full reconcile corrected the registry')).toBe(true);
+    // Logged after the writes it reports: allow it a moment to follow them.
+    await waitFor(
+      'the correction logged',
+      () => p.logs().some((l) => l.msg === 'full reconcile corrected the registry'),
+      1000,
+    );
   });
 });
 
@@ -144,6 +149,10 @@ describe('oom', () => {
       async () => (await docker('inspect', '-f', '{{.State.Running}}', name)) === 'false',
     );
     expect(await docker('inspect', '-f', '{{.State.OOMKilled}}', name)).toBe('true');
-    expect(p.logs().some((l) => l.msg === 'docker event' && l.action === 'oom')).toBe(true);
+    await waitFor(
+      'the oom event logged',
+      () => p.logs().some((l) => l.msg === 'docker event' && l.action === 'oom'),
+      1000,
+    );
   });
 });
