@@ -84,6 +84,7 @@ export class Balancer {
       defaultLb: config.lb,
       retries: config.retries,
       upstreamTimeoutMs: config.upstreamTimeout,
+      upstreamIdleTimeoutMs: config.upstreamIdleTimeout,
       ejectCooldownMs: config.ejectCooldown,
       trustedProxies: config.trustedProxies,
       stickySecret: config.stickySecret,

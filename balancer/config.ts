@@ -232,6 +232,15 @@ export const balancerOptions = {
     placeholder: 'duration',
     describe: 'time allowed for a backend’s response headers; then 504',
   }),
+  upstreamIdleTimeout: option({
+    env: ['BALANCER_UPSTREAM_IDLE_TIMEOUT'],
+    default: 60_000,
+    defaultText: '60s',
+    parse: durationAtLeast(100, 3_600_000),
+    group: group.proxy,
+    placeholder: 'duration',
+    describe: 'after the response headers, no byte from the backend for this long ends the exchange',
+  }),
   clientTimeout: option({
     env: ['BALANCER_CLIENT_TIMEOUT'],
     default: 60_000,

@@ -35,6 +35,8 @@ export interface Admitted {
   readonly policy: CompiledPolicy | undefined;
   /** The headers for the upstream request: the request's own (HTTP/1), or a copy without pseudo-headers. */
   readonly headers: IncomingHttpHeaders;
+  /** The client sent `TE: trailers` (stripped as hop-by-hop): response trailers are forwarded to it. */
+  readonly trailers: boolean;
   /** performance.now() when the request reached the edge. */
   readonly started: number;
 }
@@ -137,8 +139,10 @@ export function admit(
     if (policy.rewritePath !== undefined) path = policy.rewritePath(path);
   }
   if (where.host !== '' && where.host !== headers.host) headers.host = where.host; // absolute-form URL
+  const te = headers.te;
+  const trailers = te !== undefined && /(?:^|,)\s*trailers\s*(?:[;,]|$)/i.test(String(te));
   stripHopByHop(headers, strip);
   applyForwarded(headers, peer);
   policy?.requestHeaders?.(headers);
-  return { ok: true, requestId, where, match, path, policy, headers, started };
+  return { ok: true, requestId, where, match, path, policy, headers, trailers, started };
 }

@@ -9,7 +9,8 @@ import type { Inflight } from './inflight.js';
 import type { PolicyCache } from './policy/compile-policy.js';
 import type { RetryBudgets } from './retry-budget.js';
 import type { StickyCookies } from './sticky-cookie.js';
-import type { Upstream, UpstreamTarget } from './upstream-pool.js';
+import type { BackendPool } from './engine/backend-pool.js';
+import type { UpstreamTarget } from './upstream-target.js';
 
 /** Observability hooks (the metrics module subscribes). Service is '' when no route matched. */
 export interface ProxyEvents {
@@ -53,11 +54,11 @@ export interface EdgeContext {
 /** What an HTTP exchange needs beyond what the WebSocket edge uses. */
 export interface ExchangeContext extends EdgeContext {
   readonly retries: number;
-  readonly connectTimeoutMs: number;
   readonly inflight: Inflight;
   readonly budgets: RetryBudgets;
   readonly log: Logger | undefined;
   /** Set once the proxy is closing: no new attempts. */
   readonly closed: boolean;
-  upstream(backend: Backend): Upstream;
+  /** The backend's keep-alive socket pool in the upstream engine. */
+  pool(backend: Backend): BackendPool;
 }

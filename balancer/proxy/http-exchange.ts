@@ -1,22 +1,23 @@
-// One client request through the HTTP edge, across its attempts: pick a backend, stream the request
-// with `http.request` over that backend's keep-alive agent, and answer 502/503/504 ourselves when no
-// attempt succeeds. The proxy core (proxy.ts) creates one `Exchange` per routed request.
+// One client request through the HTTP edge, across its attempts: pick a backend, send the request
+// through the upstream engine (engine/: pooled keep-alive sockets, our own response parser) and
+// stream the response back, or answer 502/503/504 ourselves when no attempt succeeds. The proxy
+// core (proxy.ts) creates one `Exchange` per routed request; the exchange is the engine's
+// ResponseSink, so a request costs no closure.
 //
-// The engine is bare node:http: http-proxy (still used for WebSockets) cost ~15 % of throughput in
-// per-request option copies, url.parse, listeners and events we never used. What it did that a
-// backend or client can see is kept: the upstream path (outgoing.ts), DELETE/OPTIONS framing, the
-// response status, message and headers, `connection: close` towards HTTP/1.0 clients, and its error
-// routing (a client ECONNRESET after its socket died only aborts the upstream request).
+// Kept from the node:http engine it replaced, as a client or backend sees it: the upstream path
+// (outgoing.ts), DELETE/OPTIONS framing, the response status, message and headers, `connection:
+// close` towards HTTP/1.0 clients, 499 when the client left first.
 //
-// Retry policy. A failed attempt is retried on another backend (its id goes into `exclude`) when
-// the backend was unreachable (`connect`) or the connection broke before any response byte
-// (`reset`), at most `retries` times and only while the RetryBudget allows. Bodies are streamed,
-// never buffered, so a request body is piped into the upstream request only once its TCP connection
-// is established: a refused or timed-out connect therefore never consumes the body and any request
-// can be retried; once body bytes have been piped, a failure answers 502 instead.
-import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { failureKind, failureReason } from './ejector.js';
+// Retry policy: engine/retry-decision.ts says whether a failed attempt may go to another backend
+// (never once the client's status line went out, never after body bytes were sent, a POST written to
+// a fresh socket never twice); this file adds the retry count, the per-service RetryBudget and the
+// backends already tried. Bodies are streamed, not buffered.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ResponseHeaders } from './engine/header-fields.js';
+import { InvalidRequestError } from './engine/request-head.js';
+import { countsAgainstBackend, failureStatus, retryDecision } from './engine/retry-decision.js';
+import type { ResponseSink, UpstreamAttempt } from './engine/upstream-attempt.js';
+import { BODY_TOO_LARGE, type UpstreamError } from './engine/upstream-error.js';
 import { forwardResponseHeaders, type RequestTarget } from './forwarded.js';
 import { applyEmptyBodyLength } from './outgoing.js';
 import type { CompiledPolicy } from './policy/compile-policy.js';
@@ -27,35 +28,38 @@ import { NO_EXCLUDE } from './pickers.js';
 import { sendText } from './responses.js';
 import { clearTimer } from './timer.js';
 
-/** RFC 9110 idempotent methods: safe to repeat after the backend began (but did not finish) answering. */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Seconds a client is asked to wait when every socket to the backend is busy and its queue is full. */
+const POOL_FULL_RETRY_AFTER = '1';
 
-/** One client request, across its attempts. Listeners are bound once per exchange, not per event. */
-export class Exchange {
+/** One client request, across its attempts. */
+export class Exchange implements ResponseSink {
   private backend: Backend | undefined;
-  /** The current attempt's upstream request; undefined between attempts and once the last one ended. */
-  private proxyReq: ClientRequest | undefined;
-  private upstreamRes: IncomingMessage | undefined;
+  /** The current attempt; undefined between attempts and once the last one ended. */
+  private attempt: UpstreamAttempt | undefined;
   private counted: string | undefined;
   private tried: Set<string> | undefined;
   private attempts = 0;
-  private bodyPiped = false;
   private done = false;
+  /** The backend's response head is set on `res` but not flushed yet. */
+  private headPending = false;
+  private waitingDrain = false;
   private timer: NodeJS.Timeout | undefined;
-  private connectPhase = false;
-  private dispatchedAt = 0;
   private readonly hasBody: boolean;
+  private readonly idempotencyKey: boolean;
+  private readonly trailers: boolean;
   private readonly preferredId: string | undefined;
   private readonly where: RequestTarget;
   private match: RouteMatch;
   private readonly requestId: string;
   private readonly started: number;
   private readonly path: string;
-  private readonly headers: IncomingHttpHeaders;
+  private readonly method: string;
+  private readonly headers: Admitted['headers'];
   private readonly policy: CompiledPolicy | undefined;
   private readonly timeoutMs: number;
   private readonly retries: number;
-  private bodyBytes = 0;
+  /** A Content-Length above the route's limit was refused at admission; other bodies are counted as they pass. */
+  private readonly bodyLimit: number;
 
   constructor(
     private readonly core: ExchangeContext,
@@ -68,13 +72,26 @@ export class Exchange {
     this.requestId = admitted.requestId;
     this.started = admitted.started;
     this.path = admitted.path;
+    this.method = req.method ?? 'GET';
     const policy = (this.policy = admitted.policy);
     this.timeoutMs = policy?.timeoutMs ?? core.upstreamTimeoutMs;
     this.retries = policy?.retries ?? core.retries;
     const h = (this.headers = admitted.headers);
+    applyEmptyBodyLength(this.method, h);
     this.hasBody =
       h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    this.idempotencyKey = h['idempotency-key'] !== undefined;
+    const max = policy?.maxBodyBytes;
+    this.bodyLimit = max !== undefined && h['content-length'] === undefined ? max : Infinity;
+    // TE is hop-by-hop: we state our own willingness for trailers, and only on the client's behalf.
+    this.trailers = admitted.trailers;
+    if (this.trailers) h.te = 'trailers';
     this.preferredId = this.match.rule?.sticky ? core.sticky.preferred(h.cookie, this.match.view) : undefined;
+    this.onTimer = this.onTimer.bind(this);
+    this.onClientClose = this.onClientClose.bind(this);
+    this.onClientError = this.onClientError.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    this.flushHead = this.flushHead.bind(this);
   }
 
   start(): void {
@@ -83,7 +100,7 @@ export class Exchange {
     this.dispatch(undefined);
   }
 
-  private dispatch(lastReason: string | undefined): void {
+  private dispatch(lastFailure: UpstreamError | undefined): void {
     const { view, rule, service } = this.match;
     let exclude = NO_EXCLUDE;
     if (this.attempts > 0) {
@@ -102,152 +119,136 @@ export class Exchange {
             this.attempts === 0 ? this.preferredId : undefined,
           );
     if (backend === undefined) {
-      if (lastReason === undefined) this.answer(503, `no live backend for service ${service}\n`);
-      else this.answer(502, `bad gateway: ${lastReason} from service ${service}\n`);
+      if (lastFailure === undefined) this.answer(503, `no live backend for service ${service}\n`);
+      else this.answerFailure(lastFailure);
       return;
     }
-    const up = this.core.upstream(backend);
     this.attempts++;
     this.backend = backend;
-    this.upstreamRes = undefined;
+    try {
+      this.attempt = this.core
+        .pool(backend)
+        .request(this.method, this.path, this.headers, this.hasBody ? this.req : undefined, this, this.bodyLimit);
+    } catch (err) {
+      // A header a route policy set, or a request line node:http accepted but HTTP/1.1 cannot carry.
+      if (!(err instanceof InvalidRequestError)) throw err;
+      this.core.log?.warn({ err, service }, 'request cannot be sent upstream');
+      this.answer(400, 'bad request\n');
+      return;
+    }
     this.core.inflight.inc(backend.id);
     this.counted = backend.id;
-    this.dispatchedAt = performance.now();
-    this.connectPhase = this.core.connectTimeoutMs < this.timeoutMs;
-    this.timer = setTimeout(this.onTimer, this.connectPhase ? this.core.connectTimeoutMs : this.timeoutMs);
-    const req = this.req;
-    applyEmptyBodyLength(req.method, this.headers);
-    const t = up.target;
-    // No copy of the headers: http.request copies them into the outgoing message. No `host` option
-    // either: node:http ignores it next to `hostname`, and every option key is copied again by the agent.
-    const dest = up.request({
-      hostname: t.hostname,
-      port: t.port,
-      method: req.method,
-      path: this.path,
-      headers: this.headers,
-      agent: up.agent,
-    });
-    this.proxyReq = dest;
-    dest.on('error', (err: Error) => this.onUpstreamError(dest, err));
-    dest.once('response', this.onUpstreamResponse);
-    if (!this.hasBody) dest.end();
-    else dest.once('socket', this.onUpstreamSocket);
+    this.timer = setTimeout(this.onTimer, this.timeoutMs);
   }
 
-  private readonly onUpstreamSocket = (socket: Socket): void => {
-    if (this.proxyReq?.socket !== socket) return;
-    if (socket.connecting) socket.once('connect', this.startBody);
-    else this.startBody();
-  };
+  onInterim(status: number, headers: ResponseHeaders): void {
+    if (this.done || this.res.headersSent) return;
+    if (status === 100) this.res.writeContinue();
+    else if (status === 103 && headers.link !== undefined) this.res.writeEarlyHints(headers);
+  }
 
-  private readonly startBody = (): void => {
-    const dest = this.proxyReq;
-    if (dest === undefined || dest.destroyed || this.bodyPiped) return;
-    this.bodyPiped = true;
-    const max = this.policy?.maxBodyBytes;
-    // A Content-Length above the limit was refused at admission; other bodies are counted as they pass.
-    if (max !== undefined && this.headers['content-length'] === undefined) this.req.on('data', this.countBody);
-    this.req.pipe(dest);
-  };
-
-  private readonly countBody = (chunk: Buffer): void => {
-    this.bodyBytes += chunk.length;
-    if (this.bodyBytes <= this.policy!.maxBodyBytes! || this.done) return;
-    this.req.off('data', this.countBody);
-    this.req.unpipe();
-    this.endAttempt(true);
-    this.res.shouldKeepAlive = false; // the rest of the body is never read
-    this.answer(413, 'request body too large\n');
-  };
-
-  private readonly onUpstreamResponse = (proxyRes: IncomingMessage): void => {
-    if (this.done || this.proxyReq === undefined) return;
+  onResponse(status: number, reason: string, headers: ResponseHeaders): void {
+    if (this.done) return;
     this.timer = clearTimer(this.timer);
-    this.upstreamRes = proxyRes;
     const res = this.res;
-    proxyRes.once('close', this.onUpstreamResClose);
-    if (!res.headersSent) {
-      const backend = this.backend;
-      const sticky = this.match.rule?.sticky === true && backend !== undefined && backend.id !== this.preferredId;
-      // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
-      // HTTP/2 has no Connection header (node:http2 throws on one).
-      const h1 = this.req.httpVersionMajor === 1;
-      const connection = !h1
-        ? undefined
-        : this.req.httpVersion === '1.0' || !res.shouldKeepAlive
-          ? 'close'
-          : 'keep-alive';
-      // setHeader, not writeHead: headers count as sent only once the first body byte goes out,
-      // which is what tells a 499 (client left first) from the backend's status.
-      forwardResponseHeaders(
-        proxyRes.headers,
-        {
-          connection,
-          requestId: this.requestId,
-          setCookie: sticky ? this.core.sticky.setCookie((backend as Backend).id) : undefined,
-        },
-        res,
-      );
-      this.policy?.responseHeaders?.(res);
-      res.statusCode = proxyRes.statusCode ?? 200;
-      if (proxyRes.statusMessage && h1) res.statusMessage = proxyRes.statusMessage;
+    if (res.headersSent) return;
+    const backend = this.backend as Backend;
+    const sticky = this.match.rule?.sticky === true && backend.id !== this.preferredId;
+    // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
+    // HTTP/2 has no Connection header (node:http2 throws on one).
+    const h1 = this.req.httpVersionMajor === 1;
+    const connection = !h1
+      ? undefined
+      : this.req.httpVersion === '1.0' || !res.shouldKeepAlive
+        ? 'close'
+        : 'keep-alive';
+    forwardResponseHeaders(
+      headers,
+      {
+        connection,
+        requestId: this.requestId,
+        setCookie: sticky ? this.core.sticky.setCookie(backend.id) : undefined,
+      },
+      res,
+    );
+    this.policy?.responseHeaders?.(res);
+    res.statusCode = status;
+    if (reason !== '' && h1) res.statusMessage = reason;
+    // A streamed body (chunked or close-delimited: server-sent events, long polls) must not wait for
+    // its first byte: the head goes out after this read, with any body bytes it held (one write).
+    // A Content-Length body follows its head at once, so that head waits for the first byte: until
+    // then a backend that dies leaves nothing at the client, and an idempotent request is retried.
+    if (headers['content-length'] === undefined) {
+      this.headPending = true;
+      queueMicrotask(this.flushHead);
     }
-    if (!res.writableEnded) proxyRes.pipe(res);
-  };
-
-  private readonly onUpstreamResClose = (): void => {
-    const up = this.upstreamRes;
-    if (up?.complete !== false || this.res.writableFinished) return;
-    // The backend went away mid-response (e.g. SIGKILLed between its header and body writes). While
-    // nothing has reached the client an idempotent request is retried like a reset before the
-    // response; the failed attempt's headers are taken back first.
-    if (!this.res.headersSent && !this.done && IDEMPOTENT.has(this.req.method ?? '')) {
-      for (const name of Object.keys(up.headers)) this.res.removeHeader(name);
-      this.upstreamRes = undefined;
-      this.attemptFailed(Object.assign(new Error('upstream response aborted'), { code: 'ECONNRESET' }));
-      return;
-    }
-    // Otherwise the client must see a broken response, not a hang.
-    this.res.destroy();
-  };
-
-  private onUpstreamError(dest: ClientRequest, err: NodeJS.ErrnoException): void {
-    // The client is gone (its socket died): only abort, there is no one to answer.
-    if (err.code === 'ECONNRESET' && this.req.socket.destroyed) {
-      dest.destroy();
-      return;
-    }
-    if (dest === this.proxyReq) this.attemptFailed(err); // else an attempt we already abandoned
   }
 
-  /** The client's request stream failed (e.g. it left mid-body). */
-  private readonly onClientError = (err: NodeJS.ErrnoException): void => {
-    const dest = this.proxyReq;
-    if (dest === undefined) return;
-    if (err.code === 'ECONNRESET' && this.req.socket.destroyed) dest.destroy();
-    else this.attemptFailed(err);
-  };
+  onData(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.headPending = false;
+    if (this.res.write(chunk)) return true;
+    if (!this.waitingDrain) {
+      this.waitingDrain = true;
+      this.res.once('drain', this.onDrain);
+    }
+    return false;
+  }
 
-  private attemptFailed(err: Error): void {
+  onTrailers(trailers: ResponseHeaders): void {
+    if (this.trailers && !this.done) this.res.addTrailers(trailers);
+  }
+
+  onEnd(): void {
+    this.headPending = false;
+    this.endAttempt(false);
+    if (!this.done) this.res.end();
+  }
+
+  onError(err: UpstreamError): void {
     const backend = this.backend as Backend;
-    const reused = this.proxyReq?.reusedSocket === true;
-    const responded = this.upstreamRes !== undefined;
-    this.endAttempt(true);
-    // The client's request stream errors come through here too: not the backend's fault.
-    if (responded || this.res.headersSent || err === this.req.errored) {
-      this.done = true;
-      this.res.destroy();
+    this.attempt = undefined;
+    this.endAttempt(false);
+    if (this.done) return;
+    const { kind, reason } = err;
+    const res = this.res;
+    if (kind === 'client' && reason === BODY_TOO_LARGE) {
+      res.shouldKeepAlive = false; // the rest of the body is never read
+      this.answer(413, 'request body too large\n');
       return;
     }
-    const kind = failureKind(err);
-    const reason = failureReason(err);
+    if (kind === 'client') {
+      // The client's body stream failed or ended early: not the backend's fault, nobody to answer.
+      this.done = true;
+      res.destroy();
+      return;
+    }
     if (this.core.log?.isLevelEnabled('debug'))
-      this.core.log.debug({ backend: backend.id, reason, kind, reused }, 'upstream attempt failed');
-    // A reset on a pooled socket is the keep-alive close race, not a sick backend: retry, don't eject.
-    if (kind === 'connect' || (kind === 'reset' && !reused)) this.core.backendFailed(backend, reason);
-    const retryable = kind !== 'other' && !(this.hasBody && this.bodyPiped) && !this.done && !this.core.closed;
-    if (retryable && this.attempts <= this.retries) {
+      this.core.log.debug({ backend: backend.id, reason, kind, reused: err.reused }, 'upstream attempt failed');
+    if (countsAgainstBackend(kind)) this.core.backendFailed(backend, reason);
+    if (res.headersSent) {
+      this.done = true;
+      res.destroy(); // the client must see a broken response, not a hang
+      return;
+    }
+    this.headPending = false;
+    const retryable = retryDecision({
+      kind,
+      method: this.method,
+      idempotencyKey: this.idempotencyKey,
+      bodyBytesSent: err.bodyBytesSent,
+      clientResponseStarted: false,
+    });
+    if (err.headersReceived && !retryable) {
+      // The backend answered a request that must not be repeated, then broke: the client sees the
+      // break as it happened rather than a 502 that claims the backend never answered.
+      this.done = true;
+      res.destroy();
+      return;
+    }
+    // A failed attempt's response head may be set but not sent yet: take it back.
+    if (err.headersReceived) for (const name of res.getHeaderNames()) res.removeHeader(name);
+    if (retryable && !this.core.closed && this.attempts <= this.retries) {
       if (this.core.budgets.for(this.match.service).tryRetry()) {
         this.core.events.onRetry?.(this.match.service, backend.id);
         // Re-read the table: the view may have changed (and vanished backends must not be dialled).
@@ -257,41 +258,52 @@ export class Exchange {
           : this.core.lookup(this.where.host, this.where.path);
         if (fresh !== undefined) {
           this.match = fresh;
-          this.dispatch(reason);
+          this.dispatch(err);
           return;
         }
       } else {
         this.core.events.onBudgetExhausted?.(this.match.service);
       }
     }
-    this.answer(502, `bad gateway: ${reason} from service ${this.match.service}\n`);
+    this.answerFailure(err);
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    if (this.proxyReq === undefined) return;
-    if (this.connectPhase) {
-      this.connectPhase = false;
-      const socket = this.proxyReq.socket;
-      if (socket?.connecting === true) {
-        this.attemptFailed(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-        return;
-      }
-      const remaining = this.timeoutMs - (performance.now() - this.dispatchedAt);
-      if (remaining >= 1) {
-        this.timer = setTimeout(this.onTimer, remaining);
-        return;
-      }
+  /** No attempt succeeded: the status says why the last one failed (503 pool full, 504, else 502). */
+  private answerFailure({ kind, reason }: UpstreamError): void {
+    const status = failureStatus(kind);
+    const service = this.match.service;
+    if (status === 503) {
+      this.res.setHeader('retry-after', POOL_FULL_RETRY_AFTER);
+      this.answer(503, `backend busy: ${reason} for service ${service}\n`);
+    } else if (status === 504) {
+      this.answer(504, `upstream timeout from service ${service}\n`);
+    } else {
+      this.answer(502, `bad gateway: ${reason} from service ${service}\n`);
     }
+  }
+
+  private flushHead(): void {
+    if (!this.headPending) return;
+    this.headPending = false;
+    if (!this.done && !this.res.headersSent) this.res.flushHeaders();
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false;
+    this.attempt?.resume();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.attempt === undefined) return;
     this.endAttempt(true);
     this.answer(504, `upstream timeout from service ${this.match.service}\n`);
-  };
+  }
 
-  private readonly onClientClose = (): void => {
-    const finished = this.res.writableFinished;
+  private onClientClose(): void {
     this.done = true;
-    // Client abort (http-proxy #1586), or we answered before its body was in (408): drop the upstream request.
-    this.endAttempt(!finished || !this.req.complete);
+    // Client abort (http-proxy #1586), or we answered before the backend finished: drop the upstream exchange.
+    this.endAttempt(true);
     const status = this.res.headersSent ? this.res.statusCode : 499;
     this.core.events.onResponse?.(
       this.match.service,
@@ -299,7 +311,12 @@ export class Exchange {
       status,
       (performance.now() - this.started) / 1000,
     );
-  };
+  }
+
+  /** The client's request stream failed (it left mid-body); the engine reports the attempt as `client`. */
+  private onClientError(): void {
+    if (this.attempt !== undefined && this.req.socket?.destroyed !== false) this.endAttempt(true);
+  }
 
   private answer(status: number, body: string): void {
     this.done = true;
@@ -307,15 +324,15 @@ export class Exchange {
     sendText(this.res, status, body, this.requestId);
   }
 
-  /** Ends the current attempt exactly once: timer off, inflight released, upstream optionally destroyed. */
-  private endAttempt(destroyUpstream: boolean): void {
+  /** Ends the current attempt exactly once: timer off, inflight released, upstream optionally aborted. */
+  private endAttempt(abort: boolean): void {
     this.timer = clearTimer(this.timer);
-    const dest = this.proxyReq;
-    this.proxyReq = undefined;
+    const a = this.attempt;
+    this.attempt = undefined;
     if (this.counted !== undefined) {
       this.core.inflight.dec(this.counted);
       this.counted = undefined;
     }
-    if (destroyUpstream && dest !== undefined && !dest.destroyed) dest.destroy();
+    if (abort && a !== undefined) a.abort();
   }
 }

@@ -151,6 +151,8 @@ export function createProxyListener(handlers: EdgeHandlers, clientTimeoutMs: num
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, connectionsCheckingInterval: 1000 });
   server.keepAliveTimeout = clientTimeoutMs;
   server.on('request', handlers.onRequest);
+  // No automatic `100 Continue`: the backend's own is forwarded (or our refusal sent instead).
+  server.on('checkContinue', handlers.onRequest);
   server.on('upgrade', handlers.onUpgrade);
   server.on('clientError', answerClientError);
   return server;

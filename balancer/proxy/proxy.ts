@@ -1,14 +1,14 @@
 // The balancer's proxy edge: routes each request with a `Lookup`, chooses a backend with a `Picker`
-// and streams it over a keep-alive agent per backend. It never sees etcd.
-// Engines stay behind `createProxy`: HTTP requests go through bare `http.request` (http-exchange.ts,
-// measurably faster than http-proxy's `web()`, with the same wire behaviour), WebSocket upgrades
-// through http-proxy 1.18.1's `ws()`. Its known traps are handled here and in websocket-proxy.ts:
+// and streams it over the upstream engine's keep-alive sockets. It never sees etcd.
+// Engines stay behind `createProxy`: HTTP requests go through our own HTTP/1.1 client (engine/,
+// driven by http-exchange.ts; ~4× cheaper per request than `http.request` and its Agent),
+// WebSocket upgrades through http-proxy 1.18.1's `ws()`. Its known traps are handled here and in websocket-proxy.ts:
 // error callback on every call, forwarded headers built by us and set on the incoming request
 // before the engine sees it (#1478); and on both edges our own response timer (#1331) and the
 // upstream destroyed on client abort (#1586).
 // This file holds the shared core and the entry points; one HTTP request with its retries is an
 // `Exchange` (http-exchange.ts), upgrades are tunnels (websocket-proxy.ts), and the keep-alive
-// agents live in an `UpstreamPool` (upstream-pool.ts).
+// sockets live in the `UpstreamEngine` (engine/upstream-engine.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -27,7 +27,10 @@ import { PolicyCache } from './policy/compile-policy.js';
 import { sendRefusal, sendText } from './responses.js';
 import { RetryBudgets, type RetryBudgetOptions } from './retry-budget.js';
 import { STICKY_COOKIE, StickyCookies } from './sticky-cookie.js';
-import { type Upstream, UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
+import type { BackendPool } from './engine/backend-pool.js';
+import { ENGINE_DEFAULTS, type EngineOptions } from './engine/engine-options.js';
+import { UpstreamEngine } from './engine/upstream-engine.js';
+import { type UpstreamTarget, upstreamTarget } from './upstream-target.js';
 import { WebSocketProxy } from './websocket-proxy.js';
 
 export type { PickerDeps, ProxyEvents };
@@ -46,6 +49,10 @@ export interface ProxyOptions {
   readonly retries?: number;
   /** From dispatch until response headers; then 504. Default 30 000 ms. */
   readonly upstreamTimeoutMs?: number;
+  /** No byte from the backend for this long after its response head ends the exchange. Default 60 000 ms. */
+  readonly upstreamIdleTimeoutMs?: number;
+  /** The upstream engine's other knobs: sockets and waiters per backend, connect and pool idle timeouts. */
+  readonly engine?: Omit<EngineOptions, 'upstreamIdleTimeoutMs'>;
   readonly ejectCooldownMs?: number;
   /** CIDRs whose X-Forwarded-* headers are believed. Default: none. */
   readonly trustedProxies?: string | readonly string[] | readonly CidrBlock[];
@@ -79,9 +86,7 @@ export interface ProxyHandler {
 export const PROXY_DEFAULTS = Object.freeze({
   retries: 2,
   upstreamTimeoutMs: 30_000,
-  connectTimeoutMs: 3_000,
-  maxSocketsPerBackend: 256,
-  agentIdleTimeoutMs: 4_000,
+  upstreamIdleTimeoutMs: ENGINE_DEFAULTS.upstreamIdleTimeoutMs,
 });
 
 const REQUEST_STRIP: StripOptions = { direction: 'request' };
@@ -92,7 +97,6 @@ class ProxyCore implements ExchangeContext {
   readonly events: ProxyEvents;
   readonly retries: number;
   readonly upstreamTimeoutMs: number;
-  readonly connectTimeoutMs: number;
   readonly inflight: Inflight;
   readonly ejector: Ejector;
   readonly budgets: RetryBudgets;
@@ -105,7 +109,7 @@ class ProxyCore implements ExchangeContext {
   readonly isTrusted: AddressMatcher;
   readonly httpsPort: () => number;
   closed = false;
-  private readonly upstreams: UpstreamPool;
+  private readonly upstreams: UpstreamEngine;
   /** Per client connection: its peer address and trust are worked out once, not per request. */
   private readonly peers = new WeakMap<Socket, ForwardedContext>();
 
@@ -118,16 +122,15 @@ class ProxyCore implements ExchangeContext {
     this.log = opts.logger?.child({ component: 'proxy' });
     this.retries = opts.retries ?? PROXY_DEFAULTS.retries;
     this.upstreamTimeoutMs = opts.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs;
-    this.connectTimeoutMs = PROXY_DEFAULTS.connectTimeoutMs;
     this.inflight = new Inflight();
     this.ejector = new Ejector(opts.ejectCooldownMs === undefined ? {} : { cooldownMs: opts.ejectCooldownMs });
     this.budgets = new RetryBudgets(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
     this.sticky = new StickyCookies(opts.stickySecret);
     this.picker = opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get });
-    this.upstreams = new UpstreamPool({
-      maxSocketsPerBackend: PROXY_DEFAULTS.maxSocketsPerBackend,
-      agentIdleTimeoutMs: PROXY_DEFAULTS.agentIdleTimeoutMs,
+    this.upstreams = new UpstreamEngine({
+      ...opts.engine,
+      upstreamIdleTimeoutMs: opts.upstreamIdleTimeoutMs ?? PROXY_DEFAULTS.upstreamIdleTimeoutMs,
     });
     this.engine = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, prependPath: false, ws: false });
     // Every call passes a callback; this listener only keeps a stray engine error from throwing.
@@ -148,12 +151,12 @@ class ProxyCore implements ExchangeContext {
     return ctx;
   }
 
-  upstream(backend: Backend): Upstream {
-    return this.upstreams.get(backend);
+  pool(backend: Backend): BackendPool {
+    return this.upstreams.pool(backend);
   }
 
   targetFor(backend: Backend): UpstreamTarget {
-    return { ...this.upstream(backend).target };
+    return upstreamTarget(backend);
   }
 
   backendFailed(backend: Backend, reason: string): void {
@@ -170,7 +173,7 @@ class ProxyCore implements ExchangeContext {
 
   close(): void {
     this.closed = true;
-    this.upstreams.close();
+    this.upstreams.destroy();
     this.ejector.close();
   }
 }

@@ -24,6 +24,9 @@ export function sendText(res: ServerResponse, status: number, body: string, requ
     res.destroy();
     return;
   }
+  // A client waiting for `100 Continue` does not send the body we did not ask for: the connection
+  // cannot carry another request (RFC 9110 §10.1.1).
+  if (res.req?.headers.expect !== undefined && !res.req.complete) res.shouldKeepAlive = false;
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),

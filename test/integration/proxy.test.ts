@@ -294,8 +294,10 @@ describe('proxying', () => {
     expect(json(r).body).toBe('abc');
     const seen = json(r).headers;
     expect(seen['transfer-encoding']).toBe('chunked'); // kept: it frames the streamed body
-    for (const h of ['x-hop', 'keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade'])
+    for (const h of ['x-hop', 'keep-alive', 'trailer', 'proxy-authorization', 'proxy-connection', 'upgrade'])
       expect(seen[h], h).toBeUndefined();
+    // TE is the proxy's own: it accepts trailers upstream because the client said it accepts them.
+    expect(seen.te).toBe('trailers');
     expect(seen.connection).toBe('keep-alive'); // the proxy's own hop to the backend
     expect(seen['x-kept']).toBe('k');
     for (const h of ['x-resp-hop', 'keep-alive', 'proxy-authenticate']) expect(r.headers[h], h).toBeUndefined();

@@ -75,7 +75,8 @@ export class BackendPool implements ConnectionOwner, AttemptHost {
   /**
    * Starts one attempt: `headers` is the caller's header object (hop-by-hop already stripped,
    * forwarded headers added), `body` the client's request stream when the headers announce a body
-   * (Content-Length > 0 or Transfer-Encoding). Throws InvalidRequestError, synchronously and before
+   * (Content-Length > 0 or Transfer-Encoding); a body longer than `bodyLimit` bytes fails the attempt
+   * as `client` with reason BODY_TOO_LARGE. Throws InvalidRequestError, synchronously and before
    * anything is sent, on an invalid method, path or header.
    */
   request(
@@ -84,11 +85,12 @@ export class BackendPool implements ConnectionOwner, AttemptHost {
     headers: RequestHeaders,
     body: Readable | undefined,
     sink: ResponseSink,
+    bodyLimit = Infinity,
   ): UpstreamAttempt {
     const head = serializeRequestHead(method, path, headers, this.target.authority);
     if (head.framing !== BODY_NONE && body === undefined)
       throw new InvalidRequestError('a body was announced but not given');
-    const a = new UpstreamAttempt(head, method === 'HEAD', body, sink);
+    const a = new UpstreamAttempt(head, method === 'HEAD', body, sink, bodyLimit);
     if (this.retired) {
       failLater(a, 'connect', 'ECONNREFUSED', 'backend released');
       return a;

@@ -54,6 +54,8 @@ export class UpstreamAttempt implements AttemptFacts {
     readonly isHead: boolean,
     readonly body: Readable | undefined,
     readonly sink: ResponseSink,
+    /** Body bytes allowed; one more fails the attempt as `client` (BODY_TOO_LARGE). */
+    readonly bodyLimit = Infinity,
   ) {}
 
   /**

@@ -8,7 +8,7 @@ import type { ResponseHeaders } from './header-fields.js';
 import { BODY_CHUNKED, BODY_NONE } from './request-head.js';
 import { P_ABORTED, P_DONE, P_UPGRADE, type ParserHandler, ResponseParser } from './response-parser.js';
 import { A_ACTIVE, A_DONE, A_WAITING, type AttemptHost, type UpstreamAttempt } from './upstream-attempt.js';
-import { type FailureKind, UpstreamError } from './upstream-error.js';
+import { BODY_TOO_LARGE, type FailureKind, UpstreamError } from './upstream-error.js';
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
@@ -241,6 +241,10 @@ export class UpstreamConnection implements ParserHandler, AttemptHost {
     const a = this.attempt;
     if (a === undefined || chunk.length === 0) return;
     a.bodyBytesSent += chunk.length;
+    if (a.bodyBytesSent > a.bodyLimit) {
+      this.fail(a, 'client', BODY_TOO_LARGE, `more than ${a.bodyLimit} bytes`);
+      return;
+    }
     const socket = this.socket;
     let ok: boolean;
     if (a.head.framing === BODY_CHUNKED) {

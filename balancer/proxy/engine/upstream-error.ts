@@ -28,6 +28,9 @@ export const FAILURE_CODES: Readonly<Record<FailureKind, string>> = Object.freez
   client: 'ERR_UPSTREAM_CLIENT_BODY',
 });
 
+/** The `client` failure's reason when the request body exceeded the attempt's limit. */
+export const BODY_TOO_LARGE = 'request body too large';
+
 /** What the attempt had exchanged when it failed. */
 export interface AttemptFacts {
   /** The socket had carried a complete exchange before this one. */

@@ -77,6 +77,7 @@ export class TlsListener {
     h1.headersTimeout = options.headersTimeoutMs ?? 30_000;
     h1.requestTimeout = 0; // long requests are the upstream timeout's business, as on the plain listener
     server.on('request', options.onRequest);
+    server.on('checkContinue', options.onRequest); // the backend's `100 Continue` is forwarded
     if (options.onUpgrade) server.on('upgrade', options.onUpgrade);
     const idleMs = options.idleTimeoutMs ?? 65_000;
     server.on('session', (session: Http2Session) => {
