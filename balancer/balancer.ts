@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { createMatcher } from '../common/cidr.js';
+import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { StatusServer } from '../common/status-server.js';
 import { type AdminSource, createAdminServer } from './admin/admin.js';
@@ -14,6 +15,7 @@ import { createBalancerMetrics, type BalancerMetrics } from './admin/metrics.js'
 import { TrafficStats } from './admin/stats.js';
 import type { WorkerProxyState } from './admin/worker-state.js';
 import type { BalancerConfig } from './config.js';
+import { AccessLog } from './proxy/access-log.js';
 import { createPicker } from './proxy/pickers.js';
 import { createEdgeHandlers, createProxyListener, type HandlerOptions } from './proxy/listener.js';
 import { certFilePairs, TlsEdge } from './proxy/tls/tls-edge.js';
@@ -58,6 +60,8 @@ export class Balancer {
   private readonly tls: TlsEdge | undefined;
   private tlsPort: number | undefined;
   private readonly adminServer: StatusServer | undefined;
+  /** --access-log, in the processes that serve traffic. */
+  private readonly accessLog: AccessLog | undefined;
   private readonly log: Logger;
   /** SIGTERM seen: not ready. */
   private shuttingDown = false;
@@ -106,12 +110,15 @@ export class Balancer {
       restoreGraceMs: config.restoreGrace,
       events: watchEventsFor(this.metrics),
     });
+    this.accessLog = deps.proxyListener === false ? undefined : this.openAccessLog();
     const handlerOptions: HandlerOptions = {
       proxy,
       log: this.log,
       draining: () => this.draining,
       clientTimeoutMs: config.clientTimeout,
       onRequest: (protocol, tls) => this.metrics.observeClientRequest(protocol, tls),
+      accessLog: this.accessLog,
+      isTrusted: createMatcher(config.trustedProxies ?? []),
     };
     const plain = createEdgeHandlers(handlerOptions, {
       redirectHttpsPort: config.redirectHttps ? () => this.httpsPort() : undefined,
@@ -119,6 +126,18 @@ export class Balancer {
     this.server = createProxyListener(plain, config.clientTimeout);
     this.tls = deps.proxyListener === false ? undefined : this.tlsEdge(handlerOptions);
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
+  }
+
+  private openAccessLog(): AccessLog | undefined {
+    const { accessLog, accessLogFormat } = this.deps.config;
+    if (accessLog === 'off') return undefined;
+    const log = this.deps.log.child({ component: 'access-log' });
+    return new AccessLog({
+      target: accessLog,
+      format: accessLogFormat,
+      onError: (err, count) =>
+        log.error({ err, count, target: accessLog, code: ErrorCode.accessLog }, 'access log write failed'),
+    });
   }
 
   /** The HTTPS listener with --tls-listen; its handlers are the plain listener's plus HSTS. */
@@ -184,6 +203,10 @@ export class Balancer {
 
   async start(): Promise<BalancerAddresses> {
     const { config } = this.deps;
+    // A log that cannot be opened (main checks it first; this is the race) stops the start, before any traffic.
+    await this.accessLog?.ready.catch((err: Error) => {
+      throw new Error(`--access-log: cannot open ${config.accessLog}: ${err.message}`);
+    });
     this.watch.start();
     const admin = this.adminServer ? await this.adminServer.listen(config.admin) : undefined;
     let proxy: AddressInfo | undefined;
@@ -206,8 +229,9 @@ export class Balancer {
     return this.tlsPort ?? this.deps.config.tlsListen?.port ?? 443;
   }
 
-  /** SIGHUP: certificate files re-read now. */
+  /** SIGHUP: certificate files re-read now, the access log file reopened (logrotate). */
   async reload(): Promise<void> {
+    this.accessLog?.reopen();
     await this.tls?.reload();
   }
 
@@ -238,6 +262,7 @@ export class Balancer {
     this.proxy.close();
     await this.watch.stop();
     await this.adminServer?.close();
+    await this.accessLog?.close();
   }
 
   /** Backends that left: close their pooled sockets and drain their WebSockets; forget gone services' series. */

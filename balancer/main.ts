@@ -4,6 +4,7 @@
 // its own registry watch and table; the primary serves the admin listener and aggregates metrics.
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { AggregatorRegistry } from 'prom-client';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
@@ -27,6 +28,17 @@ const EXAMPLES = [
   "balancer --route 'api.example.com/v1=api' --route '*.example.com=web' --lb least-request",
   'ETCDCTL_API=3 etcdctl put /routes/api \'{"host":"api.example.com","service":"api"}\'   # a live route',
 ];
+
+/** Why the access log file cannot be appended to (a missing directory, no permission), if it cannot. */
+function accessLogProblem(target: string): string | undefined {
+  if (target === 'off' || target === 'stdout' || target === 'stderr') return undefined;
+  try {
+    closeSync(openSync(target, 'a'));
+    return undefined;
+  } catch (err) {
+    return `cannot open ${target}: ${(err as Error).message}`;
+  }
+}
 
 function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -111,6 +123,13 @@ async function main(): Promise<number> {
       if (!(err instanceof CertError)) throw err;
       const flag = config.tlsKey.includes(err.origin) ? '--tls-key' : '--tls-cert';
       process.stderr.write(`balancer: invalid configuration: ${flag}: ${err.message}\n`);
+      return 2;
+    }
+  }
+  if (!cluster.isWorker) {
+    const problem = accessLogProblem(config.accessLog);
+    if (problem !== undefined) {
+      process.stderr.write(`balancer: invalid configuration: --access-log: ${problem}\n`);
       return 2;
     }
   }

@@ -13,6 +13,7 @@
 // a fresh socket never twice); this file adds the retry count, the per-service RetryBudget and the
 // backends already tried. Bodies are streamed, not buffered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessRecord } from './access-log.js';
 import { type ResponseHeaders } from './engine/header-fields.js';
 import { InvalidRequestError } from './engine/request-head.js';
 import { countsAgainstBackend, failureStatus, retryDecision } from './engine/retry-decision.js';
@@ -44,6 +45,8 @@ export class Exchange implements ResponseSink {
   private headPending = false;
   private waitingDrain = false;
   private timer: NodeJS.Timeout | undefined;
+  /** performance.now() at the last dispatch, kept for the access log only. */
+  private dispatchedAt = 0;
   private readonly hasBody: boolean;
   private readonly idempotencyKey: boolean;
   private readonly trailers: boolean;
@@ -66,6 +69,7 @@ export class Exchange implements ResponseSink {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     admitted: Admitted,
+    private readonly record: AccessRecord | undefined,
   ) {
     this.where = admitted.where;
     this.match = admitted.match;
@@ -92,6 +96,7 @@ export class Exchange implements ResponseSink {
     this.onClientError = this.onClientError.bind(this);
     this.onDrain = this.onDrain.bind(this);
     this.flushHead = this.flushHead.bind(this);
+    if (record !== undefined) record.requestId = this.requestId;
   }
 
   start(): void {
@@ -138,6 +143,12 @@ export class Exchange implements ResponseSink {
     }
     this.core.inflight.inc(backend.id);
     this.counted = backend.id;
+    if (this.record !== undefined) {
+      this.record.service = service;
+      this.record.backend = backend.id;
+      this.record.attempts = this.attempts;
+      this.dispatchedAt = performance.now();
+    }
     this.timer = setTimeout(this.onTimer, this.timeoutMs);
   }
 
@@ -152,6 +163,7 @@ export class Exchange implements ResponseSink {
     this.timer = clearTimer(this.timer);
     const res = this.res;
     if (res.headersSent) return;
+    if (this.record !== undefined) this.record.upstreamMs = performance.now() - this.dispatchedAt;
     const backend = this.backend as Backend;
     const sticky = this.match.rule?.sticky === true && backend.id !== this.preferredId;
     // Node decides whether the client connection stays open; HTTP/1.0 clients were always told `close`.
@@ -187,6 +199,7 @@ export class Exchange implements ResponseSink {
   onData(chunk: Buffer): boolean {
     if (this.done) return true;
     this.headPending = false;
+    if (this.record !== undefined) this.record.bytes += chunk.length;
     if (this.res.write(chunk)) return true;
     if (!this.waitingDrain) {
       this.waitingDrain = true;
@@ -320,6 +333,10 @@ export class Exchange implements ResponseSink {
 
   private answer(status: number, body: string): void {
     this.done = true;
+    if (this.record !== undefined) {
+      this.record.service = this.match.service;
+      this.record.bytes = Buffer.byteLength(body);
+    }
     if (!this.res.headersSent) this.policy?.responseHeaders?.(this.res);
     sendText(this.res, status, body, this.requestId);
   }

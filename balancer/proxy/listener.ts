@@ -7,6 +7,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
+import { type AccessSink, beginAccess } from './access-entry.js';
+import type { AccessRecord } from './access-log.js';
 import { ACME_CHALLENGE } from './admission.js';
 import { ensureRequestId } from './forwarded.js';
 import { httpsLocation } from './policy/redirect.js';
@@ -27,6 +29,10 @@ export interface HandlerOptions {
   readonly clientTimeoutMs: number;
   /** Counts each request by protocol and TLS. */
   readonly onRequest?: (protocol: ClientProtocol, tls: boolean) => void;
+  /** --access-log: one record per request. */
+  readonly accessLog?: AccessSink | undefined;
+  /** Whether a peer is inside --trusted-proxies (the access log's `client`). Default: none is. */
+  readonly isTrusted?: (address: string) => boolean;
 }
 
 export interface EdgeRules {
@@ -74,22 +80,35 @@ export function protocolOf(req: EdgeRequest): ClientProtocol {
   return req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
+const NO_HOST_TO_REDIRECT = 'a Host header is needed to redirect to https\n';
+const REDIRECTING = 'redirecting to https\n';
+
 /** `--redirect-https`: true when answered (308, or 400 without a Host to redirect to). */
-function redirectToHttps(req: IncomingMessage, res: ServerResponse, port: () => number): boolean {
+function redirectToHttps(
+  req: IncomingMessage,
+  res: ServerResponse,
+  port: () => number,
+  record: AccessRecord | undefined,
+): boolean {
   const url = req.url ?? '/';
   if (url.startsWith(ACME_CHALLENGE)) return false; // HTTP-01 challenges must reach the ACME client
   const host = req.headers.host;
-  if (host === undefined || host === '') {
-    sendText(res, 400, 'a Host header is needed to redirect to https\n', ensureRequestId(req.headers));
-    return true;
+  const body = host === undefined || host === '' ? NO_HOST_TO_REDIRECT : REDIRECTING;
+  const requestId = ensureRequestId(req.headers);
+  if (record !== undefined) {
+    record.requestId = requestId;
+    record.bytes = Buffer.byteLength(body);
   }
-  res.setHeader('location', httpsLocation(host, url, port()));
-  sendText(res, 308, 'redirecting to https\n', ensureRequestId(req.headers));
+  if (body === REDIRECTING) res.setHeader('location', httpsLocation(host as string, url, port()));
+  sendText(res, body === REDIRECTING ? 308 : 400, body, requestId);
   return true;
 }
 
+const NOBODY_TRUSTED = (): boolean => false;
+
 export function createEdgeHandlers(opts: HandlerOptions, rules: EdgeRules = {}): EdgeHandlers {
-  const { proxy, log, draining, clientTimeoutMs, onRequest } = opts;
+  const { proxy, log, draining, clientTimeoutMs, onRequest, accessLog } = opts;
+  const isTrusted = opts.isTrusted ?? NOBODY_TRUSTED;
   const { hsts, redirectHttpsPort } = rules;
   const tls = rules.tls === true;
   return {
@@ -97,9 +116,10 @@ export function createEdgeHandlers(opts: HandlerOptions, rules: EdgeRules = {}):
       const h1 = req.httpVersionMajor === 1;
       onRequest?.(protocolOf(req), tls);
       try {
+        const record = accessLog === undefined ? undefined : beginAccess(accessLog, req, res, isTrusted);
         if (
           redirectHttpsPort !== undefined &&
-          redirectToHttps(req as IncomingMessage, res as ServerResponse, redirectHttpsPort)
+          redirectToHttps(req as IncomingMessage, res as ServerResponse, redirectHttpsPort, record)
         ) {
           return;
         }
@@ -113,7 +133,7 @@ export function createEdgeHandlers(opts: HandlerOptions, rules: EdgeRules = {}):
             res.once('timeout', onBodyTimeout);
           }
         }
-        proxy.handleRequest(req as IncomingMessage, res as ServerResponse);
+        proxy.handleRequest(req as IncomingMessage, res as ServerResponse, record);
       } catch (err) {
         log.error({ err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler }, 'request handler failed');
         res.destroy();

@@ -17,6 +17,7 @@ import httpProxy from 'http-proxy';
 import { type AddressMatcher, type CidrBlock, createMatcher } from '../../common/cidr.js';
 import type { Logger } from '../../common/logger.js';
 import type { Backend, LbPolicy, Lookup, Picker, RouteRule, ServiceView } from '../types.js';
+import type { AccessRecord } from './access-log.js';
 import { admit } from './admission.js';
 import type { ExchangeContext, PickerDeps, ProxyEvents } from './edge-context.js';
 import { Ejector } from './ejector.js';
@@ -65,7 +66,8 @@ export interface ProxyOptions {
 }
 
 export interface ProxyHandler {
-  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** `record`: this request's access-log line, filled in as it is served (--access-log). */
+  handleRequest(req: IncomingMessage, res: ServerResponse, record?: AccessRecord): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Compiles a newly published table's route policies before traffic needs them. */
   warmPolicies(routes: readonly RouteRule[]): void;
@@ -185,16 +187,21 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     inflight: core.inflight,
     ejector: core.ejector,
     budgets: core.budgets,
-    handleRequest(req, res) {
+    handleRequest(req, res, record) {
       const started = performance.now();
       const admitted = admit(req, core, REQUEST_STRIP, started);
       if (!admitted.ok) {
+        if (record !== undefined) {
+          record.requestId = admitted.requestId;
+          record.service = admitted.service === '' ? null : admitted.service;
+          record.bytes = Buffer.byteLength(admitted.body);
+        }
         sendRefusal(res, admitted);
         core.events.onResponse?.(admitted.service, undefined, admitted.status, (performance.now() - started) / 1000);
         return;
       }
       core.budgets.for(admitted.match.service).recordRequest();
-      new Exchange(core, req, res, admitted).start();
+      new Exchange(core, req, res, admitted, record).start();
     },
     handleUpgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
     warmPolicies: (routes) => core.policies.warm(routes),
