@@ -9,7 +9,7 @@ import { createMatcher } from '../common/cidr.js';
 import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { StatusServer } from '../common/status-server.js';
-import { type AdminSource, createAdminServer } from './admin/admin.js';
+import { type AdminSource, type CertSummary, createAdminServer } from './admin/admin.js';
 import { proxyEventsFor, watchEventsFor } from './admin/event-adapters.js';
 import { createBalancerMetrics, type BalancerMetrics } from './admin/metrics.js';
 import { TrafficStats } from './admin/stats.js';
@@ -20,6 +20,7 @@ import { createPicker } from './proxy/pickers.js';
 import { createEdgeHandlers, createProxyListener, type HandlerOptions } from './proxy/listener.js';
 import { certFilePairs, TlsEdge } from './proxy/tls/tls-edge.js';
 import { createProxy, type ProxyHandler } from './proxy/proxy.js';
+import { CertWatch } from './registry/cert-watch.js';
 import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
 import { goneServices, TableStore, vanishedBackends } from './table/table-store.js';
@@ -60,6 +61,8 @@ export class Balancer {
   private readonly tls: TlsEdge | undefined;
   private tlsPort: number | undefined;
   private readonly adminServer: StatusServer | undefined;
+  /** --tls-prefix: certificates from etcd into the TLS edge. */
+  private readonly certWatch: CertWatch | undefined;
   /** --access-log, in the processes that serve traffic. */
   private readonly accessLog: AccessLog | undefined;
   private readonly log: Logger;
@@ -125,6 +128,7 @@ export class Balancer {
     });
     this.server = createProxyListener(plain, config.clientTimeout);
     this.tls = deps.proxyListener === false ? undefined : this.tlsEdge(handlerOptions);
+    this.certWatch = this.tls === undefined ? undefined : this.certWatchFor(this.tls);
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
   }
 
@@ -161,6 +165,21 @@ export class Balancer {
     });
   }
 
+  private certWatchFor(tls: TlsEdge): CertWatch | undefined {
+    const { config, etcd, log } = this.deps;
+    if (config.tlsPrefix === undefined) return undefined;
+    return new CertWatch({
+      client: etcd,
+      prefix: config.tlsPrefix,
+      log,
+      sink: {
+        put: (name, value, key) => tls.putEtcd(name, value.cert, value.key, key),
+        delete: (name) => tls.deleteEtcd(name),
+      },
+      onInvalid: () => this.metrics.tlsCertificateErrors.inc(),
+    });
+  }
+
   /** What the admin listener reads; the primary of --workers N builds its own from this one. */
   adminSource(): AdminSource {
     return {
@@ -173,7 +192,17 @@ export class Balancer {
         body: await this.metrics.registry.metrics(),
       }),
       stats: () => this.traffic.snapshot(),
+      certificates: () => this.certificateSummaries(),
     };
+  }
+
+  private certificateSummaries(): CertSummary[] {
+    return (this.tls?.certificates() ?? []).map((c) => ({
+      name: c.name,
+      source: c.slot.kind,
+      dnsNames: c.dnsNames,
+      notAfter: c.notAfter.toISOString(),
+    }));
   }
 
   /** This process's ejections and in-flight counts, for a worker's report to the primary. */
@@ -182,6 +211,7 @@ export class Balancer {
       ejected: this.proxy.ejector.ejected(),
       inflight: this.proxy.inflight.entries(),
       served: this.traffic.total(),
+      ...(this.tls === undefined ? {} : { certificates: this.certificateSummaries() }),
     };
   }
 
@@ -221,6 +251,7 @@ export class Balancer {
     }
     const tls = await this.tls?.start();
     this.tlsPort = tls?.port;
+    this.certWatch?.start();
     return { proxy, tls, admin };
   }
 
@@ -260,6 +291,7 @@ export class Balancer {
     this.tls?.closeAllConnections();
     await closed;
     this.proxy.close();
+    await this.certWatch?.stop();
     await this.watch.stop();
     await this.adminServer?.close();
     await this.accessLog?.close();

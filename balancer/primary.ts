@@ -103,6 +103,7 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
       metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
       // The primary proxies nothing: /api/stats says so (see statsJson) instead of showing zeros.
       stats: undefined,
+      certificates: () => states.certificates(),
     },
     log,
   );

@@ -15,6 +15,29 @@ export interface AdminSource {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Per-service request counts for /api/stats; absent where nothing is proxied (see statsJson). */
   stats?(): TrafficSnapshot;
+  /** The certificates the TLS listener serves, in selection order; absent without --tls-listen. */
+  certificates?(): readonly CertSummary[];
+}
+
+/** One served certificate as /api/certificates and the dashboard show it (no key material). */
+export interface CertSummary {
+  readonly name: string;
+  readonly source: 'file' | 'etcd';
+  readonly dnsNames: readonly string[];
+  /** ISO 8601. */
+  readonly notAfter: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The JSON of /api/certificates: each certificate with whole days to expiry (negative: expired). */
+export function certificatesJson(certs: readonly CertSummary[], now = Date.now()): Record<string, unknown> {
+  return {
+    certificates: certs.map((c) => ({
+      ...c,
+      daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY_MS),
+    })),
+  };
 }
 
 /** The JSON of /api/table: what the balancer routes right now. */
@@ -78,6 +101,7 @@ export function createAdminServer(src: AdminSource, log: Logger): StatusServer {
       },
       '/api/table': (_req, res) => sendJson(res, 200, tableJson(src.table(), src)),
       '/api/stats': (_req, res) => sendJson(res, 200, statsJson(src)),
+      '/api/certificates': (_req, res) => sendJson(res, 200, certificatesJson(src.certificates?.() ?? [])),
       '/': dashboardHandler,
     },
     (err) => log.error({ err }, 'admin endpoint failed'),

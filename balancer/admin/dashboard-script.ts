@@ -1,6 +1,7 @@
 // The dashboard page's client code (inlined into the page; its hash goes into the page's CSP). It is
 // written without template literals so it can sit in String.raw, and builds markup from strings: every
-// value from the registry goes through `esc`. It polls /api/table, /readyz and /api/stats every second.
+// value from the registry goes through `esc`. It polls /api/table, /readyz, /api/stats and
+// /api/certificates every second.
 export const SCRIPT = String.raw`
 'use strict';
 const POLL_MS = 1000;
@@ -170,7 +171,7 @@ function banners(ready, stats) {
   return out;
 }
 
-function render(table, ready, stats) {
+function render(table, ready, stats, certs) {
   const services = table.services.slice().sort(function (a, b) {
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });
@@ -256,6 +257,8 @@ function render(table, ready, stats) {
         h('tbody', null, rows)))
     : h('div', { class: 'panel empty' }, 'No routes and no default service: every request gets 404.'));
 
+  renderCertificates(certs.certificates || []);
+
   document.title = (failures > 0 || !etcd.connected || !ready.ready ? '⚠ ' : '') + 'balancer · ' +
     (workersMode ? services.length + ' services' : fmtRate(totalRps) + ' req/s');
 }
@@ -303,15 +306,35 @@ function serviceCard(name, backends, table, workersMode) {
   return h('section', { class: 'card', 'data-service': name }, head, body);
 }
 
+// Certificates served by the TLS listener: shown only with --tls-listen; under 14 days is a warning.
+function renderCertificates(list) {
+  document.getElementById('certificates-section').hidden = list.length === 0;
+  show('certificates', list.length === 0 ? [] : h('div', { class: 'panel scroll' }, h('table', null,
+    h('thead', null, h('tr', null,
+      h('th', null, 'Name'), h('th', null, 'Names'), h('th', { class: 'opt' }, 'Source'),
+      h('th', { class: 'opt' }, 'Expires'), h('th', { class: 'num' }, 'Days left'))),
+    h('tbody', null, list.map(function (c) {
+      const cls = c.daysLeft < 0 ? 'bad' : c.daysLeft < 14 ? 'warn' : 'ok';
+      return h('tr', { 'data-certificate': c.name },
+        h('td', { class: 'mono' }, c.name),
+        h('td', { class: 'mono' }, c.dnsNames.length ? c.dnsNames.join(', ') : h('span', { class: 'muted' }, '–')),
+        h('td', { class: 'opt' }, c.source),
+        h('td', { class: 'opt nowrap' }, c.notAfter.slice(0, 10)),
+        h('td', { class: 'num' }, h('span', { class: 'chip ' + cls }, String(c.daysLeft))));
+    })))));
+}
+
 async function tick() {
   try {
-    const answers = await Promise.all([getJson('api/table'), getJson('readyz'), getJson('api/stats')]);
-    const table = answers[0], ready = answers[1], stats = answers[2];
+    const answers = await Promise.all([
+      getJson('api/table'), getJson('readyz'), getJson('api/stats'), getJson('api/certificates'),
+    ]);
+    const table = answers[0], ready = answers[1], stats = answers[2], certs = answers[3];
     failures = 0;
     lastGood = new Date();
     const names = new Set(table.services.map(function (s) { return s.name; }).concat(Object.keys(stats.services)));
     updateRates(stats, names);
-    render(table, ready, stats);
+    render(table, ready, stats, certs);
     document.body.classList.remove('stale');
     show('updated', 'Updated ' + lastGood.toLocaleTimeString());
   } catch (err) {

@@ -66,6 +66,9 @@ h2 {
 .card-head h3 { margin: 0; font-size: 15px; font-weight: 650; word-break: break-all; }
 .name { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; min-width: 0; flex: 1 1 160px; }
 .chip { padding: 1px 8px; font-size: 11px; background: var(--off-bg); color: var(--off); }
+.chip.ok { background: var(--up-bg); color: var(--up); }
+.chip.warn { background: var(--warn-bg); color: var(--warn); }
+.chip.bad { background: var(--bad-bg); color: var(--bad); }
 .rates { display: flex; align-items: center; gap: 16px; margin-left: auto; }
 .stat { display: flex; flex-direction: column; align-items: flex-end; line-height: 1.2; }
 .stat b { font-size: 16px; font-weight: 600; font-variant-numeric: tabular-nums; }

@@ -40,10 +40,15 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="services" id="services"></div>
   <h2>Routes</h2>
   <div id="routes"></div>
+  <section id="certificates-section" hidden>
+    <h2>Certificates</h2>
+    <div id="certificates"></div>
+  </section>
 </main>
 <footer><span id="updated">Loading…</span> · polls every second ·
   <a href="api/table">/api/table</a> · <a href="readyz">/readyz</a> ·
-  <a href="api/stats">/api/stats</a> · <a href="metrics">/metrics</a></footer>
+  <a href="api/stats">/api/stats</a> · <a href="api/certificates">/api/certificates</a> ·
+  <a href="metrics">/metrics</a></footer>
 <script>${SCRIPT}</script>
 </body>
 </html>

@@ -1,6 +1,9 @@
 // What each worker of --workers N reports to the primary about its proxy (every second, over IPC),
 // and the primary's merge of those reports for /api/table and the dashboard: a backend counts as
 // ejected while any worker has it ejected (that worker's traffic avoids it), in-flight counts add up.
+// Certificates: every worker loads the same files and watches the same etcd prefix; the newest report
+// is shown.
+import type { CertSummary } from './admin.js';
 
 /** One worker's proxy state; plain arrays so it crosses process.send as JSON. */
 export interface WorkerProxyState {
@@ -8,6 +11,8 @@ export interface WorkerProxyState {
   readonly inflight: ReadonlyArray<readonly [string, number]>;
   /** Responses this worker has sent since it started. */
   readonly served: number;
+  /** What its TLS listener serves (absent without --tls-listen). */
+  readonly certificates?: readonly CertSummary[];
 }
 
 /** How often a worker reports. */
@@ -23,10 +28,16 @@ export class WorkerStates {
     number,
     { ejected: ReadonlySet<string>; inflight: Map<string, number>; served: number }
   >();
+  private latestCertificates: readonly CertSummary[] = [];
 
   update(worker: number, state: WorkerProxyState): void {
     const served = typeof state.served === 'number' ? state.served : 0;
     this.byWorker.set(worker, { ejected: new Set(state.ejected), inflight: new Map(state.inflight), served });
+    if (Array.isArray(state.certificates)) this.latestCertificates = state.certificates;
+  }
+
+  certificates(): readonly CertSummary[] {
+    return this.latestCertificates;
   }
 
   /** Responses served per live worker, for /readyz. */

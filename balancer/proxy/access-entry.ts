@@ -11,6 +11,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { type AccessRecord, newAccessRecord, protocolOf } from './access-log.js';
 import { normalizePeer } from './forwarded.js';
+import { clientAddress } from './policy/client-address.js';
 
 /** Where finished records go (AccessLog). */
 export interface AccessSink {
@@ -26,25 +27,6 @@ interface Entry {
 }
 
 type Tracked = (ServerResponse | Http2ServerResponse) & { [ENTRY]?: Entry | undefined };
-
-/**
- * The client as the balancer trusts it: the peer, or, when the peer is a trusted proxy, the
- * right-most X-Forwarded-For address that is not itself trusted (the left-most if all are).
- */
-export function clientAddress(
-  peer: string,
-  forwardedFor: string | undefined,
-  isTrusted: (address: string) => boolean,
-): string {
-  if (forwardedFor === undefined || forwardedFor === '' || !isTrusted(peer)) return peer;
-  const hops = forwardedFor.split(',');
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] as string).trim();
-    if (hop === '') continue;
-    if (i === 0 || !isTrusted(hop)) return hop;
-  }
-  return peer;
-}
 
 function header(v: string | string[] | undefined): string | null {
   if (v === undefined) return null;
@@ -67,8 +49,10 @@ export function beginAccess(
   r.protocol = protocolOf(req.httpVersion);
   const socket = req.socket as TLSSocket | undefined;
   r.tls = socket?.encrypted === true;
-  const xff = h['x-forwarded-for'];
-  r.client = clientAddress(normalizePeer(socket?.remoteAddress), Array.isArray(xff) ? xff.join(',') : xff, isTrusted);
+  // The same answer the route policies key on (nginx's real_ip_recursive over --trusted-proxies).
+  const peer = normalizePeer(socket?.remoteAddress);
+  const forwarded = { peer, trusted: isTrusted(peer), proto: r.tls ? 'https' : 'http' } as const;
+  r.client = clientAddress(forwarded, h['x-forwarded-for'], isTrusted);
   r.userAgent = header(h['user-agent']);
   r.referer = header(h.referer);
   (res as Tracked)[ENTRY] = { record: r, sink, started: performance.now() };

@@ -7,7 +7,8 @@ export interface CertValue {
   readonly key: string;
 }
 
-export type DecodedCert = { readonly ok: true; readonly value: CertValue } | { readonly ok: false; readonly reason: string };
+export type DecodedCert =
+  { readonly ok: true; readonly value: CertValue } | { readonly ok: false; readonly reason: string };
 
 /** Above this a value is refused unread: a chain of a few certificates and a key is a few KiB. */
 export const MAX_CERT_VALUE_BYTES = 256 * 1024;

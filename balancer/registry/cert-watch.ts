@@ -59,7 +59,10 @@ export class CertWatch {
         ...RETRY,
         signal: this.abort.signal,
         onError: (err, attempt, delayMs) =>
-          this.log.warn({ err, attempt, delayMs, code: ErrorCode.etcdUnavailable }, 'cannot read certificates from etcd'),
+          this.log.warn(
+            { err, attempt, delayMs, code: ErrorCode.etcdUnavailable },
+            'cannot read certificates from etcd',
+          ),
       });
       if (revision === undefined) return;
       await this.watchFrom(revision + 1);

@@ -13,6 +13,7 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { get, runLoad } from '../helpers/load.js';
 import { startProgram, stopAllPrograms, type Program } from '../helpers/program.js';
 import { freePort } from '../helpers/ports.js';
+import { makeTlsPki } from '../helpers/tls-certs.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 const OUTPUT = join(import.meta.dirname, '..', '..', 'test-output');
@@ -229,6 +230,41 @@ describe('admin dashboard', () => {
     } finally {
       await workersPage.close();
       await multi.p.stop();
+    }
+  });
+
+  it('lists the served certificates with their days to expiry, with one worker and with --workers 2', async () => {
+    const pki = await makeTlsPki();
+    try {
+      const cert = await pki.issue({ dns: ['web.test', '*.web.test'] });
+      for (const workers of ['1', '2']) {
+        const tls = await startBalancer([
+          ...['--default-service', 'web', '--workers', workers, '--tls-listen', '127.0.0.1:0'],
+          ...['--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
+        ]);
+        const certPage = await openDashboard(tls.admin);
+        try {
+          const row = certPage.locator(`[data-certificate="${cert.certFile}"]`);
+          await row.waitFor({ state: 'visible' });
+          const text = (await row.textContent()) ?? '';
+          expect(text).toContain('web.test, *.web.test');
+          expect(text).toContain('file');
+          const api = (await (await fetch(`${tls.admin}/api/certificates`)).json()) as {
+            certificates: Array<{ name: string; daysLeft: number; source: string }>;
+          };
+          expect(api.certificates).toHaveLength(1);
+          expect(api.certificates[0]).toMatchObject({ name: cert.certFile, source: 'file' });
+          expect(text).toContain(String(api.certificates[0]?.daysLeft));
+          expect(api.certificates[0]?.daysLeft).toBeGreaterThan(0);
+        } finally {
+          await certPage.close();
+          await tls.p.stop();
+        }
+      }
+      // Without --tls-listen the section stays hidden.
+      expect(await page.locator('#certificates-section').isHidden()).toBe(true);
+    } finally {
+      pki.cleanup();
     }
   });
 

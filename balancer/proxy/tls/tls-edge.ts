@@ -70,6 +70,30 @@ export class TlsEdge {
     await this.files.reload();
   }
 
+  /** A pair from etcd (--tls-prefix). One that cannot be served is logged and counted; the previous keeps serving. */
+  putEtcd(name: string, cert: string, key: string, etcdKey: string): void {
+    const input = { slot: { kind: 'etcd', name } as const, name, cert, key, certOrigin: etcdKey, keyOrigin: etcdKey };
+    const result = this.store.put(input);
+    if (result.ok) {
+      if (result.changed) {
+        const { dnsNames, notAfter } = result.info;
+        this.opts.log.info({ name, key: etcdKey, dnsNames, notAfter }, 'certificate from etcd loaded');
+      }
+      return;
+    }
+    const { error } = result;
+    this.opts.log.error(
+      { err: error, code: error.code, name, origin: error.origin },
+      'certificate from etcd not loaded; the previous one (if any) keeps serving',
+    );
+    this.opts.onCertError?.();
+  }
+
+  /** The etcd key was deleted: its certificate is no longer served. */
+  deleteEtcd(name: string): void {
+    if (this.store.delete({ kind: 'etcd', name })) this.opts.log.info({ name }, 'certificate from etcd removed');
+  }
+
   certificates(): readonly CertInfo[] {
     return this.store.list();
   }
