@@ -87,13 +87,16 @@ export class CertWatch {
   private watchFrom(revision: number): Promise<void> {
     const gen = ++this.generation;
     return new Promise<void>((resolve) => {
+      const signal = this.abort.signal;
+      const stopped = (): void => resolve();
       const lost = (err: unknown): void => {
         if (gen !== this.generation) return;
-        if (!this.abort.signal.aborted) this.log.warn({ err }, 'certificate watch interrupted; re-reading');
+        if (!signal.aborted) this.log.warn({ err }, 'certificate watch interrupted; re-reading');
+        signal.removeEventListener('abort', stopped); // one listener per watch, not one per reconnect
         this.dropWatcher();
         resolve();
       };
-      this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      signal.addEventListener('abort', stopped, { once: true });
       // `.watcher()`: our listeners are on before anything is emitted (see registry-watch.ts).
       const w = this.opts.client.watch().prefix(this.base).startRevision(String(revision)).watcher();
       this.watcher = w;

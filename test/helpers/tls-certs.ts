@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { openssl } from './certs.js';
 
 export interface IssuedCert {
@@ -124,4 +125,16 @@ export async function makeTlsPki(): Promise<TlsTestPki> {
       return read(`${name}.pem`);
     },
   };
+}
+
+/** The subjectAltName of the certificate a TLS listener on 127.0.0.1:`port` serves for `servername`. */
+export function servedSan(port: number, servername?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}) });
+    s.once('secureConnect', () => {
+      resolve(s.getPeerCertificate().subjectaltname ?? '');
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
 }

@@ -1,13 +1,12 @@
 // --tls-prefix through the balancer program against a real etcd: a certificate put under the prefix
 // is served by SNI without a restart, a value that is not a pair (or whose key does not match) is
 // skipped and counted while the previous certificate keeps serving, and a deleted key stops being served.
-import { connect as tlsConnect } from 'node:tls';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancerProgram } from '../helpers/balancer-program.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { stopAllPrograms } from '../helpers/program.js';
-import { makeTlsPki, type IssuedCert, type TlsTestPki } from '../helpers/tls-certs.js';
+import { makeTlsPki, servedSan, type IssuedCert, type TlsTestPki } from '../helpers/tls-certs.js';
 import { waitFor } from '../helpers/wait.js';
 
 let etcd: EtcdServer;
@@ -33,17 +32,6 @@ afterAll(async () => {
   pki?.cleanup();
   await etcd?.destroy();
 });
-
-function servedSan(port: number, servername: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername });
-    s.once('secureConnect', () => {
-      resolve(s.getPeerCertificate().subjectaltname ?? '');
-      s.destroy();
-    });
-    s.once('error', reject);
-  });
-}
 
 async function errorsCounted(admin: string): Promise<number> {
   const text = await (await fetch(`${admin}/metrics`)).text();

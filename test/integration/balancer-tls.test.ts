@@ -6,14 +6,13 @@ import { copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { startBalancerProgram } from '../helpers/balancer-program.js';
 import { runProgram, stopAllPrograms, type Program } from '../helpers/program.js';
-import { makeTlsPki, type IssuedCert, type TlsTestPki } from '../helpers/tls-certs.js';
+import { makeTlsPki, servedSan, type IssuedCert, type TlsTestPki } from '../helpers/tls-certs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -60,18 +59,6 @@ async function startTls(extra: string[] = []): Promise<{ p: Program; plain: stri
     ...extra,
   ]);
   return { p: b.p, plain: b.proxy, tls: b.tlsPort!, admin: b.admin };
-}
-
-/** The subjectAltName of the certificate served for `servername`. */
-function servedSan(port: number, servername?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}) });
-    s.once('secureConnect', () => {
-      resolve(s.getPeerCertificate().subjectaltname ?? '');
-      s.destroy();
-    });
-    s.once('error', reject);
-  });
 }
 
 async function curl(...args: string[]): Promise<string> {
