@@ -5,7 +5,8 @@ import type { Logger } from '../../common/logger.js';
 import { dashboardHandler } from './dashboard.js';
 import { backendState } from './metrics.js';
 import type { TrafficSnapshot } from './stats.js';
-import type { RouteTable } from '../types.js';
+import { policyJson } from '../../common/route-policy.js';
+import type { RouteRule, RouteTable } from '../types.js';
 
 export interface AdminSource {
   table(): RouteTable;
@@ -40,6 +41,13 @@ export function certificatesJson(certs: readonly CertSummary[], now = Date.now()
   };
 }
 
+/** A route's policy fields in their route-value form (`stripPrefix`, `rateLimit`, …); {} for a plain route. */
+function policiesOf(rule: RouteRule): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (rule.policy !== undefined) policyJson(rule.policy, rule.pathPrefix, out);
+  return out;
+}
+
 /** The JSON of /api/table: what the balancer routes right now. */
 export function tableJson(
   table: RouteTable,
@@ -55,6 +63,8 @@ export function tableJson(
       lb: r.lb ?? null,
       sticky: r.sticky,
       source: r.source,
+      services: r.policy?.services?.map(({ name, weight }) => ({ name, weight })) ?? null,
+      policies: policiesOf(r),
     })),
     services: [...table.services.values()].map((view) => ({
       name: view.name,

@@ -235,9 +235,10 @@ function render(table, ready, stats, certs) {
     return h('tr', { 'data-route': r.source },
       h('td', { class: 'mono' }, r.host === null ? h('span', { class: 'muted' }, 'any host') : r.host),
       h('td', { class: 'mono' }, r.pathPrefix),
-      h('td', null, r.service, known ? null : [' ', h('span', { class: 'chip warn' }, 'no backends')]),
+      h('td', null, routeTarget(r), known || r.service === '' ? null : [' ', h('span', { class: 'chip warn' }, 'no backends')]),
       h('td', { class: 'opt' }, r.lb || h('span', { class: 'muted' }, 'default')),
       h('td', { class: 'opt' }, r.sticky ? 'yes' : h('span', { class: 'muted' }, 'no')),
+      h('td', { class: 'opt' }, policyChips(r.policies)),
       h('td', { class: 'mono opt' }, r.source));
   });
   if (table.defaultService !== null) {
@@ -247,13 +248,15 @@ function render(table, ready, stats, certs) {
         inTable.has(table.defaultService) ? null : [' ', h('span', { class: 'chip warn' }, 'no backends')]),
       h('td', { class: 'opt' }, h('span', { class: 'muted' }, 'default')),
       h('td', { class: 'opt' }),
+      h('td', { class: 'opt' }),
       h('td', { class: 'mono opt' }, '--default-service')));
   }
   show('routes', rows.length
     ? h('div', { class: 'panel scroll' }, h('table', null,
         h('thead', null, h('tr', null,
           h('th', null, 'Host'), h('th', null, 'Path'), h('th', null, 'Service'),
-          h('th', { class: 'opt' }, 'LB'), h('th', { class: 'opt' }, 'Sticky'), h('th', { class: 'opt' }, 'Source'))),
+          h('th', { class: 'opt' }, 'LB'), h('th', { class: 'opt' }, 'Sticky'), h('th', { class: 'opt' }, 'Policies'),
+          h('th', { class: 'opt' }, 'Source'))),
         h('tbody', null, rows)))
     : h('div', { class: 'panel empty' }, 'No routes and no default service: every request gets 404.'));
 
@@ -261,6 +264,21 @@ function render(table, ready, stats, certs) {
 
   document.title = (failures > 0 || !etcd.connected || !ready.ready ? '⚠ ' : '') + 'balancer · ' +
     (workersMode ? services.length + ' services' : fmtRate(totalRps) + ' req/s');
+}
+
+// A split route names its services with their weights; a redirect-only route has no service.
+function routeTarget(r) {
+  if (r.services) return r.services.map(function (s) { return s.name + ' ' + s.weight; }).join(', ');
+  return r.service === '' ? h('span', { class: 'muted' }, 'redirect') : r.service;
+}
+
+// One chip per policy field; the chip's title holds the field's value.
+function policyChips(p) {
+  const names = Object.keys(p || {});
+  if (!names.length) return h('span', { class: 'muted' }, 'none');
+  return names.map(function (k) {
+    return h('span', { class: 'chip', title: k + ': ' + JSON.stringify(p[k]), 'data-policy': k }, k);
+  });
 }
 
 function serviceCard(name, backends, table, workersMode) {

@@ -32,6 +32,27 @@ import { clearTimer } from './timer.js';
 /** Seconds a client is asked to wait when every socket to the backend is busy and its queue is full. */
 const POOL_FULL_RETRY_AFTER = '1';
 
+// The exchange rides on its request and response under a symbol, and their listeners, its timer and
+// its head flush are module-level functions: a request allocates no bound functions.
+const EXCHANGE = Symbol('exchange');
+type Carrier = { [EXCHANGE]?: Exchange };
+
+function onClientClose(this: ServerResponse): void {
+  (this as Carrier)[EXCHANGE]?.clientClosed();
+}
+function onClientDrain(this: ServerResponse): void {
+  (this as Carrier)[EXCHANGE]?.drained();
+}
+function onClientError(this: IncomingMessage): void {
+  (this as Carrier)[EXCHANGE]?.clientFailed();
+}
+function onHeadersTimeout(x: Exchange): void {
+  x.timedOut();
+}
+function flushHeadLater(x: Exchange): void {
+  x.flushHead();
+}
+
 /** One client request, across its attempts. */
 export class Exchange implements ResponseSink {
   private backend: Backend | undefined;
@@ -91,17 +112,17 @@ export class Exchange implements ResponseSink {
     this.trailers = admitted.trailers;
     if (this.trailers) h.te = 'trailers';
     this.preferredId = this.match.rule?.sticky ? core.sticky.preferred(h.cookie, this.match.view) : undefined;
-    this.onTimer = this.onTimer.bind(this);
-    this.onClientClose = this.onClientClose.bind(this);
-    this.onClientError = this.onClientError.bind(this);
-    this.onDrain = this.onDrain.bind(this);
-    this.flushHead = this.flushHead.bind(this);
     if (record !== undefined) record.requestId = this.requestId;
   }
 
   start(): void {
-    this.res.once('close', this.onClientClose);
-    this.req.on('error', this.onClientError);
+    (this.res as Carrier)[EXCHANGE] = this;
+    this.res.once('close', onClientClose);
+    // A bodiless request is complete once parsed: its stream has no more bytes to fail on.
+    if (this.hasBody) {
+      (this.req as Carrier)[EXCHANGE] = this;
+      this.req.on('error', onClientError);
+    }
     this.dispatch(undefined);
   }
 
@@ -149,7 +170,7 @@ export class Exchange implements ResponseSink {
       this.record.attempts = this.attempts;
       this.dispatchedAt = performance.now();
     }
-    this.timer = setTimeout(this.onTimer, this.timeoutMs);
+    this.timer = setTimeout(onHeadersTimeout, this.timeoutMs, this);
   }
 
   onInterim(status: number, headers: ResponseHeaders): void {
@@ -192,7 +213,7 @@ export class Exchange implements ResponseSink {
     // then a backend that dies leaves nothing at the client, and an idempotent request is retried.
     if (headers['content-length'] === undefined) {
       this.headPending = true;
-      queueMicrotask(this.flushHead);
+      process.nextTick(flushHeadLater, this);
     }
   }
 
@@ -203,7 +224,7 @@ export class Exchange implements ResponseSink {
     if (this.res.write(chunk)) return true;
     if (!this.waitingDrain) {
       this.waitingDrain = true;
-      this.res.once('drain', this.onDrain);
+      this.res.once('drain', onClientDrain);
     }
     return false;
   }
@@ -295,26 +316,28 @@ export class Exchange implements ResponseSink {
     }
   }
 
-  private flushHead(): void {
+  flushHead(): void {
     if (!this.headPending) return;
     this.headPending = false;
     if (!this.done && !this.res.headersSent) this.res.flushHeaders();
   }
 
-  private onDrain(): void {
+  drained(): void {
     this.waitingDrain = false;
     this.attempt?.resume();
   }
 
-  private onTimer(): void {
+  timedOut(): void {
     this.timer = undefined;
     if (this.attempt === undefined) return;
     this.endAttempt(true);
     this.answer(504, `upstream timeout from service ${this.match.service}\n`);
   }
 
-  private onClientClose(): void {
+  clientClosed(): void {
     this.done = true;
+    (this.res as Carrier)[EXCHANGE] = undefined;
+    if (this.hasBody) (this.req as Carrier)[EXCHANGE] = undefined;
     // Client abort (http-proxy #1586), or we answered before the backend finished: drop the upstream exchange.
     this.endAttempt(true);
     const status = this.res.headersSent ? this.res.statusCode : 499;
@@ -327,7 +350,7 @@ export class Exchange implements ResponseSink {
   }
 
   /** The client's request stream failed (it left mid-body); the engine reports the attempt as `client`. */
-  private onClientError(): void {
+  clientFailed(): void {
     if (this.attempt !== undefined && this.req.socket?.destroyed !== false) this.endAttempt(true);
   }
 

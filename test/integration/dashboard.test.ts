@@ -112,6 +112,17 @@ beforeAll(async () => {
   await register('web', 'gone', await freePort()); // nothing listens: ejected once the load reaches it
   await register('api', 'flaky', await backend('flaky', (n) => n % 4 === 0));
   await client.put('/routes/api').value(JSON.stringify({ pathPrefix: '/api', service: 'api' }));
+  await client.put('/routes/split').value(
+    JSON.stringify({
+      pathPrefix: '/split',
+      services: [
+        { name: 'web', weight: 90 },
+        { name: 'api', weight: 10 },
+      ],
+      stripPrefix: true,
+      rateLimit: { average: 100, burst: 200 },
+    }),
+  );
   bal = await startBalancer(['--default-service', 'web', '--eject-cooldown', '60s']);
   browser = await chromium.launch(CHROMIUM);
   page = await openDashboard(bal.admin);
@@ -149,6 +160,15 @@ describe('admin dashboard', () => {
     await page.waitForSelector('[data-backend="web/old"][data-state="draining"]');
     await page.waitForSelector('[data-service="api"] [data-backend="api/flaky"]');
     await page.waitForSelector('[data-route="/routes/api"]');
+    // A route's policies are chips titled with their values; a split names its services and weights.
+    const split = page.locator('[data-route="/routes/split"]');
+    await split.waitFor({ state: 'visible' });
+    expect(await split.textContent()).toContain('web 90, api 10');
+    expect(await split.locator('[data-policy="stripPrefix"]').getAttribute('title')).toBe('stripPrefix: true');
+    expect(await split.locator('[data-policy="rateLimit"]').getAttribute('title')).toBe(
+      'rateLimit: {"average":100,"burst":200}',
+    );
+    expect(await page.locator('[data-route="/routes/api"]').textContent()).toContain('none');
     expect(await page.locator('[data-pill="etcd"]').textContent()).toBe('etcd connected');
     expect(await page.locator('[data-pill="ready"]').textContent()).toBe('ready');
     expect(await page.locator('#banners').textContent()).toBe('');
