@@ -16,6 +16,7 @@ import { TrafficStats } from './admin/stats.js';
 import type { WorkerProxyState } from './admin/worker-state.js';
 import type { BalancerConfig } from './config.js';
 import { AccessLog } from './proxy/access-log.js';
+import { ActiveChecks } from './proxy/health/active-checks.js';
 import { createPicker } from './proxy/pickers.js';
 import { createEdgeHandlers, createProxyListener, type HandlerOptions } from './proxy/listener.js';
 import { certFilePairs, TlsEdge } from './proxy/tls/tls-edge.js';
@@ -23,7 +24,7 @@ import { createProxy, type ProxyHandler } from './proxy/proxy.js';
 import { CertWatch } from './registry/cert-watch.js';
 import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
-import { goneServices, TableStore, vanishedBackends } from './table/table-store.js';
+import { changedServices, goneServices, TableStore, vanishedBackends } from './table/table-store.js';
 import type { RouteTable } from './types.js';
 
 export interface BalancerDeps {
@@ -36,6 +37,10 @@ export interface BalancerDeps {
   readonly proxyListener?: boolean;
   /** TLS session ticket keys (48 bytes) shared by the workers of one balancer. Default: random. */
   readonly ticketKeys?: Buffer;
+  /** Run the active health checks here (default); a worker follows its primary's verdicts instead. */
+  readonly probeBackends?: boolean;
+  /** The unhealthy set changed (the primary relays it to its workers). */
+  readonly onHealthChange?: (unhealthy: readonly string[]) => void;
 }
 
 export interface BalancerAddresses {
@@ -53,6 +58,8 @@ export class Balancer {
   readonly store: TableStore;
   readonly proxy: ProxyHandler;
   readonly metrics: BalancerMetrics;
+  /** Active health checks: verdicts, and the probes where this process runs them. */
+  readonly checks: ActiveChecks;
   /** Per-service request and 5xx counts for the dashboard (/api/stats). */
   private readonly traffic = new TrafficStats();
   private readonly watch: RegistryWatch;
@@ -76,10 +83,16 @@ export class Balancer {
     this.log = log.child({ component: 'balancer' });
     this.store = new TableStore(config.defaultService, log.child({ component: 'table' }));
     const store = this.store;
+    this.checks = new ActiveChecks({
+      probe: deps.probeBackends !== false,
+      log,
+      ...(deps.onHealthChange ? { onChange: deps.onHealthChange } : {}),
+    });
     // The gauges read the proxy at scrape time, so the metrics can exist before it (and feed its events).
     this.metrics = createBalancerMetrics({
       table: () => store.current,
       isEjected: (id) => this.proxy.ejector.isEjected(id),
+      isUnhealthy: (id) => this.checks.isUnhealthy(id),
       inflight: () => this.proxy.inflightTotal(),
       certificates: () => this.tls?.certificates() ?? [],
     });
@@ -185,6 +198,7 @@ export class Balancer {
     return {
       table: () => this.store.current,
       isEjected: (id) => this.proxy.ejector.isEjected(id),
+      isUnhealthy: (id) => this.checks.isUnhealthy(id),
       inflight: (id) => this.proxy.inflight.get(id),
       readiness: () => this.readiness(),
       metrics: async () => ({
@@ -291,6 +305,7 @@ export class Balancer {
     this.tls?.closeAllConnections();
     await closed;
     this.proxy.close();
+    this.checks.close();
     await this.certWatch?.stop();
     await this.watch.stop();
     await this.adminServer?.close();
@@ -300,6 +315,8 @@ export class Balancer {
   /** Backends that left: close their pooled sockets and drain their WebSockets; forget gone services' series. */
   private onTableSwap(prev: RouteTable, next: RouteTable): void {
     if (prev.routes !== next.routes) this.proxy.warmPolicies(next.routes);
+    // New backend objects get their health flags here, in the swap's turn: before any request picks them.
+    for (const [service, backends] of changedServices(prev, next)) this.checks.serviceChanged(service, backends);
     for (const id of vanishedBackends(prev, next)) {
       this.proxy.releaseBackend(id);
       this.proxy.closeBackendSockets(id, this.deps.config.drain);

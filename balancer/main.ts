@@ -15,6 +15,7 @@ import { WORKER_STATE_INTERVAL_MS } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 import { runPrimary } from './primary.js';
+import { isHealthMessage } from './proxy/health/active-checks.js';
 import { CertError } from './proxy/tls/cert-store.js';
 import { certFilePairs, checkCertificateFiles } from './proxy/tls/tls-edge.js';
 
@@ -54,7 +55,20 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
   const etcd = createEtcdClient(config);
   const keys = process.env[TICKET_KEYS_ENV];
   const ticketKeys = role === 'worker' && keys !== undefined ? Buffer.from(keys, 'base64') : undefined;
-  const balancer = new Balancer({ config, etcd, log, admin: role === 'single', ...(ticketKeys ? { ticketKeys } : {}) });
+  const balancer = new Balancer({
+    config,
+    etcd,
+    log,
+    admin: role === 'single',
+    // A worker's primary probes the backends and sends the verdicts (primary.ts).
+    probeBackends: role === 'single',
+    ...(ticketKeys ? { ticketKeys } : {}),
+  });
+  if (role === 'worker') {
+    process.on('message', (msg) => {
+      if (isHealthMessage(msg)) balancer.checks.follow(msg.unhealthy);
+    });
+  }
   // logrotate and certificate renewals: reload without a restart.
   process.on('SIGHUP', () => void balancer.reload());
   let addrs;

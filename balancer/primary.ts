@@ -11,6 +11,7 @@ import { createAdminServer } from './admin/admin.js';
 import { isWorkerStateMessage, WorkerStates } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import type { BalancerConfig } from './config.js';
+import { healthMessage } from './proxy/health/active-checks.js';
 
 export interface PrimaryProcess {
   /** Resolves with the signal's name at SIGTERM/SIGINT. */
@@ -44,7 +45,19 @@ function stopWorker(w: Worker, killAfterMs: number): Promise<void> {
 
 export async function runPrimary(config: BalancerConfig, log: Logger, proc: PrimaryProcess): Promise<number> {
   const etcd = createEtcdClient(config);
-  const balancer = new Balancer({ config, etcd, log, admin: false, proxyListener: false });
+  // The primary probes (it watches the registry anyway) and relays the verdicts: one probe per
+  // backend and interval however many workers there are, and every worker avoids the same backends.
+  const tellWorkers = (unhealthy: readonly string[]): void => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(healthMessage(unhealthy));
+  };
+  const balancer = new Balancer({
+    config,
+    etcd,
+    log,
+    admin: false,
+    proxyListener: false,
+    onHealthChange: tellWorkers,
+  });
   const ready = new Set<number>();
   let stopping = false;
   let announceProxy!: (addr: string) => void;
@@ -59,6 +72,8 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
     w.on('message', (msg: WorkerMessage) => {
       if (isWorkerStateMessage(msg)) return states.update(w.id, msg.state);
       if (msg?.type === 'ready') ready.add(w.id);
+      // A worker listens once its balancer exists: from then on it follows the verdicts.
+      if (msg?.type === 'listening') w.send(healthMessage(balancer.checks.unhealthy()));
       if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
     });
     return w;

@@ -14,6 +14,16 @@ export interface Backend {
   readonly entry: Entry;
   /** `http://host:port` (IPv6 bracketed), the proxy target. */
   readonly target: string;
+  /**
+   * The table's one mutable part: the active check's verdict on this backend object. Written off the
+   * hot path (proxy/health/health-state.ts, at a probe flip or a table swap), read by the picker per
+   * request as a plain field instead of a lookup by id.
+   */
+  readonly health: BackendHealth;
+}
+
+export interface BackendHealth {
+  unhealthy: boolean;
 }
 
 export interface ServiceView {

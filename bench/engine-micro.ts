@@ -100,6 +100,7 @@ function backendFor(port: number): Backend {
     instance: 'b',
     entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
     target: `http://127.0.0.1:${port}`,
+    health: { unhealthy: false },
   };
 }
 

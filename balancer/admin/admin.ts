@@ -11,6 +11,8 @@ import type { RouteRule, RouteTable } from '../types.js';
 export interface AdminSource {
   table(): RouteTable;
   isEjected(id: string): boolean;
+  /** Failed its active check. */
+  isUnhealthy(id: string): boolean;
   inflight(id: string): number;
   readiness(): { ready: boolean; detail: Record<string, unknown> };
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -51,7 +53,7 @@ function policiesOf(rule: RouteRule): Record<string, unknown> {
 /** The JSON of /api/table: what the balancer routes right now. */
 export function tableJson(
   table: RouteTable,
-  src: Pick<AdminSource, 'isEjected' | 'inflight'>,
+  src: Pick<AdminSource, 'isEjected' | 'isUnhealthy' | 'inflight'>,
 ): Record<string, unknown> {
   return {
     revision: table.revision,
@@ -78,7 +80,7 @@ export function tableJson(
         draining: b.entry.draining,
         tags: b.entry.tags,
         node: b.entry.node ?? null,
-        state: backendState(b, src.isEjected(b.id)),
+        state: backendState(b, src),
         inflight: src.inflight(b.id),
       })),
     })),

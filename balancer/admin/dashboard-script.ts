@@ -311,7 +311,7 @@ function serviceCard(name, backends, table, workersMode) {
       h('tbody', null, backends.map(function (b) {
         return h('tr', { 'data-backend': b.id, 'data-state': b.state },
           h('td', { class: 'nowrap' },
-            h('span', { class: 'state ' + (b.state === 'up' ? 'ok' : b.state === 'ejected' ? 'bad' : 'draining') },
+            h('span', { class: 'state ' + (b.state === 'up' ? 'ok' : b.state === 'draining' ? 'draining' : 'bad') },
               h('span', { class: 'dot' }), b.state)),
           h('td', { class: 'mono' }, b.instance,
             h('span', { class: 'narrow' }, '→ ' + b.target.replace(/^https?:\/\//, '')),

@@ -5,7 +5,10 @@ import type { RegistryWatchEvents } from '../registry/registry-watch.js';
 import type { BalancerMetrics } from './metrics.js';
 import type { TrafficStats } from './stats.js';
 
-/** Requests, retries, ejections and budget refusals; a request no route matched counts as service 'none'. */
+/**
+ * Requests, retries, ejections, budget refusals and fail-open picks; a request no route matched counts
+ * as service 'none'.
+ */
 export function proxyEventsFor(metrics: BalancerMetrics, stats: TrafficStats): ProxyEvents {
   return {
     onResponse(service, _backend, status, seconds) {
@@ -16,6 +19,7 @@ export function proxyEventsFor(metrics: BalancerMetrics, stats: TrafficStats): P
     onRetry: (service) => metrics.retries.inc({ service }),
     onEject: (service) => metrics.ejections.inc({ service }),
     onBudgetExhausted: (service) => metrics.retryBudgetExhausted.inc({ service }),
+    onFailOpen: (service) => metrics.observeFailOpen(service),
   };
 }
 

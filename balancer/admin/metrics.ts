@@ -7,6 +7,8 @@ import type { RouteTable } from '../types.js';
 export interface BackendStateSource {
   table(): RouteTable;
   isEjected(id: string): boolean;
+  /** Failed its active check (see proxy/health). */
+  isUnhealthy(id: string): boolean;
   inflight(): number;
   /** The TLS certificates served now (name, notAfter), when the TLS listener is on. */
   certificates?(): ReadonlyArray<{ readonly name: string; readonly notAfter: Date }>;
@@ -14,12 +16,16 @@ export interface BackendStateSource {
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+export type BackendState = 'up' | 'unhealthy' | 'ejected' | 'draining';
+
+/** Draining (the operator's word) first, then the active check's verdict, then passive ejection. */
 export function backendState(
-  b: { entry: { draining: boolean; weight: number } },
-  ejected: boolean,
-): 'up' | 'ejected' | 'draining' {
+  b: { id: string; entry: { draining: boolean; weight: number } },
+  src: { isEjected(id: string): boolean; isUnhealthy(id: string): boolean },
+): BackendState {
   if (b.entry.draining || b.entry.weight === 0) return 'draining';
-  return ejected ? 'ejected' : 'up';
+  if (src.isUnhealthy(b.id)) return 'unhealthy';
+  return src.isEjected(b.id) ? 'ejected' : 'up';
 }
 
 export function createBalancerMetrics(source: BackendStateSource, registry = new Registry()) {
@@ -56,6 +62,12 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     ejections: new Counter({
       name: 'balancer_ejections_total',
       help: 'Backends ejected after a connect failure',
+      labelNames: ['service'] as const,
+      registers: [registry],
+    }),
+    failOpen: new Counter({
+      name: 'balancer_fail_open_total',
+      help: 'Backends picked although unhealthy or ejected, because every usable backend of the service was',
       labelNames: ['service'] as const,
       registers: [registry],
     }),
@@ -104,14 +116,14 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     backends: new Gauge({
       name: 'balancer_backends',
       aggregator: 'max', // every worker has the same table: summing would multiply it
-      help: 'Backends per service and state (up, ejected, draining)',
+      help: 'Backends per service and state (up, unhealthy, ejected, draining)',
       labelNames: ['service', 'state'] as const,
       registers: [registry],
       collect() {
         this.reset();
         for (const [name, view] of source.table().services) {
-          const counts = { up: 0, ejected: 0, draining: 0 };
-          for (const b of view.backends) counts[backendState(b, source.isEjected(b.id))]++;
+          const counts: Record<BackendState, number> = { up: 0, unhealthy: 0, ejected: 0, draining: 0 };
+          for (const b of view.backends) counts[backendState(b, source)]++;
           for (const [state, n] of Object.entries(counts)) this.set({ service: name, state }, n);
         }
       },
@@ -119,14 +131,14 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
     backendUp: new Gauge({
       name: 'balancer_backend_up',
       aggregator: 'max',
-      help: '1 when the backend takes new requests, 0 when ejected or draining',
+      help: '1 when the backend takes new requests, 0 when unhealthy, ejected or draining',
       labelNames: ['service', 'backend'] as const,
       registers: [registry],
       collect() {
         this.reset();
         for (const [name, view] of source.table().services) {
           for (const b of view.backends)
-            this.set({ service: name, backend: b.instance }, backendState(b, source.isEjected(b.id)) === 'up' ? 1 : 0);
+            this.set({ service: name, backend: b.instance }, backendState(b, source) === 'up' ? 1 : 0);
         }
       },
     }),
@@ -172,6 +184,7 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
   const requestChildren = new Map<string, { inc(): void }>();
   const protocolChildren = new Map<string, { inc(): void }>();
   const durationChildren = new Map<string, { observe(v: number): void }>();
+  const failOpenChildren = new Map<string, { inc(): void }>();
   return {
     ...m,
     /** Hot path: one cached child lookup per series. */
@@ -191,6 +204,12 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
       if (!c) protocolChildren.set(key, (c = m.clientRequests.labels(protocol, String(tls))));
       c.inc();
     },
+    /** Per pick while a service is down to unhealthy or ejected backends: a cached child per service. */
+    observeFailOpen(service: string): void {
+      let c = failOpenChildren.get(service);
+      if (!c) failOpenChildren.set(service, (c = m.failOpen.labels(service)));
+      c.inc();
+    },
     /** Drops the per-service series of services that left the table. */
     forgetServices(gone: Iterable<string>): void {
       for (const service of gone) {
@@ -200,7 +219,9 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
           requests.remove(service, key.slice(service.length + 1));
         }
         if (durationChildren.delete(service)) duration.remove(service);
-        for (const perService of [m.retries, m.retryBudgetExhausted, m.ejections]) perService.remove(service);
+        failOpenChildren.delete(service);
+        for (const perService of [m.retries, m.retryBudgetExhausted, m.ejections, m.failOpen])
+          perService.remove(service);
       }
     },
   };

@@ -19,6 +19,8 @@ export interface ProxyEvents {
   onRetry?(service: string, failedBackendId: string): void;
   onEject?(service: string, backendId: string): void;
   onBudgetExhausted?(service: string): void;
+  /** A backend was picked although unhealthy or ejected: every usable backend of the service was. */
+  onFailOpen?(service: string): void;
   onWebSocketOpen?(service: string, backendId: string): void;
   onWebSocketClose?(service: string, backendId: string, durationSeconds: number): void;
 }
@@ -27,6 +29,7 @@ export interface ProxyEvents {
 export interface PickerDeps {
   readonly isEjected: (id: string) => boolean;
   readonly inflight: (id: string) => number;
+  readonly onFailOpen: (service: string) => void;
 }
 
 /** What both edges need from the proxy core. */

@@ -12,6 +12,8 @@ export interface PickerOptions {
   readonly isEjected: (id: string) => boolean;
   /** Requests currently in flight to the backend. */
   readonly inflight: (id: string) => number;
+  /** A pick had to take an unhealthy or ejected backend: every usable one of the service was. */
+  readonly onFailOpen?: (service: string) => void;
 }
 
 /**
@@ -96,18 +98,23 @@ export function createPicker(opts: PickerOptions): Picker {
 
   return {
     pick(view, policy, exclude, preferredId) {
-      // One pass, no per-call closures: this runs for every proxied request.
+      // One pass, no per-call closures: this runs for every proxied request. The active check's
+      // verdict is a field of the backend object (set off the hot path), ejection a lookup.
       let candidates: Backend[] = [];
       let anyUsable = false;
       for (const b of view.backends) {
         if (!usable(b, exclude)) continue;
         anyUsable = true;
-        if (!opts.isEjected(b.id)) candidates.push(b);
+        if (!b.health.unhealthy && !opts.isEjected(b.id)) candidates.push(b);
       }
       if (!anyUsable) return undefined;
-      // Panic mode (Envoy's panic threshold at its extreme): when every usable backend is ejected,
-      // passive health is more likely wrong than all of them dead, and trying one beats a sure 503.
-      if (candidates.length === 0) candidates = view.backends.filter((b) => usable(b, exclude));
+      // Panic mode (Envoy's panic threshold at its extreme): when every usable backend is unhealthy
+      // or ejected, the checks are more likely wrong than all of them dead (a shared dependency of
+      // their health endpoints, a network blip), and trying one beats a sure 503.
+      if (candidates.length === 0) {
+        candidates = view.backends.filter((b) => usable(b, exclude));
+        opts.onFailOpen?.(view.name);
+      }
       if (preferredId !== undefined) {
         const preferred = candidates.find((b) => b.id === preferredId);
         if (preferred !== undefined) return preferred;

@@ -129,7 +129,11 @@ class ProxyCore implements ExchangeContext {
     this.budgets = new RetryBudgets(opts.retryBudget);
     this.isTrusted = createMatcher(opts.trustedProxies ?? []);
     this.sticky = new StickyCookies(opts.stickySecret);
-    this.picker = opts.picker({ isEjected: this.ejector.isEjected, inflight: this.inflight.get });
+    this.picker = opts.picker({
+      isEjected: this.ejector.isEjected,
+      inflight: this.inflight.get,
+      onFailOpen: (service) => this.events.onFailOpen?.(service),
+    });
     this.upstreams = new UpstreamEngine({
       ...opts.engine,
       upstreamIdleTimeoutMs: opts.upstreamIdleTimeoutMs ?? PROXY_DEFAULTS.upstreamIdleTimeoutMs,

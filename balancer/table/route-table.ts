@@ -7,7 +7,16 @@ import { indexTable } from './route-index.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable, ServiceView } from '../types.js';
 
 export function backendFromEntry(service: string, instance: string, entry: Entry): Backend {
-  return Object.freeze({ id: `${service}/${instance}`, service, instance, entry, target: `http://${hostPort(entry)}` });
+  const target = `http://${hostPort(entry)}`;
+  // A fresh health flag: the health state sets it from its verdicts when the table goes live.
+  return Object.freeze({
+    id: `${service}/${instance}`,
+    service,
+    instance,
+    entry,
+    target,
+    health: { unhealthy: false },
+  });
 }
 
 export function emptyTable(defaultService?: string): RouteTable {

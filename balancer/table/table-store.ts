@@ -3,7 +3,7 @@
 import type { Logger } from '../../common/logger.js';
 import { emptyTable } from './route-table.js';
 import { diffMaps } from './persistent-map.js';
-import type { RouteTable } from '../types.js';
+import type { Backend, RouteTable } from '../types.js';
 
 /** Called after every swap with the table that was replaced and the one now live. */
 export type TableListener = (prev: RouteTable, next: RouteTable) => void;
@@ -45,6 +45,13 @@ export function goneServices(prev: RouteTable, next: RouteTable): string[] {
     if (after === undefined) gone.push(name);
   });
   return gone;
+}
+
+/** Services whose view changed from `prev` to `next`, with their backends now (`[]`: gone). O(change). */
+export function changedServices(prev: RouteTable, next: RouteTable): Array<[string, readonly Backend[]]> {
+  const changed: Array<[string, readonly Backend[]]> = [];
+  diffMaps(prev.services, next.services, (name, _before, after) => changed.push([name, after?.backends ?? []]));
+  return changed;
 }
 
 export class TableStore {

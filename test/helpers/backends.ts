@@ -10,5 +10,6 @@ export function backendFor(name: string, port: number, service = 'web'): Backend
     instance: name,
     entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
     target: `http://127.0.0.1:${port}`,
+    health: { unhealthy: false },
   };
 }

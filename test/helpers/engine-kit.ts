@@ -17,6 +17,7 @@ export function engineBackend(name: string, port: number, scheme = 'http'): Back
     instance: name,
     entry: { host: '127.0.0.1', port, weight: 1, tags: [], draining: false },
     target: `${scheme}://127.0.0.1:${port}`,
+    health: { unhealthy: false },
   };
 }
 

@@ -12,7 +12,7 @@ export interface HealthTarget extends ProbeTarget {
 }
 
 export interface ProberEvents {
-  /** A backend's health flipped (not called for the first passing probe of a new backend). */
+  /** A backend's verdict flipped (not called for the first passing probe of a new backend, nor when one leaves). */
   onChange?(id: string, healthy: boolean, reason: string): void;
   onProbe?(id: string, ok: boolean): void;
 }
@@ -33,7 +33,8 @@ interface Loop {
 const fingerprintOf = (t: HealthTarget): string => `${t.host}|${t.port}|${t.intervalMs}|${JSON.stringify(t.spec)}`;
 
 export class HealthProber {
-  private readonly loops = new Map<string, Loop>();
+  /** Loops by service, then by backend id: a table swap re-syncs only the services it changed. */
+  private readonly loops = new Map<string, Map<string, Loop>>();
   private readonly probe: (target: ProbeTarget, spec: ProbeSpec) => Promise<ProbeResult>;
   private readonly random: () => number;
   private closed = false;
@@ -47,31 +48,44 @@ export class HealthProber {
     this.random = opts.random ?? Math.random;
   }
 
-  /** Probes exactly `targets` from now on: new ones at once, changed ones afresh, gone ones forgotten. */
-  sync(targets: Iterable<HealthTarget>): void {
+  /**
+   * Probes exactly `targets` of `service` from now on: new ones at once, changed ones afresh, gone
+   * ones forgotten (and healthy again, so an instance that returns under the same id starts fresh).
+   */
+  syncService(service: string, targets: readonly HealthTarget[]): void {
     if (this.closed) return;
+    const loops = this.loops.get(service) ?? new Map<string, Loop>();
     const seen = new Set<string>();
     for (const t of targets) {
       seen.add(t.id);
       const fingerprint = fingerprintOf(t);
-      const loop = this.loops.get(t.id);
+      const loop = loops.get(t.id);
       if (loop?.fingerprint === fingerprint) continue;
       if (loop !== undefined) this.stop(loop);
       const next: Loop = { target: t, fingerprint, timer: undefined, stopped: false };
-      this.loops.set(t.id, next);
+      loops.set(t.id, next);
       void this.run(next);
     }
-    for (const [id, loop] of this.loops) {
+    for (const [id, loop] of loops) {
       if (seen.has(id)) continue;
       this.stop(loop);
-      this.loops.delete(id);
-      this.state.set(id, true); // a backend that left is nobody's concern, and may come back fresh
+      loops.delete(id);
+      this.state.set(id, true);
     }
+    if (loops.size === 0) this.loops.delete(service);
+    else this.loops.set(service, loops);
+  }
+
+  /** Backends being probed now. */
+  size(): number {
+    let n = 0;
+    for (const loops of this.loops.values()) n += loops.size;
+    return n;
   }
 
   close(): void {
     this.closed = true;
-    for (const loop of this.loops.values()) this.stop(loop);
+    for (const loops of this.loops.values()) for (const loop of loops.values()) this.stop(loop);
     this.loops.clear();
   }
 
@@ -84,10 +98,8 @@ export class HealthProber {
     const { target } = loop;
     const result = await this.probe(target, target.spec);
     if (loop.stopped) return;
-    const wasHealthy = !this.state.isUnhealthy(target.id);
-    this.state.set(target.id, result.ok);
     this.events.onProbe?.(target.id, result.ok);
-    if (wasHealthy !== result.ok) this.events.onChange?.(target.id, result.ok, result.reason);
+    if (this.state.set(target.id, result.ok)) this.events.onChange?.(target.id, result.ok, result.reason);
     // ±10 % jitter so that checks started together do not stay in lockstep.
     const delay = target.intervalMs * (0.9 + 0.2 * this.random());
     loop.timer = setTimeout(() => void this.run(loop), delay);

@@ -1,29 +1,53 @@
 // Which backends failed their active health check. Written by the prober (one process, or the
-// primary of --workers N, whose reports reach the workers over IPC), read by the picker per request.
+// primary of --workers N, whose verdicts reach the workers over IPC). Each verdict is also written
+// into the `health` flag of the live table's backend object, which the picker reads per request:
+// the hot path pays a field read, the id lookups happen here, at a probe flip or a table swap.
+import type { Backend, BackendHealth } from '../../types.js';
 
 export class HealthState {
-  private unhealthy: ReadonlySet<string> = new Set();
+  private readonly unhealthy = new Set<string>();
+  /** The live table's backends per service, and their flags by id. */
+  private readonly services = new Map<string, readonly Backend[]>();
+  private readonly flags = new Map<string, BackendHealth>();
+  private changes = 0;
 
-  constructor() {
-    // Bound once: the picker calls this for every candidate of every request.
-    this.isUnhealthy = this.isUnhealthy.bind(this);
+  /** Grows by one at every change of the set: a cheap "did anything flip" for callers. */
+  get version(): number {
+    return this.changes;
   }
 
+  /** For the admin listener and metrics (per scrape, not per request). */
   isUnhealthy(id: string): boolean {
     return this.unhealthy.has(id);
   }
 
-  /** The whole set, replaced in one assignment (a worker gets it whole from the primary). */
-  replace(ids: Iterable<string>): void {
-    this.unhealthy = new Set(ids);
+  /** A table with a new view of `service` went live (`[]`: the service left): its flags follow the set. */
+  track(service: string, backends: readonly Backend[]): void {
+    for (const b of this.services.get(service) ?? []) this.flags.delete(b.id);
+    for (const b of backends) {
+      b.health.unhealthy = this.unhealthy.has(b.id);
+      this.flags.set(b.id, b.health);
+    }
+    if (backends.length === 0) this.services.delete(service);
+    else this.services.set(service, backends);
   }
 
-  set(id: string, healthy: boolean): void {
-    if (healthy === !this.unhealthy.has(id)) return;
-    const next = new Set(this.unhealthy);
-    if (healthy) next.delete(id);
-    else next.add(id);
-    this.unhealthy = next;
+  /** Returns whether the verdict changed. */
+  set(id: string, healthy: boolean): boolean {
+    if (healthy === !this.unhealthy.has(id)) return false;
+    if (healthy) this.unhealthy.delete(id);
+    else this.unhealthy.add(id);
+    const flag = this.flags.get(id);
+    if (flag !== undefined) flag.unhealthy = !healthy;
+    this.changes++;
+    return true;
+  }
+
+  /** The whole set, as a worker gets it from the primary. */
+  replace(ids: Iterable<string>): void {
+    const next = new Set(ids);
+    for (const id of [...this.unhealthy]) if (!next.has(id)) this.set(id, true);
+    for (const id of next) this.set(id, false);
   }
 
   ids(): string[] {

@@ -17,7 +17,7 @@ const dashboard = JSON.parse(
 
 async function exported(): Promise<Map<string, Set<string>>> {
   const balancer = createBalancerMetrics(
-    { table: () => emptyTable(), isEjected: () => false, inflight: () => 0 },
+    { table: () => emptyTable(), isEjected: () => false, isUnhealthy: () => false, inflight: () => 0 },
     new Registry(),
   );
   const sidekick = createSidekickMetrics(new Registry());

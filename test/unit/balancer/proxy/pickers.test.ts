@@ -21,17 +21,26 @@ interface Harness {
   readonly picker: Picker;
   readonly ejected: Set<string>;
   readonly inflight: Map<string, number>;
+  /** Services of the picks made in panic mode, in order. */
+  readonly failOpen: string[];
 }
 
 function harness(random?: () => number): Harness {
   const ejected = new Set<string>();
   const inflight = new Map<string, number>();
+  const failOpen: string[] = [];
   const picker = createPicker({
     ...(random ? { random } : {}),
     isEjected: (id) => ejected.has(id),
     inflight: (id) => inflight.get(id) ?? 0,
+    onFailOpen: (service) => failOpen.push(service),
   });
-  return { picker, ejected, inflight };
+  return { picker, ejected, inflight, failOpen };
+}
+
+/** Marks backends of `v` unhealthy, as the health state does on the live table's objects. */
+function markUnhealthy(v: ServiceView, ...instances: string[]): void {
+  for (const b of v.backends) if (instances.includes(b.instance)) b.health.unhealthy = true;
 }
 
 /** Instance names of `n` successive picks. */
@@ -125,6 +134,28 @@ describe('eligibility (both policies)', () => {
     h.ejected.add('web/c');
     // draining, weight 0 and excluded stay out even in panic mode
     expect(new Set(picks(h.picker, v, 30, policy, new Set(['web/c'])))).toEqual(new Set(['a', 'b']));
+    expect(h.failOpen).toEqual(Array.from({ length: 30 }, () => 'web'));
+  });
+
+  it.each(POLICIES)('%s skips unhealthy backends, without counting a fail-open', (policy) => {
+    const h = harness(sequence(0, 0.3, 0.6, 0.9));
+    const v = view('web', { a: 1, b: 1, c: 1 });
+    markUnhealthy(v, 'b');
+    expect(new Set(picks(h.picker, v, 30, policy))).toEqual(new Set(['a', 'c']));
+    expect(h.failOpen).toEqual([]);
+  });
+
+  it.each(POLICIES)('%s fails open, counted per pick, when every usable backend is unhealthy or ejected', (policy) => {
+    const h = harness(sequence(0, 0.5, 0.99));
+    const v = view('web', { a: 1, b: 1, drain: { weight: 1, draining: true } });
+    markUnhealthy(v, 'a');
+    h.ejected.add('web/b');
+    expect(new Set(picks(h.picker, v, 20, policy))).toEqual(new Set(['a', 'b']));
+    expect(h.failOpen).toHaveLength(20);
+    // One healthy backend is enough to leave panic mode.
+    h.ejected.delete('web/b');
+    expect(new Set(picks(h.picker, v, 10, policy))).toEqual(new Set(['b']));
+    expect(h.failOpen).toHaveLength(20);
   });
 
   it.each(POLICIES)('%s respects exclude, and returns undefined when nothing is left', (policy) => {
@@ -142,11 +173,12 @@ describe('eligibility (both policies)', () => {
 });
 
 describe('sticky preference', () => {
-  it.each<[string, string, (h: Harness) => void, ReadonlySet<string>, string]>([
+  it.each<[string, string, (h: Harness, v: ServiceView) => void, ReadonlySet<string>, string]>([
     ['an eligible preferred backend wins', 'web/c', () => {}, new Set(), 'c'],
     ['unknown id: normal pick', 'web/zz', () => {}, new Set(), 'a'],
     ['draining preferred: normal pick', 'web/d', () => {}, new Set(), 'a'],
     ['ejected preferred: normal pick', 'web/c', (h) => h.ejected.add('web/c'), new Set(), 'a'],
+    ['unhealthy preferred: normal pick', 'web/c', (_h, v) => markUnhealthy(v, 'c'), new Set(), 'a'],
     ['excluded preferred (a retry): normal pick', 'web/c', () => {}, new Set(['web/c']), 'a'],
     [
       'in panic mode the preferred ejected backend wins',
@@ -157,8 +189,8 @@ describe('sticky preference', () => {
     ],
   ])('%s', (_name, preferred, setup, exclude, expected) => {
     const h = harness();
-    setup(h);
     const v = view('web', { a: 3, b: 1, c: 1, d: { draining: true } });
+    setup(h, v);
     expect(h.picker.pick(v, 'round-robin', exclude, preferred)?.instance).toBe(expected);
   });
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HealthProber, type HealthTarget } from '../../../../../balancer/proxy/health/health-prober.js';
 import { HealthState } from '../../../../../balancer/proxy/health/health-state.js';
 import type { ProbeResult } from '../../../../../balancer/proxy/health/probe.js';
+import { backendFromEntry } from '../../../../../balancer/table/route-table.js';
 
 const target = (id: string, intervalMs = 1000, path = '/healthz'): HealthTarget => ({
   id,
@@ -41,7 +42,7 @@ describe('HealthProber', () => {
       { onChange: (id, healthy, reason) => changes.push([id, healthy, reason]) },
       { probe: () => (calls++, Promise.resolve(answer)), random: () => 0.5 },
     );
-    prober.sync([target('web/a')]);
+    prober.syncService('web', [target('web/a')]);
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toBe(1);
     expect(state.isUnhealthy('web/a')).toBe(false);
@@ -68,31 +69,48 @@ describe('HealthProber', () => {
     const state = new HealthState();
     const { calls, fn } = scriptedProbe();
     const prober = new HealthProber(state, {}, { probe: fn, random: () => 0.5 });
-    prober.sync([target('web/a', 1000, '/a'), target('web/b', 1000, '/b')]);
+    prober.syncService('web', [target('web/a', 1000, '/a'), target('web/b', 1000, '/b')]);
     await vi.advanceTimersByTimeAsync(0);
     expect(calls.sort()).toEqual(['10.0.0.1:80/a', '10.0.0.1:80/b']);
     state.set('web/b', false);
     calls.length = 0;
     // b leaves, a's path changes: a is probed again at once, b never again.
-    prober.sync([target('web/a', 1000, '/a2')]);
+    prober.syncService('web', [target('web/a', 1000, '/a2')]);
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual(['10.0.0.1:80/a2']);
     expect(state.isUnhealthy('web/b')).toBe(false);
     await vi.advanceTimersByTimeAsync(3000);
     expect(calls.filter((c) => c.endsWith('/b'))).toEqual([]);
     calls.length = 0;
-    prober.sync([target('web/a', 1000, '/a2')]); // unchanged: no extra probe
+    prober.syncService('web', [target('web/a', 1000, '/a2')]); // unchanged: no extra probe
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual([]);
     prober.close();
+  });
+
+  it('syncs one service without touching the loops of another', async () => {
+    const state = new HealthState();
+    let calls = 0;
+    const prober = new HealthProber(state, {}, { probe: () => (calls++, Promise.resolve({ ok: true, reason: '' })) });
+    prober.syncService('web', [target('web/a')]);
+    prober.syncService('api', [target('api/a')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect([calls, prober.size()]).toEqual([2, 2]);
+    prober.syncService('api', []);
+    expect(prober.size()).toBe(1);
+    prober.syncService('web', [target('web/a')]); // unchanged: not probed again
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(2);
+    prober.close();
+    expect(prober.size()).toBe(0);
   });
 
   it('ignores the result of a probe that was running when its target left', async () => {
     const state = new HealthState();
     let release!: (r: ProbeResult) => void;
     const prober = new HealthProber(state, {}, { probe: () => new Promise((r) => (release = r)) });
-    prober.sync([target('web/a')]);
-    prober.sync([]);
+    prober.syncService('web', [target('web/a')]);
+    prober.syncService('web', []);
     release({ ok: false, reason: 'timeout' });
     await vi.advanceTimersByTimeAsync(0);
     expect(state.isUnhealthy('web/a')).toBe(false);
@@ -101,14 +119,39 @@ describe('HealthProber', () => {
 });
 
 describe('HealthState', () => {
-  it('replaces the set whole and flips single ids', () => {
+  const backend = (id: string) =>
+    backendFromEntry('web', id.slice(4), { host: '10.0.0.1', port: 80, weight: 1, tags: [], draining: false });
+
+  it('writes each verdict into the flag of the live backend object, and old verdicts into new objects', () => {
     const s = new HealthState();
-    s.replace(['a', 'b']);
-    expect(s.ids()).toEqual(['a', 'b']);
-    s.set('a', true);
-    s.set('c', false);
-    expect(s.ids()).toEqual(['b', 'c']);
-    const read = s.isUnhealthy;
-    expect(read('c')).toBe(true); // bound: usable as a bare function
+    const a = backend('web/a');
+    const b = backend('web/b');
+    s.track('web', [a, b]);
+    expect(s.set('web/a', false)).toBe(true);
+    expect(s.set('web/a', false)).toBe(false); // no change, no version bump
+    expect([a.health.unhealthy, b.health.unhealthy, s.version]).toEqual([true, false, 1]);
+    // A changed entry is a new object: it inherits the verdict when its table goes live.
+    const a2 = backend('web/a');
+    s.track('web', [a2, b]);
+    expect(a2.health.unhealthy).toBe(true);
+    s.set('web/a', true);
+    expect([a2.health.unhealthy, a.health.unhealthy]).toEqual([false, true]); // the old object is no longer written
+    expect(s.isUnhealthy('web/a')).toBe(false);
+  });
+
+  it('replaces the set whole (a worker following its primary), also for backends its table lacks yet', () => {
+    const s = new HealthState();
+    const a = backend('web/a');
+    s.track('web', [a]);
+    s.replace(['web/a', 'web/late']);
+    expect([s.ids(), a.health.unhealthy]).toEqual([['web/a', 'web/late'], true]);
+    const late = backend('web/late');
+    s.track('web', [a, late]);
+    expect(late.health.unhealthy).toBe(true);
+    s.replace(['web/late']);
+    expect([a.health.unhealthy, late.health.unhealthy, s.ids()]).toEqual([false, true, ['web/late']]);
+    s.track('web', []); // the service left: nothing is written any more
+    s.replace([]);
+    expect(late.health.unhealthy).toBe(true);
   });
 });
