@@ -7,6 +7,7 @@ import { stopAllPrograms } from '../test/helpers/program.js';
 import { printTable, runCleanups, type Row } from './lib.js';
 import { scenarios } from './scenarios.js';
 import { extraScenarios } from './more.js';
+import { activeCheckScenarios } from './active-checks.js';
 
 process.env.SIDEKICK_TEST_RUN ??= `chaos-${process.pid}-${Date.now().toString(36)}`;
 
@@ -32,7 +33,9 @@ async function main(): Promise<number> {
     .map((s) => s.trim())
     .filter(Boolean);
   const fast = process.env.CHAOS_FAST === '1';
-  const all = [...scenarios, ...extraScenarios].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+  const all = [...scenarios, ...extraScenarios, ...activeCheckScenarios].sort((a, b) =>
+    a.id.localeCompare(b.id, 'en', { numeric: true }),
+  );
   const chosen = all.filter((s) => (only ? only.includes(s.id) : !fast || s.fast));
   const rows: Row[] = [];
   for (const s of chosen) {
