@@ -9,7 +9,7 @@ import {
   withRevision,
 } from '../../../../balancer/table/route-table.js';
 import { matchRoute } from '../../../../balancer/table/route-index.js';
-import { goneServices, vanishedBackends } from '../../../../balancer/table/table-store.js';
+import { changedServices, goneServices, vanishedBackends } from '../../../../balancer/table/table-store.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
 import { decodeRoute, parseRouteFlag } from '../../../../common/route-spec.js';
 import { prng } from '../../../helpers/prng.js';
@@ -110,6 +110,13 @@ describe('incremental apply equals a from-scratch build', () => {
       expect(goneServices(table, next).sort()).toEqual(
         [...table.services.keys()].filter((s) => !next.services.has(s)).sort(),
       );
+      // Every service whose view object is not the same, with its backends now ([] when gone).
+      const names = new Set([...table.services.keys(), ...next.services.keys()]);
+      const naiveChanged = [...names]
+        .filter((s) => table.services.get(s) !== next.services.get(s))
+        .sort()
+        .map((s) => [s, next.services.get(s)?.backends ?? []]);
+      expect(changedServices(table, next).sort(([a], [b]) => (a < b ? -1 : 1))).toEqual(naiveChanged);
       expect(lookups(table)).toEqual(answersBefore); // the old table is untouched and still answers as before
       table = next;
     }
