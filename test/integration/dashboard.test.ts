@@ -110,6 +110,8 @@ beforeAll(async () => {
   await register('web', 'a', await backend('a'));
   await register('web', 'old', await backend('old'), { draining: true });
   await register('web', 'gone', await freePort()); // nothing listens: ejected once the load reaches it
+  // Nothing listens either, and no route leads there: unhealthy by its TCP check alone.
+  await register('checked', 'sick', await freePort(), { check: { tcp: true, interval: '1s' } });
   await register('api', 'flaky', await backend('flaky', (n) => n % 4 === 0));
   await client.put('/routes/api').value(JSON.stringify({ pathPrefix: '/api', service: 'api' }));
   await client.put('/routes/split').value(
@@ -159,6 +161,9 @@ describe('admin dashboard', () => {
     await page.waitForSelector('[data-backend="web/a"][data-state="up"]');
     await page.waitForSelector('[data-backend="web/old"][data-state="draining"]');
     await page.waitForSelector('[data-service="api"] [data-backend="api/flaky"]');
+    const sick = page.locator('[data-backend="checked/sick"][data-state="unhealthy"]');
+    await sick.waitFor({ state: 'visible' });
+    expect(await sick.locator('.state.bad').textContent()).toBe('unhealthy');
     await page.waitForSelector('[data-route="/routes/api"]');
     // A route's policies are chips titled with their values; a split names its services and weights.
     const split = page.locator('[data-route="/routes/split"]');
