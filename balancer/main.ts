@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The only balancer file that touches `process`: config, signals, exit codes, worker processes.
 // --workers N > 1: the primary forks N workers that share the proxy port (node:cluster), each with
-// its own registry watch and table; the primary serves the admin listener and aggregates metrics.
+// its own registry watch and table; the primary serves the admin listener, aggregates metrics and
+// runs the active health checks, whose verdicts its workers follow.
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';

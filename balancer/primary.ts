@@ -1,6 +1,7 @@
 // The primary of --workers N: forks the workers that share the proxy port (node:cluster), re-forks
 // one that exits, serves the admin listener and aggregates the workers' metrics. It keeps a registry
-// watch of its own so /api/table and readiness answer without asking the workers. The process-level
+// watch of its own so /api/table and readiness answer without asking the workers, and probes the
+// backends from that table for all of them (active checks, relayed over IPC). The process-level
 // parts (signals, stderr) are handed in by main.ts.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
