@@ -65,7 +65,9 @@ async function checkedBackend(name: string, port = 0): Promise<CheckedBackend> {
   return b;
 }
 
-const HTTP_CHECK = { path: '/healthz', interval: '1s', timeout: '500ms' };
+// The longest timeout a 1 s interval allows: a probe of a healthy backend must not time out because
+// this machine is busy (the backends live in the test process).
+const HTTP_CHECK = { path: '/healthz', interval: '1s', timeout: '1s' };
 
 async function register(service: string, b: { name: string; port: number }, check: unknown): Promise<void> {
   await client.put(`/services/${service}/${b.name}`).value(JSON.stringify({ host: '127.0.0.1', port: b.port, check }));
@@ -189,12 +191,13 @@ describe('active health checks', () => {
     await waitState(bal, service, { a: 'up', b: 'up' });
     await waitFor('a probed', () => a.probes > 0, 5000);
 
-    // 1 s ± 10 %: at most floor(4000 / 900) + 1 = 5 probes in 4 s from one prober; each of three
-    // processes probing would make about 12, the two workers about 8.
+    // 1 s ± 10 %: at most floor(4000 / 900) + 1 = 5 probes in 4 s from one prober, plus one that
+    // may have been waiting in this busy process when the count was read; three processes probing
+    // would make about 12 (measured: 12), the two workers alone 8 to 10.
     const before = a.probes;
     await delay(4000);
     const probes = a.probes - before;
-    expect(probes).toBeLessThanOrEqual(5);
+    expect(probes).toBeLessThanOrEqual(6);
     expect(probes).toBeGreaterThanOrEqual(2);
 
     a.health = 500;
