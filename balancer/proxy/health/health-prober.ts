@@ -96,7 +96,11 @@ export class HealthProber {
 
   private async run(loop: Loop): Promise<void> {
     const { target } = loop;
-    const result = await this.probe(target, target.spec);
+    // A probe that throws (a socket option Node refuses) is a failed probe, not a dead loop.
+    const result = await this.probe(target, target.spec).catch((err: unknown): ProbeResult => ({
+      ok: false,
+      reason: (err as Error).message ?? String(err),
+    }));
     if (loop.stopped) return;
     this.events.onProbe?.(target.id, result.ok);
     if (this.state.set(target.id, result.ok)) this.events.onChange?.(target.id, result.ok, result.reason);

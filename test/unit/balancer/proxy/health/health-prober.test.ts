@@ -88,6 +88,18 @@ describe('HealthProber', () => {
     prober.close();
   });
 
+  it('counts a probe that throws as failed, and keeps probing', async () => {
+    const state = new HealthState();
+    let calls = 0;
+    const prober = new HealthProber(state, {}, { probe: () => (calls++, Promise.reject(new Error('bad port'))) });
+    prober.syncService('web', [target('web/a')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(state.isUnhealthy('web/a')).toBe(true);
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(calls).toBe(2);
+    prober.close();
+  });
+
   it('syncs one service without touching the loops of another', async () => {
     const state = new HealthState();
     let calls = 0;
