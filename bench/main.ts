@@ -22,8 +22,23 @@ import { scale } from './scenarios/scale.js';
 import { sidekickScale } from './scenarios/sidekick.js';
 import { latency } from './scenarios/latency.js';
 import { throughput, throughputNode } from './scenarios/throughput.js';
+import { accessLog } from './scenarios/access-log.js';
+import { routePolicy } from './scenarios/route-policy.js';
 
-const SCENARIOS = ['throughput', 'throughput-node', 'latency', 'convergence', 'scale', 'sidekick', 'profile'] as const;
+const SCENARIOS = [
+  'throughput',
+  'throughput-node',
+  'latency',
+  'https',
+  'access-log',
+  'route-policy',
+  'held-load',
+  'convergence',
+  'scale',
+  'sidekick',
+  'ownership',
+  'profile',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** What `--only` runs when it names competitors but no scenario. */
 const WITH_COMPETITORS: readonly Scenario[] = ['throughput', 'throughput-node', 'latency'];
@@ -137,7 +152,7 @@ async function main(): Promise<number> {
   mkdirSync(work, { recursive: true });
   setWorkDir(work);
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const needsDocker = chosen.has('convergence') || chosen.has('sidekick');
+  const needsDocker = chosen.has('convergence') || chosen.has('sidekick') || chosen.has('ownership');
   let etcd: Etcd | undefined;
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
@@ -194,6 +209,8 @@ async function main(): Promise<number> {
       ['throughput', () => throughput(ctx)],
       ['throughput-node', () => throughputNode(ctx)],
       ['latency', () => latency(ctx)],
+      ['access-log', () => accessLog(ctx)],
+      ['route-policy', () => routePolicy(ctx)],
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],
       ['sidekick', () => sidekickScale(ctx)],
