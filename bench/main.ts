@@ -23,6 +23,7 @@ import { sidekickScale } from './scenarios/sidekick.js';
 import { latency } from './scenarios/latency.js';
 import { throughput, throughputNode } from './scenarios/throughput.js';
 import { accessLog } from './scenarios/access-log.js';
+import { https } from './scenarios/https.js';
 import { routePolicy } from './scenarios/route-policy.js';
 
 const SCENARIOS = [
@@ -209,6 +210,7 @@ async function main(): Promise<number> {
       ['throughput', () => throughput(ctx)],
       ['throughput-node', () => throughputNode(ctx)],
       ['latency', () => latency(ctx)],
+      ['https', () => https(ctx)],
       ['access-log', () => accessLog(ctx)],
       ['route-policy', () => routePolicy(ctx)],
       ['convergence', () => convergence(ctx)],
