@@ -24,6 +24,7 @@ import { latency } from './scenarios/latency.js';
 import { throughput, throughputNode } from './scenarios/throughput.js';
 import { accessLog } from './scenarios/access-log.js';
 import { https } from './scenarios/https.js';
+import { heldLoad } from './scenarios/held-load.js';
 import { routePolicy } from './scenarios/route-policy.js';
 
 const SCENARIOS = [
@@ -213,6 +214,7 @@ async function main(): Promise<number> {
       ['https', () => https(ctx)],
       ['access-log', () => accessLog(ctx)],
       ['route-policy', () => routePolicy(ctx)],
+      ['held-load', () => heldLoad(ctx)],
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],
       ['sidekick', () => sidekickScale(ctx)],

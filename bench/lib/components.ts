@@ -7,7 +7,7 @@ import { forkNode, runCommand, start, type Proc } from './procs.js';
 import { freePort, sleep, waitFor } from './util.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
-const DIST = join(ROOT, 'dist');
+export const DIST = join(ROOT, 'dist');
 
 export interface Backend {
   readonly proc: Proc;

@@ -22,6 +22,8 @@ export interface Params {
   readonly churnRate: number;
   readonly skContainers: number;
   readonly idleSeconds: number;
+  /** Seconds the held-load connections stay idle (below the balancer's 60 s --client-timeout). */
+  readonly holdSeconds: number;
   readonly profileSeconds: number;
 }
 
@@ -40,6 +42,7 @@ export const QUICK: Params = {
   churnRate: 1000,
   skContainers: 20,
   idleSeconds: 3,
+  holdSeconds: 3,
   profileSeconds: 5,
 };
 
@@ -58,6 +61,7 @@ export const FULL: Params = {
   churnRate: 1000,
   skContainers: 200,
   idleSeconds: 10,
+  holdSeconds: 20,
   profileSeconds: 15,
 };
 

@@ -1,11 +1,40 @@
 // Resource use of a running process from /proc: resident memory and CPU time.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** VmRSS in MiB, NaN once the process is gone. */
 export function rssMiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** VmRSS of a process and its direct children (cluster workers), MiB. */
+export function treeRssMiB(pid: number): number {
+  let total = rssMiB(pid);
+  for (const child of childPids(pid)) {
+    const r = rssMiB(child);
+    if (Number.isFinite(r)) total += r;
+  }
+  return total;
+}
+
+/** Open file descriptors of a process (sockets included), NaN once it is gone. */
+export function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The soft "Max open files" limit of a process (Node raises its own soft limit to the hard one at start). */
+export function openFilesLimit(pid: number): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m?.[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m?.[1] ?? 'NaN');
   } catch {
     return Number.NaN;
   }
