@@ -25,6 +25,7 @@ import { throughput, throughputNode } from './scenarios/throughput.js';
 import { accessLog } from './scenarios/access-log.js';
 import { https } from './scenarios/https.js';
 import { heldLoad } from './scenarios/held-load.js';
+import { ownership } from './scenarios/ownership.js';
 import { routePolicy } from './scenarios/route-policy.js';
 
 const SCENARIOS = [
@@ -218,6 +219,7 @@ async function main(): Promise<number> {
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],
       ['sidekick', () => sidekickScale(ctx)],
+      ['ownership', () => ownership(ctx)],
       ['profile', () => profile(ctx, outDir)],
     ];
     for (const [name, fn] of steps) {

@@ -141,6 +141,7 @@ export async function startSidekick(
   prefix: string,
   node: string,
   metrics = false,
+  extra: readonly string[] = [],
 ): Promise<SidekickProc> {
   const port = metrics ? await freePort() : 0;
   const proc = start(name, process.execPath, [
@@ -161,6 +162,7 @@ export async function startSidekick(
     'warn',
     '--log-format',
     'json',
+    ...extra,
   ]);
   return { proc, metrics: metrics ? `http://127.0.0.1:${port}` : undefined };
 }

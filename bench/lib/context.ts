@@ -24,6 +24,8 @@ export interface Params {
   readonly idleSeconds: number;
   /** Seconds the held-load connections stay idle (below the balancer's 60 s --client-timeout). */
   readonly holdSeconds: number;
+  /** Seconds of 1 s periodic checks measured per case in the sidekick ownership rows. */
+  readonly ownershipSeconds: number;
   readonly profileSeconds: number;
 }
 
@@ -43,6 +45,7 @@ export const QUICK: Params = {
   skContainers: 20,
   idleSeconds: 3,
   holdSeconds: 3,
+  ownershipSeconds: 5,
   profileSeconds: 5,
 };
 
@@ -62,6 +65,7 @@ export const FULL: Params = {
   skContainers: 200,
   idleSeconds: 10,
   holdSeconds: 20,
+  ownershipSeconds: 15,
   profileSeconds: 15,
 };
 

@@ -109,3 +109,14 @@ export function histogramDelta(
   }
   return { count, mean, quantileLe };
 }
+
+/** Sum of a metric's series in Prometheus text, over the series whose labels contain `match` (all if none). */
+export function sumSeries(text: string, name: string, match = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    if (match && !line.slice(name.length, line.lastIndexOf(' ')).includes(match)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
