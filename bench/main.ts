@@ -24,7 +24,7 @@ import { latency } from './scenarios/latency.js';
 import { throughput, throughputNode } from './scenarios/throughput.js';
 import { accessLog } from './scenarios/access-log.js';
 import { https } from './scenarios/https.js';
-import { heldLoad } from './scenarios/held-load.js';
+import { FDS_NEEDED, heldLoad } from './scenarios/held-load.js';
 import { ownership } from './scenarios/ownership.js';
 import { routePolicy } from './scenarios/route-policy.js';
 
@@ -52,13 +52,17 @@ const HELP = `Usage: npm run bench -- [options]
   --only <list>        comma-separated scenarios and/or competitors. Scenarios:
                          ${SCENARIOS.join(', ')}
                        (throughput: fast static nginx backend; throughput-node: the node:http backend;
-                       latency: fixed 1,000 req/s). Competitors (limit those three scenarios to them):
+                       latency: fixed 1,000 req/s; https: balancer and nginx over TLS, HTTP/1.1 and h2;
+                       access-log: --access-log on/off; route-policy: policy route vs plain route;
+                       held-load: 10,000 idle connections + 1,000 WebSockets, needs ulimit -Hn ≥ ${FDS_NEEDED};
+                       ownership: sidekick periodic check with 10,000 foreign entries).
+                       Competitors (limit the throughput, throughput-node and latency scenarios to them):
                          ${COMPETITORS.join(', ')}
                        e.g. --only throughput,nginx,caddy,haproxy,balancer-w1
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
   --containers <n>     containers for the sidekick scale test (quick 20, full 200)
   --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3)
-  --seconds <n>        seconds per wrk run (quick 1, full 5)
+  --seconds <n>        seconds per wrk or h2load run (quick 1, full 5)
   --out <dir>          results directory (default bench-results)
   --keep               keep the temporary work dir (logs of every process)
 `;
