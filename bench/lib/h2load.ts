@@ -48,7 +48,7 @@ export async function h2load(url: string, seconds: number, o: H2loadOptions): Pr
     const res = parseH2load(r.stdout, readFileSync(logFile, 'utf8'));
     if (!Number.isFinite(res.rps) || !Number.isFinite(res.requests))
       throw new Error(`cannot parse h2load output: ${r.stdout}`);
-    if (!/Application protocol: h2/.test(r.stdout)) throw new Error(`h2load did not negotiate h2: ${r.stdout}`);
+    if (!/^Application protocol: h2$/m.test(r.stdout)) throw new Error(`h2load did not negotiate h2: ${r.stdout}`);
     return res;
   } finally {
     rmSync(logFile, { force: true });
