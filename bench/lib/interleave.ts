@@ -89,20 +89,32 @@ export function variantRow(scenario: string, label: string, m: VariantMedian, ex
 }
 
 /**
- * `a`'s req/s over `b`'s, as a ratio row; with `min` it is a target (≥ min×, tagged with `goal`). Errors
- * in either variant fail the target: a faster run that dropped requests proves nothing.
+ * `a`'s req/s over `b`'s as the median of the per-round ratios: the two ran back to back in each round,
+ * so a round where the shared machine was slower for both cancels out (the ratio of the medians does
+ * not: it pairs runs from different rounds). With `min` it is a target (≥ min×, tagged with `goal`).
+ * Errors in either variant fail the target: a faster run that dropped requests proves nothing.
  */
 export function ratioRow(
   scenario: string,
   metric: string,
-  a: VariantMedian | undefined,
-  b: VariantMedian | undefined,
+  raw: Interleaved,
+  a: string,
+  b: string,
   target?: { min: number; goal: string },
 ): Row | undefined {
-  if (!a || !b) return undefined;
-  const value = a.rps / b.rps;
-  const errors = a.errors + b.errors;
-  const note = `${Math.round(a.rps)} vs ${Math.round(b.rps)} req/s${errors > 0 ? `, ${errors} errors` : ''}`;
+  const ma = raw.medians[a];
+  const mb = raw.medians[b];
+  if (!ma || !mb) return undefined;
+  const ratios: number[] = [];
+  for (const ra of raw.runs.filter((r) => r.variant === a)) {
+    const rb = raw.runs.find((r) => r.variant === b && r.round === ra.round);
+    if (rb) ratios.push(ra.rps / rb.rps);
+  }
+  const value = median(ratios);
+  const errors = ma.errors + mb.errors;
+  const note =
+    `median of ${ratios.length} per-round ratios; medians ${Math.round(ma.rps)} vs ${Math.round(mb.rps)} req/s, ` +
+    `CPU ${fixed(ma.cpuUsPerReq, 0)} vs ${fixed(mb.cpuUsPerReq, 0)} µs/req${errors > 0 ? `, ${errors} errors` : ''}`;
   if (!target) return { scenario, metric, value, unit: '×', note };
   return {
     scenario,

@@ -86,7 +86,17 @@ export async function accessLog(ctx: Context): Promise<AccessLogRaw> {
         ),
       );
     }
-    const ratio = ratioRow(S, 'access log on/off req/s (≤ 10 % fewer)', on, off, { min: 0.9, goal: 'issue 13' });
+    const ratio = ratioRow(
+      S,
+      'access log on/off req/s (≤ 10 % fewer)',
+      raw,
+      'balancer-w1 --access-log',
+      'balancer-w1',
+      {
+        min: 0.9,
+        goal: 'issue 13',
+      },
+    );
     if (ratio)
       ctx.rows.push(lines >= requests ? ratio : { ...ratio, pass: false, note: `${ratio.note}, lines missing` });
     return { ...raw, file, fileBytes, lines, requests };

@@ -84,7 +84,7 @@ function report(ctx: Context, raw: Interleaved): void {
     const how = proto === 'h2' ? `h2load ${H2.clients}×${H2.streams} streams` : 'wrk 32 connections';
     if (n) ctx.rows.push(variantRow(S, `nginx TLS ${proto}`, n, `; ${how}`));
     if (b) ctx.rows.push(variantRow(S, `balancer-w1 TLS ${proto}`, b, `; ${how}`));
-    const ratio = ratioRow(S, `balancer-w1/nginx TLS ${proto} req/s`, b, n);
+    const ratio = ratioRow(S, `balancer-w1/nginx TLS ${proto} req/s`, raw, `balancer-w1 ${proto}`, `nginx ${proto}`);
     if (ratio) ctx.rows.push(ratio);
   }
 }

@@ -1,9 +1,10 @@
 // The bench's parsers and ratio rows, checked without running a load: h2load's summary and per-request
 // log become the same result as wrk's (percentiles from the log, non-2xx counted), Prometheus text sums
-// only the series asked for, and a variant that dropped requests cannot pass a ≤ 10 % target.
+// only the series asked for, ratios pair runs of the same round, and a variant that dropped requests
+// cannot pass a ≤ 10 % target.
 import { describe, expect, it } from 'vitest';
 import { parseH2load } from '../../../bench/lib/h2load.js';
-import { medianOf, ratioRow, type VariantRun } from '../../../bench/lib/interleave.js';
+import { medianOf, ratioRow, type Interleaved, type VariantRun } from '../../../bench/lib/interleave.js';
 import { sumSeries } from '../../../bench/lib/proc-stats.js';
 
 const H2LOAD_OUT = `starting benchmark...
@@ -56,9 +57,9 @@ describe('sumSeries', () => {
 });
 
 describe('ratioRow and medianOf', () => {
-  const run = (variant: string, rps: number, errors = 0): VariantRun => ({
+  const run = (variant: string, round: number, rps: number, errors = 0): VariantRun => ({
     variant,
-    round: 0,
+    round,
     rps,
     requests: rps,
     p50: 1,
@@ -68,10 +69,34 @@ describe('ratioRow and medianOf', () => {
     non2xx: 0,
     cpuUsPerReq: 50,
   });
+  const interleaved = (runs: VariantRun[]): Interleaved => ({
+    rounds: 3,
+    seconds: 1,
+    runs,
+    medians: Object.fromEntries(
+      [...new Set(runs.map((r) => r.variant))].map((v) => [v, medianOf(runs.filter((r) => r.variant === v))]),
+    ),
+  });
+  const target = { min: 0.9, goal: 'issue 13' };
 
   it('medians per variant, errors summed', () => {
-    const m = medianOf([run('a', 100), run('a', 300, 1), run('a', 200, 2)]);
+    const m = medianOf([run('a', 0, 100), run('a', 1, 300, 1), run('a', 2, 200, 2)]);
     expect(m).toMatchObject({ rps: 200, errors: 3, p99: 3, cpuUsPerReq: 50 });
+  });
+
+  it('pairs runs by round: a slow round for both cancels out', () => {
+    // a is 0.95× b in every round; the medians alone (600 vs 1000) would say 0.6×.
+    const raw = interleaved([
+      run('a', 0, 950),
+      run('b', 0, 1000),
+      run('a', 1, 475),
+      run('b', 1, 500),
+      run('a', 2, 600),
+      run('b', 2, 1500),
+    ]);
+    const row = ratioRow('s', 'm', raw, 'a', 'b', target);
+    expect(row).toMatchObject({ pass: true, target: '≥ 0.9×', goal: 'issue 13' });
+    expect(row?.value).toBeCloseTo(0.95, 9);
   });
 
   it.each([
@@ -79,14 +104,13 @@ describe('ratioRow and medianOf', () => {
     [899, 1000, 0, false],
     [1000, 1000, 4, false],
   ])('%d vs %d req/s with %d errors: target ≥ 0.9× %s', (a, b, errors, pass) => {
-    const row = ratioRow('s', 'm', medianOf([run('a', a, errors)]), medianOf([run('b', b)]), {
-      min: 0.9,
-      goal: 'issue 13',
-    });
-    expect(row).toMatchObject({ pass, target: '≥ 0.9×', goal: 'issue 13' });
+    const row = ratioRow('s', 'm', interleaved([run('a', 0, a, errors), run('b', 0, b)]), 'a', 'b', target);
+    expect(row?.pass).toBe(pass);
   });
 
-  it('reports nothing when a variant was not measured', () => {
-    expect(ratioRow('s', 'm', undefined, medianOf([run('b', 1)]))).toBeUndefined();
+  it('reports nothing when a variant was not measured, and no verdict without a target', () => {
+    const raw = interleaved([run('a', 0, 1), run('b', 0, 1)]);
+    expect(ratioRow('s', 'm', raw, 'a', 'c')).toBeUndefined();
+    expect(ratioRow('s', 'm', raw, 'a', 'b')?.pass).toBeUndefined();
   });
 });
