@@ -2,6 +2,7 @@
 // the sidekick, wrk and the Node load generator (nginx, HAProxy, Caddy: peers.ts). Loopback only.
 import { join } from 'node:path';
 import type { LoadgenParams, LoadgenResult } from '../loadgen.js';
+import type { Etcd } from './etcd.js';
 import { get } from './http.js';
 import { forkNode, runCommand, start, type Proc } from './procs.js';
 import { freePort, sleep, waitFor } from './util.js';
@@ -122,6 +123,29 @@ export async function startBalancer(name: string, o: BalancerOptions, minRevisio
   const b = await spawnBalancer(name, o);
   await waitReady(b, minRevision);
   return b;
+}
+
+/**
+ * A balancer --workers 1 on etcd prefixes of its own (`/<tag>/services`, `/<tag>/routes`) whose service
+ * `bench` is one backend, the default service unless `o` says otherwise.
+ */
+export async function startBenchBalancer(
+  etcd: Etcd,
+  tag: string,
+  backendPort: number,
+  o: Partial<BalancerOptions> = {},
+): Promise<BalancerProc> {
+  await etcd.client
+    .put(`/${tag}/services/bench/direct:backend:1`)
+    .value(JSON.stringify({ host: '127.0.0.1', port: backendPort }));
+  return startBalancer(`${tag}-balancer-w1`, {
+    etcd: etcd.endpoint,
+    prefix: `/${tag}/services`,
+    routesPrefix: `/${tag}/routes`,
+    defaultService: 'bench',
+    workers: 1,
+    ...o,
+  });
 }
 
 export async function readyz(b: { admin: string }): Promise<Readyz> {

@@ -36,6 +36,12 @@ export interface Interleaved {
   readonly medians: Record<string, VariantMedian>;
 }
 
+/**
+ * Rounds for a two-variant target (≤ 10 % fewer req/s): at least 5, even in quick mode, because a
+ * median of two per-round ratios on a shared machine is one noisy round away from either verdict.
+ */
+export const pairRounds = (rounds: number): number => Math.max(5, rounds);
+
 /** Medians of a variant's runs; errors are summed (socket errors and non-2xx answers). */
 export function medianOf(runs: readonly VariantRun[]): VariantMedian {
   return {

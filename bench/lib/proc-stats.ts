@@ -11,16 +11,6 @@ export function rssMiB(pid: number): number {
   }
 }
 
-/** VmRSS of a process and its direct children (cluster workers), MiB. */
-export function treeRssMiB(pid: number): number {
-  let total = rssMiB(pid);
-  for (const child of childPids(pid)) {
-    const r = rssMiB(child);
-    if (Number.isFinite(r)) total += r;
-  }
-  return total;
-}
-
 /** Open file descriptors of a process (sockets included), NaN once it is gone. */
 export function openFds(pid: number): number {
   try {
@@ -60,15 +50,21 @@ export function childPids(pid: number): number[] {
   }
 }
 
-/** CPU seconds of a process and its direct children (cluster workers, nginx workers). */
-export function treeCpuSeconds(pid: number): number {
-  let total = cpuSeconds(pid);
+/** `of` summed over a process and its direct children (cluster or nginx workers); a child gone meanwhile counts 0. */
+function overTree(pid: number, of: (pid: number) => number): number {
+  let total = of(pid);
   for (const child of childPids(pid)) {
-    const c = cpuSeconds(child);
-    if (Number.isFinite(c)) total += c;
+    const v = of(child);
+    if (Number.isFinite(v)) total += v;
   }
   return total;
 }
+
+/** CPU seconds of a process and its direct children. */
+export const treeCpuSeconds = (pid: number): number => overTree(pid, cpuSeconds);
+
+/** VmRSS of a process and its direct children, MiB. */
+export const treeRssMiB = (pid: number): number => overTree(pid, rssMiB);
 
 /** Parses a Prometheus histogram from /metrics text into cumulative buckets. */
 export function parseHistogram(

@@ -4,9 +4,9 @@
 // cannot look cheap.
 import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBalancer, wrk, type BalancerProc } from '../lib/components.js';
+import { startBenchBalancer, wrk, type BalancerProc } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
-import { interleave, ratioRow, variantRow, type Interleaved } from '../lib/interleave.js';
+import { interleave, pairRounds, ratioRow, variantRow, type Interleaved } from '../lib/interleave.js';
 import { startNginxStatic } from '../lib/peers.js';
 import { log, sleep } from '../lib/util.js';
 
@@ -34,21 +34,10 @@ export async function accessLog(ctx: Context): Promise<AccessLogRaw> {
   const file = join(ctx.work, 'access.log');
   const started: BalancerProc[] = [];
   try {
-    await ctx.etcd.client
-      .put(`/${TAG}/services/bench/direct:backend:1`)
-      .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
-    const common = {
-      etcd: ctx.etcd.endpoint,
-      prefix: `/${TAG}/services`,
-      routesPrefix: `/${TAG}/routes`,
-      defaultService: 'bench',
-      workers: 1,
-    };
-    const [plain, logging] = await Promise.all([
-      startBalancer(`${TAG}-balancer-w1`, common),
-      startBalancer(`${TAG}-balancer-w1-access-log`, { ...common, extra: ['--access-log', file] }),
-    ]);
-    started.push(plain, logging);
+    const plain = await startBenchBalancer(ctx.etcd, TAG, backend.port);
+    started.push(plain);
+    const logging = await startBenchBalancer(ctx.etcd, `${TAG}-log`, backend.port, { extra: ['--access-log', file] });
+    started.push(logging);
     let requests = 0;
     const raw = await interleave(
       'access log',
@@ -64,7 +53,7 @@ export async function accessLog(ctx: Context): Promise<AccessLogRaw> {
           },
         },
       ],
-      ctx.params.rounds,
+      pairRounds(ctx.params.rounds),
       ctx.params.seconds,
     );
     // Lines are flushed at most a second late (README, Access log).

@@ -7,7 +7,7 @@
 // File descriptors: the client holds 11,000 sockets, the balancer 12,000 (each WebSocket also has its
 // backend socket). Node raises its soft limit to the hard one at start, so `ulimit -Hn` is what counts.
 import { join } from 'node:path';
-import { DIST, startBalancer } from '../lib/components.js';
+import { DIST, startBenchBalancer } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
 import { get } from '../lib/http.js';
 import { forkNode, type Proc } from '../lib/procs.js';
@@ -62,16 +62,7 @@ export async function heldLoad(ctx: Context): Promise<HeldRaw> {
       `held-load needs ${FDS_NEEDED} open files per process; the limit here is ${harnessLimit} ` +
         `(raise the hard limit: ulimit -Hn ${FDS_NEEDED * 2} as root, or LimitNOFILE= for a service)`,
     );
-  await ctx.etcd.client
-    .put(`/${TAG}/services/bench/direct:backend:1`)
-    .value(JSON.stringify({ host: '127.0.0.1', port: ctx.backendPort }));
-  const b = await startBalancer(`${TAG}-balancer-w1`, {
-    etcd: ctx.etcd.endpoint,
-    prefix: `/${TAG}/services`,
-    routesPrefix: `/${TAG}/routes`,
-    defaultService: 'bench',
-    workers: 1,
-  });
+  const b = await startBenchBalancer(ctx.etcd, TAG, ctx.backendPort);
   let client: Proc | undefined;
   try {
     const balancerLimit = openFilesLimit(b.proc.pid);

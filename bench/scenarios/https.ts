@@ -5,7 +5,7 @@
 // interleaved. Handshakes happen once per connection, so the rows measure TLS record and HTTP/2
 // framing cost per request, not handshakes.
 import { makeTlsPki } from '../../test/helpers/tls-certs.js';
-import { startBalancer, wrk, type BalancerProc } from '../lib/components.js';
+import { startBenchBalancer, wrk, type BalancerProc } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
 import { h2load } from '../lib/h2load.js';
 import { interleave, ratioRow, variantRow, type Interleaved, type Variant } from '../lib/interleave.js';
@@ -31,21 +31,13 @@ export async function https(ctx: Context): Promise<HttpsRaw> {
     const cert = await pki.issue({ dns: ['localhost', 'bench.test'], ips: ['127.0.0.1'] });
     const backend = await startNginxStatic(ctx.work, 'nginx-static-tls');
     stops.push(() => backend.proc.stop());
-    await ctx.etcd.client
-      .put(`/${TAG}/services/bench/direct:backend:1`)
-      .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
     const tlsPort = await freePort();
     const nginx = await startNginxProxy(ctx.work, backend.port, 'nginx-tls', {
       cert: cert.certFile,
       key: cert.keyFile,
     });
     stops.push(() => nginx.proc.stop());
-    const balancer = await startBalancer(`${TAG}-balancer-w1`, {
-      etcd: ctx.etcd.endpoint,
-      prefix: `/${TAG}/services`,
-      routesPrefix: `/${TAG}/routes`,
-      defaultService: 'bench',
-      workers: 1,
+    const balancer = await startBenchBalancer(ctx.etcd, TAG, backend.port, {
       extra: ['--tls-listen', `127.0.0.1:${tlsPort}`, '--tls-cert', cert.certFile, '--tls-key', cert.keyFile],
     });
     stops.push(() => balancer.proc.stop());

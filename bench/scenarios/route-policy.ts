@@ -4,9 +4,9 @@
 // the two hosts (same process, so JIT and pools are shared; rounds interleaved). Target: the policy
 // route at most 10 % fewer req/s. A 429 would show as errors and fail the target.
 import { get } from '../lib/http.js';
-import { startBalancer, wrk } from '../lib/components.js';
+import { startBenchBalancer, wrk } from '../lib/components.js';
 import type { Context } from '../lib/context.js';
-import { interleave, ratioRow, variantRow, type Interleaved } from '../lib/interleave.js';
+import { interleave, pairRounds, ratioRow, variantRow, type Interleaved } from '../lib/interleave.js';
 import { startNginxStatic } from '../lib/peers.js';
 
 const S = '1 route policy';
@@ -26,14 +26,7 @@ export const PLAIN_ROUTE = { host: 'plain.bench', pathPrefix: '/api', service: '
 export async function routePolicy(ctx: Context): Promise<Interleaved & { routes: unknown[] }> {
   const backend = await startNginxStatic(ctx.work, 'nginx-static-rp');
   try {
-    await ctx.etcd.client
-      .put(`/${TAG}/services/bench/direct:backend:1`)
-      .value(JSON.stringify({ host: '127.0.0.1', port: backend.port }));
-    const b = await startBalancer(`${TAG}-balancer-w1`, {
-      etcd: ctx.etcd.endpoint,
-      prefix: `/${TAG}/services`,
-      routesPrefix: `/${TAG}/routes`,
-      workers: 1,
+    const b = await startBenchBalancer(ctx.etcd, TAG, backend.port, {
       routes: [JSON.stringify(POLICY_ROUTE), JSON.stringify(PLAIN_ROUTE)],
     });
     try {
@@ -48,7 +41,7 @@ export async function routePolicy(ctx: Context): Promise<Interleaved & { routes:
           { name: 'plain route', pid: b.proc.pid, run: (s) => wrk(url, s, 32, PLAIN_ROUTE.host) },
           { name: 'policy route', pid: b.proc.pid, run: (s) => wrk(url, s, 32, POLICY_ROUTE.host) },
         ],
-        ctx.params.rounds,
+        pairRounds(ctx.params.rounds),
         ctx.params.seconds,
       );
       const plain = raw.medians['plain route'];
