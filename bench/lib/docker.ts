@@ -18,6 +18,18 @@ export async function buildImages(): Promise<void> {
   if (r.code !== 0) throw new Error(`building the web image failed: ${r.stderr}`);
 }
 
+/** Longest a single create or start may take: a wedged engine fails the scenario instead of hanging it. */
+const CALL_DEADLINE_MS = 60_000;
+
+/** `p`, or a rejection once `ms` passed: a wedged engine must not hang the bench's cleanup forever. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the Docker engine within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export interface Started {
   readonly id: string;
   readonly name: string;
@@ -30,14 +42,18 @@ export async function runContainer(
   labels: Record<string, string>,
 ): Promise<Started> {
   if (aborted()) throw new Error(`${name}: not started, the benchmark is stopping`);
-  const c = await docker.createContainer({
-    Image: image,
-    name,
-    Hostname: name,
-    Labels: { [BENCH_LABEL]: run, ...labels },
-    HostConfig: { AutoRemove: false },
-  });
-  await c.start();
+  const c = await withDeadline(
+    docker.createContainer({
+      Image: image,
+      name,
+      Hostname: name,
+      Labels: { [BENCH_LABEL]: run, ...labels },
+      HostConfig: { AutoRemove: false },
+    }),
+    CALL_DEADLINE_MS,
+    `creating ${name}`,
+  );
+  await withDeadline(c.start(), CALL_DEADLINE_MS, `starting ${name}`);
   return { id: c.id, name };
 }
 
@@ -45,15 +61,6 @@ export async function containerIp(id: string): Promise<string> {
   const info = await docker.getContainer(id).inspect();
   const nets = Object.values(info.NetworkSettings.Networks ?? {});
   return nets[0]?.IPAddress ?? '';
-}
-
-/** `p`, or a rejection once `ms` passed: a wedged engine must not hang the bench's cleanup forever. */
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer from the Docker engine within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /**
