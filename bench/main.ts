@@ -61,7 +61,8 @@ const HELP = `Usage: npm run bench -- [options]
                        e.g. --only throughput,nginx,caddy,haproxy,balancer-w1
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
   --containers <n>     containers for the sidekick scale test (quick 20, full 200)
-  --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3)
+  --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3;
+                       access-log and route-policy at least 5)
   --seconds <n>        seconds per wrk or h2load run (quick 1, full 5)
   --out <dir>          results directory (default bench-results)
   --keep               keep the temporary work dir (logs of every process)
