@@ -22,25 +22,48 @@ import { scale } from './scenarios/scale.js';
 import { sidekickScale } from './scenarios/sidekick.js';
 import { latency } from './scenarios/latency.js';
 import { throughput, throughputNode } from './scenarios/throughput.js';
+import { accessLog } from './scenarios/access-log.js';
+import { https } from './scenarios/https.js';
+import { FDS_NEEDED, heldLoad } from './scenarios/held-load.js';
+import { ownership } from './scenarios/ownership.js';
+import { routePolicy } from './scenarios/route-policy.js';
 
-const SCENARIOS = ['throughput', 'throughput-node', 'latency', 'convergence', 'scale', 'sidekick', 'profile'] as const;
+const SCENARIOS = [
+  'throughput',
+  'throughput-node',
+  'latency',
+  'https',
+  'access-log',
+  'route-policy',
+  'held-load',
+  'convergence',
+  'scale',
+  'sidekick',
+  'ownership',
+  'profile',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** What `--only` runs when it names competitors but no scenario. */
 const WITH_COMPETITORS: readonly Scenario[] = ['throughput', 'throughput-node', 'latency'];
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick              short runs and fewer trials (under two minutes of measuring)
+  --quick              short runs and fewer trials (about three and a half minutes of measuring)
   --only <list>        comma-separated scenarios and/or competitors. Scenarios:
                          ${SCENARIOS.join(', ')}
                        (throughput: fast static nginx backend; throughput-node: the node:http backend;
-                       latency: fixed 1,000 req/s). Competitors (limit those three scenarios to them):
+                       latency: fixed 1,000 req/s; https: balancer and nginx over TLS, HTTP/1.1 and h2;
+                       access-log: --access-log on/off; route-policy: policy route vs plain route;
+                       held-load: 10,000 idle connections + 1,000 WebSockets, needs ulimit -Hn ≥ ${FDS_NEEDED};
+                       ownership: sidekick periodic check with 10,000 foreign entries).
+                       Competitors (limit the throughput, throughput-node and latency scenarios to them):
                          ${COMPETITORS.join(', ')}
                        e.g. --only throughput,nginx,caddy,haproxy,balancer-w1
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
   --containers <n>     containers for the sidekick scale test (quick 20, full 200)
-  --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3)
-  --seconds <n>        seconds per wrk run (quick 1, full 5)
+  --rounds <n>         interleaved rounds per competitor (quick 2, full 5; throughput-node at most 1 / 3;
+                       access-log and route-policy at least 5)
+  --seconds <n>        seconds per wrk or h2load run (quick 1, full 5)
   --out <dir>          results directory (default bench-results)
   --keep               keep the temporary work dir (logs of every process)
 `;
@@ -137,7 +160,7 @@ async function main(): Promise<number> {
   mkdirSync(work, { recursive: true });
   setWorkDir(work);
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const needsDocker = chosen.has('convergence') || chosen.has('sidekick');
+  const needsDocker = chosen.has('convergence') || chosen.has('sidekick') || chosen.has('ownership');
   let etcd: Etcd | undefined;
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
@@ -194,9 +217,14 @@ async function main(): Promise<number> {
       ['throughput', () => throughput(ctx)],
       ['throughput-node', () => throughputNode(ctx)],
       ['latency', () => latency(ctx)],
+      ['https', () => https(ctx)],
+      ['access-log', () => accessLog(ctx)],
+      ['route-policy', () => routePolicy(ctx)],
+      ['held-load', () => heldLoad(ctx)],
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],
       ['sidekick', () => sidekickScale(ctx)],
+      ['ownership', () => ownership(ctx)],
       ['profile', () => profile(ctx, outDir)],
     ];
     for (const [name, fn] of steps) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run bench [-- --quick] [-- --profile] [-- --help]
 # Installs what is missing (etcd, Docker, busybox and npm dependencies via scripts/ensure-deps.sh; nginx,
-# wrk, HAProxy and Caddy from Debian here), builds the programs and the harness, runs every scenario on loopback and
+# wrk, HAProxy, Caddy and h2load from Debian here), builds the programs and the harness, runs every scenario on loopback and
 # removes everything it started. The harness (bench/main.ts) does the measuring and its own cleanup;
 # this wrapper is the backstop if the harness itself is killed.
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client) # h2load: the HTTP/2 load of the https rows
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench: installing ${missing[*]}" >&2
   # Debian starts nginx, HAProxy and Caddy as services after installing them unless policy-rc.d says no: we

@@ -1,9 +1,10 @@
 // chart.svg: the run's headline numbers as bar charts (throughput, CPU per request, latency at a fixed
-// rate, convergence), drawn from the scenarios' raw results.
+// rate, the HTTPS / access-log / route-policy variants, convergence), drawn from the scenarios' raw results.
 import { renderSvg, type Panel, type Row } from './report.js';
 import type { ConvergenceRaw } from '../scenarios/convergence.js';
 import type { LatencyRaw } from '../scenarios/latency.js';
 import type { ThroughputRaw } from '../scenarios/throughput.js';
+import type { Interleaved } from './interleave.js';
 
 export function chart(rows: readonly Row[], raw: Record<string, unknown>, title: string, subtitle: string): string {
   const panels: Panel[] = [];
@@ -45,6 +46,28 @@ export function chart(rows: readonly Row[], raw: Record<string, unknown>, title:
       unit: 'ms',
       groups: Object.entries(l.medians).map(([c, v]) => ({ label: c, values: [v.p50, v.p99, v.p999] })),
       ...(Number.isFinite(nginxP99) ? { marker: { value: nginxP99 + 1, label: 'target: nginx p99 + 1 ms' } } : {}),
+    });
+  }
+  // The variant comparisons (issues 13 and 15): one bar per variant, req/s and CPU µs/request.
+  const variants = (['https', 'access-log', 'route-policy'] as const).flatMap((k) => {
+    const v = raw[k] as Interleaved | undefined;
+    // Short labels (the chart's label column is narrow): "w1 --access-log", "w1 policy route", …
+    const label = (name: string): string =>
+      k === 'access-log' && name === 'balancer-w1' ? 'w1, no access log' : name.replace('balancer-w1', 'w1');
+    return v ? Object.entries(v.medians).map(([name, m]) => ({ label: label(name), m })) : [];
+  });
+  if (variants.length > 0) {
+    panels.push({
+      title: 'HTTPS, access log, route policy (median req/s)',
+      series: ['req/s'],
+      unit: '',
+      groups: variants.map(({ label, m }) => ({ label, values: [m.rps] })),
+    });
+    panels.push({
+      title: 'HTTPS, access log, route policy: CPU per request (median µs)',
+      series: ['µs/request'],
+      unit: 'µs',
+      groups: variants.map(({ label, m }) => ({ label, values: [m.cpuUsPerReq] })),
     });
   }
   const c = raw.convergence as ConvergenceRaw | undefined;

@@ -2,12 +2,13 @@
 // the sidekick, wrk and the Node load generator (nginx, HAProxy, Caddy: peers.ts). Loopback only.
 import { join } from 'node:path';
 import type { LoadgenParams, LoadgenResult } from '../loadgen.js';
+import type { Etcd } from './etcd.js';
 import { get } from './http.js';
 import { forkNode, runCommand, start, type Proc } from './procs.js';
 import { freePort, sleep, waitFor } from './util.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
-const DIST = join(ROOT, 'dist');
+export const DIST = join(ROOT, 'dist');
 
 export interface Backend {
   readonly proc: Proc;
@@ -124,6 +125,29 @@ export async function startBalancer(name: string, o: BalancerOptions, minRevisio
   return b;
 }
 
+/**
+ * A balancer --workers 1 on etcd prefixes of its own (`/<tag>/services`, `/<tag>/routes`) whose service
+ * `bench` is one backend, the default service unless `o` says otherwise.
+ */
+export async function startBenchBalancer(
+  etcd: Etcd,
+  tag: string,
+  backendPort: number,
+  o: Partial<BalancerOptions> = {},
+): Promise<BalancerProc> {
+  await etcd.client
+    .put(`/${tag}/services/bench/direct:backend:1`)
+    .value(JSON.stringify({ host: '127.0.0.1', port: backendPort }));
+  return startBalancer(`${tag}-balancer-w1`, {
+    etcd: etcd.endpoint,
+    prefix: `/${tag}/services`,
+    routesPrefix: `/${tag}/routes`,
+    defaultService: 'bench',
+    workers: 1,
+    ...o,
+  });
+}
+
 export async function readyz(b: { admin: string }): Promise<Readyz> {
   const r = await get(`${b.admin}/readyz`, undefined, undefined, 2000);
   return JSON.parse(r.body) as Readyz;
@@ -141,6 +165,7 @@ export async function startSidekick(
   prefix: string,
   node: string,
   metrics = false,
+  extra: readonly string[] = [],
 ): Promise<SidekickProc> {
   const port = metrics ? await freePort() : 0;
   const proc = start(name, process.execPath, [
@@ -161,6 +186,7 @@ export async function startSidekick(
     'warn',
     '--log-format',
     'json',
+    ...extra,
   ]);
   return { proc, metrics: metrics ? `http://127.0.0.1:${port}` : undefined };
 }

@@ -22,6 +22,10 @@ export interface Params {
   readonly churnRate: number;
   readonly skContainers: number;
   readonly idleSeconds: number;
+  /** Seconds the held-load connections stay idle (below the balancer's 60 s --client-timeout). */
+  readonly holdSeconds: number;
+  /** Seconds of 1 s periodic checks measured per case in the sidekick ownership rows. */
+  readonly ownershipSeconds: number;
   readonly profileSeconds: number;
 }
 
@@ -40,6 +44,8 @@ export const QUICK: Params = {
   churnRate: 1000,
   skContainers: 20,
   idleSeconds: 3,
+  holdSeconds: 3,
+  ownershipSeconds: 5,
   profileSeconds: 5,
 };
 
@@ -58,6 +64,8 @@ export const FULL: Params = {
   churnRate: 1000,
   skContainers: 200,
   idleSeconds: 10,
+  holdSeconds: 20,
+  ownershipSeconds: 15,
   profileSeconds: 15,
 };
 

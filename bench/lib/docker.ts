@@ -18,6 +18,18 @@ export async function buildImages(): Promise<void> {
   if (r.code !== 0) throw new Error(`building the web image failed: ${r.stderr}`);
 }
 
+/** Longest a single create or start may take: a wedged engine fails the scenario instead of hanging it. */
+const CALL_DEADLINE_MS = 60_000;
+
+/** `p`, or a rejection once `ms` passed: a wedged engine must not hang the bench's cleanup forever. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the Docker engine within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export interface Started {
   readonly id: string;
   readonly name: string;
@@ -30,14 +42,18 @@ export async function runContainer(
   labels: Record<string, string>,
 ): Promise<Started> {
   if (aborted()) throw new Error(`${name}: not started, the benchmark is stopping`);
-  const c = await docker.createContainer({
-    Image: image,
-    name,
-    Hostname: name,
-    Labels: { [BENCH_LABEL]: run, ...labels },
-    HostConfig: { AutoRemove: false },
-  });
-  await c.start();
+  const c = await withDeadline(
+    docker.createContainer({
+      Image: image,
+      name,
+      Hostname: name,
+      Labels: { [BENCH_LABEL]: run, ...labels },
+      HostConfig: { AutoRemove: false },
+    }),
+    CALL_DEADLINE_MS,
+    `creating ${name}`,
+  );
+  await withDeadline(c.start(), CALL_DEADLINE_MS, `starting ${name}`);
   return { id: c.id, name };
 }
 
@@ -47,20 +63,35 @@ export async function containerIp(id: string): Promise<string> {
   return nets[0]?.IPAddress ?? '';
 }
 
-/** Removes every container of this run (force), a few at a time. */
-export async function removeRunContainers(run: string): Promise<number> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=${run}`] } });
+/**
+ * Removes every container of this run (force), a few at a time, within `deadlineMs` overall; what the
+ * engine did not remove by then is named in the error, for `docker rm -f` by hand.
+ */
+export async function removeRunContainers(run: string, deadlineMs = 60_000): Promise<number> {
+  const end = Date.now() + deadlineMs;
+  const list = await withDeadline(
+    docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=${run}`] } }),
+    deadlineMs,
+    'listing containers',
+  );
+  const left = new Set(list.map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12)));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < list.length) {
+    while (next < list.length && Date.now() < end) {
       const c = list[next++]!;
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined);
+      const name = c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+      await withDeadline(docker.getContainer(c.Id).remove({ force: true, v: true }), end - Date.now(), name).then(
+        () => left.delete(name),
+        (err: unknown) => {
+          // Already gone counts as removed.
+          if ((err as { statusCode?: number }).statusCode === 404) left.delete(name);
+        },
+      );
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
+  if (left.size > 0)
+    throw new Error(`containers not removed (the engine did not answer): docker rm -f ${[...left].join(' ')}`);
   return list.length;
 }
 

@@ -3,6 +3,7 @@
 // the foreground in its own process group (stopping it stops its workers), listens on 127.0.0.1 only, and
 // is checked from /proc for anything listening beyond loopback before it is used.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { Endpoint } from './components.js';
 import { get } from './http.js';
@@ -20,13 +21,28 @@ export interface Peer extends Endpoint {
 /** Requests per keep-alive connection: high enough that no run ever reaches it. */
 const NO_CAP = 1_000_000_000;
 
-async function ready(name: string, proc: Proc, port: number): Promise<Peer> {
-  const url = `http://127.0.0.1:${port}`;
+/** Status of one GET over TLS (the bench's certificates are self-made: not verified). */
+export function httpsStatus(url: string, timeoutMs = 5000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function ready(name: string, proc: Proc, port: number, tls = false): Promise<Peer> {
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const status = (): Promise<number | undefined> =>
+    (tls ? httpsStatus(`${url}/`) : get(`${url}/`).then((r) => r.status)).catch(() => undefined);
   await waitFor(
     name,
     async () => {
       if (!proc.alive()) throw new Error(`${name} exited: ${proc.tail()}`);
-      return (await get(`${url}/`).catch(() => undefined))?.status === 200;
+      return (await status()) === 200;
     },
     15_000,
     50,
@@ -95,10 +111,32 @@ export async function startNginxStatic(work: string, name = 'nginx-static'): Pro
   return ready(name, proc, port);
 }
 
-/** nginx as a reverse proxy: one worker, upstream keep-alive (64 idle, no request cap), no access log. */
-export async function startNginxProxy(work: string, backendPort: number, name = 'nginx'): Promise<Peer> {
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * nginx as a reverse proxy: one worker, upstream keep-alive (64 idle, no request cap), no access log.
+ * With `tls` it listens with `ssl http2` instead (HTTP/2 or HTTP/1.1 by ALPN, TLS 1.2 and 1.3, a
+ * session cache and tickets, as the balancer's --tls-listen), and `url` is https.
+ */
+export async function startNginxProxy(
+  work: string,
+  backendPort: number,
+  name = 'nginx',
+  tls?: TlsFiles,
+): Promise<Peer> {
   const dir = folder(work, `${name}-proxy-${backendPort}`);
   const port = await freePort();
+  const listen = tls
+    ? `listen 127.0.0.1:${port} ssl http2 backlog=4096;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:bench:1m;
+    ssl_session_tickets on;`
+    : `listen 127.0.0.1:${port} backlog=4096;`;
   const proc = startNginx(
     `${name}-${backendPort}`,
     dir,
@@ -109,7 +147,7 @@ export async function startNginxProxy(work: string, backendPort: number, name = 
     keepalive_timeout 4s; # below Node's 5 s server keep-alive, for the node:http backend
   }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    ${listen}
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -119,7 +157,7 @@ export async function startNginxProxy(work: string, backendPort: number, name = 
     }
   }`,
   );
-  const peer = await ready(`${name}-${backendPort}`, proc, port);
+  const peer = await ready(`${name}-${backendPort}`, proc, port, tls !== undefined);
   return { ...peer, name };
 }
 

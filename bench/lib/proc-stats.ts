@@ -1,11 +1,30 @@
 // Resource use of a running process from /proc: resident memory and CPU time.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** VmRSS in MiB, NaN once the process is gone. */
 export function rssMiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Open file descriptors of a process (sockets included), NaN once it is gone. */
+export function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The soft "Max open files" limit of a process (Node raises its own soft limit to the hard one at start). */
+export function openFilesLimit(pid: number): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m?.[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m?.[1] ?? 'NaN');
   } catch {
     return Number.NaN;
   }
@@ -31,15 +50,21 @@ export function childPids(pid: number): number[] {
   }
 }
 
-/** CPU seconds of a process and its direct children (cluster workers, nginx workers). */
-export function treeCpuSeconds(pid: number): number {
-  let total = cpuSeconds(pid);
+/** `of` summed over a process and its direct children (cluster or nginx workers); a child gone meanwhile counts 0. */
+function overTree(pid: number, of: (pid: number) => number): number {
+  let total = of(pid);
   for (const child of childPids(pid)) {
-    const c = cpuSeconds(child);
-    if (Number.isFinite(c)) total += c;
+    const v = of(child);
+    if (Number.isFinite(v)) total += v;
   }
   return total;
 }
+
+/** CPU seconds of a process and its direct children. */
+export const treeCpuSeconds = (pid: number): number => overTree(pid, cpuSeconds);
+
+/** VmRSS of a process and its direct children, MiB. */
+export const treeRssMiB = (pid: number): number => overTree(pid, rssMiB);
 
 /** Parses a Prometheus histogram from /metrics text into cumulative buckets. */
 export function parseHistogram(
@@ -79,4 +104,15 @@ export function histogramDelta(
     }
   }
   return { count, mean, quantileLe };
+}
+
+/** Sum of a metric's series in Prometheus text, over the series whose labels contain `match` (all if none). */
+export function sumSeries(text: string, name: string, match = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    if (match && !line.slice(name.length, line.lastIndexOf(' ')).includes(match)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
