@@ -147,8 +147,9 @@ class Tunnel {
     }
     up.off('error', this.close);
     up.on('error', destroySelf);
-    if (this.toClient.atBoundary) this.client.write(closeFrame(GOING_AWAY, false));
-    if (this.toBackend.atBoundary) up.write(closeFrame(GOING_AWAY, true));
+    // A tunnel already draining (its backend withdrawn) may have ended a side: nothing more goes there.
+    if (this.toClient.atBoundary && !this.client.writableEnded) this.client.write(closeFrame(GOING_AWAY, false));
+    if (this.toBackend.atBoundary && !up.writableEnded) up.write(closeFrame(GOING_AWAY, true));
     this.client.end();
     up.end();
     const hard = setTimeout(this.close, waitMs);

@@ -128,7 +128,7 @@ describe('SIGTERM with open WebSockets', () => {
     await client
       .put('/services/ws/a')
       .value(JSON.stringify({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }));
-    const { p, proxy } = await startBalancerProgram(etcd.endpoint, ['--default-service', 'ws', '--grace', '5s']);
+    const { p, proxy, admin } = await startBalancerProgram(etcd.endpoint, ['--default-service', 'ws', '--grace', '5s']);
 
     const ws = new WebSocket(proxy.replace('http', 'ws'));
     const echoes: string[] = [];
@@ -147,6 +147,7 @@ describe('SIGTERM with open WebSockets', () => {
     ws.send('during'); // the grace is running: the tunnel still relays
     await waitFor('echo during the grace', () => echoes.includes('echo:during'), 5000);
     expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect((await fetch(`${admin}/readyz`)).status).toBe(503); // the admin listener answers through the grace
 
     const { code, at } = await closed;
     const answered = await slow;
