@@ -1,6 +1,7 @@
 // The composition root: registry watch → table store → proxy → listener, with metrics and the admin
-// listener reading the table and the proxy. Ordered shutdown (fabio, fastify): not ready → stop
-// accepting → let in-flight requests finish within the grace period → close the rest → stop the watch.
+// listener reading the table and the proxy. Ordered shutdown (fabio, fastify): not ready → keep
+// accepting for the accept grace → stop accepting → let in-flight requests finish within the grace
+// period → WebSockets closed with 1001 → close the rest → stop the watch.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -26,6 +27,9 @@ import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
 import { changedServices, goneServices, TableStore, vanishedBackends } from './table/table-store.js';
 import type { RouteTable } from './types.js';
+
+/** After the 1001 close frames, how long peers get to answer and close before their sockets are destroyed. */
+const WEBSOCKET_CLOSE_WAIT_MS = 1000;
 
 export interface BalancerDeps {
   readonly config: BalancerConfig;
@@ -300,6 +304,13 @@ export class Balancer {
     const drained = await this.proxy.whenIdle(grace);
     if (!drained) {
       this.log.warn({ inflight: this.proxy.inflightTotal() }, 'grace period over; closing remaining connections');
+    }
+    // Upgraded sockets hold server.close() open and closeAllConnections() does not see them: end
+    // them the WebSocket way (1001 Going Away), which also lets clients reconnect elsewhere at once.
+    const websockets = this.proxy.openWebSockets();
+    if (websockets > 0) {
+      this.log.info({ websockets }, 'closing open WebSockets: 1001 going away');
+      await this.proxy.goAwayWebSockets(WEBSOCKET_CLOSE_WAIT_MS);
     }
     this.server.closeAllConnections();
     this.tls?.closeAllConnections();

@@ -305,7 +305,8 @@ export const balancerOptions = {
     parse: durationAtLeast(0, 3_600_000),
     group: group.ops,
     placeholder: 'duration',
-    describe: 'on SIGTERM: time in-flight requests get to finish',
+    describe:
+      'on SIGTERM, after --accept-grace: time in-flight requests get to finish; then open WebSockets get a 1001 close',
   }),
   workers: option({
     env: ['BALANCER_WORKERS'],

@@ -6,9 +6,11 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import { createEtcdClient } from '../common/etcd-client.js';
 import { ConfigError } from '../common/errors.js';
+import { hostPort } from '../common/registry.js';
 import { createLogger, logFormat, type Logger } from '../common/logger.js';
 import { renderHelp } from '../common/options.js';
 import { packageVersion } from '../common/version.js';
@@ -40,6 +42,11 @@ function accessLogProblem(target: string): string | undefined {
   } catch (err) {
     return `cannot open ${target}: ${(err as Error).message}`;
   }
+}
+
+/** `host:port` as a URL authority: an IPv6 address in brackets, so the logged address can be pasted. */
+function addressText(a: AddressInfo): string {
+  return hostPort({ host: a.address, port: a.port });
 }
 
 function waitForSignal(): Promise<string> {
@@ -85,7 +92,7 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     // Constructing one installs prom-client's worker-side listener that answers the primary.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([balancer.metrics.registry]);
-    process.send?.({ type: 'listening', proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}` });
+    process.send?.({ type: 'listening', proxy: addrs.proxy && addressText(addrs.proxy) });
     void balancer.store.whenReady.then(() => process.send?.({ type: 'ready' }));
     setInterval(
       () => process.send?.({ type: 'state', state: balancer.workerState() }),
@@ -95,10 +102,10 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
   // A worker's line has its own message: "balancer listening" is said once, with both addresses.
   log.info(
     {
-      proxy: addrs.proxy && `${addrs.proxy.address}:${addrs.proxy.port}`,
-      tls: addrs.tls && `${addrs.tls.address}:${addrs.tls.port}`,
-      admin: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
-      address: addrs.admin && `${addrs.admin.address}:${addrs.admin.port}`,
+      proxy: addrs.proxy && addressText(addrs.proxy),
+      tls: addrs.tls && addressText(addrs.tls),
+      admin: addrs.admin && addressText(addrs.admin),
+      address: addrs.admin && addressText(addrs.admin),
       etcd: config.etcdEndpoints,
       role,
     },

@@ -28,7 +28,7 @@ export interface BackendHealth {
 
 export interface ServiceView {
   readonly name: string;
-  /** Sorted by id; includes draining and weight-0 backends (they finish running requests). */
+  /** Sorted by id; includes draining and weight-0 backends (they finish running requests), never udp ones. */
   readonly backends: readonly Backend[];
 }
 
@@ -40,10 +40,15 @@ export interface RouteTable {
   /** Sorted most specific first: `--route` flags merged with the rules in `routeKeys`. */
   readonly routes: readonly RouteRule[];
   readonly defaultService: string | undefined;
-  /** etcd entry key → backend, so an `entry-delete` (which carries only the key) finds its service. */
+  /**
+   * etcd entry key → backend, so an `entry-delete` (which carries only the key) finds its service.
+   * Every valid entry, udp ones included: the consistency check diffs the registry against this.
+   */
   readonly entries: ReadonlyMap<string, Backend>;
   /** etcd route key → rule, so a `route-put`/`route-delete` replaces or removes the rule of that key. */
   readonly routeKeys: ReadonlyMap<string, RouteRule>;
+  /** Entries with `"protocol": "udp"`: in `entries`, never in a service view (HTTP is not sent to them). */
+  readonly udpEntries: number;
 }
 
 /** What the proxy needs to serve one request. */

@@ -1,8 +1,10 @@
-// Bad-input rows, dockerd restart (a private engine), the 3-member cluster and the network partition.
+// Bad-input rows, dockerd restart (a private engine), the 3-member cluster, the network partition and
+// the accept grace.
 import { uniq } from '../test/helpers/docker.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { stopAllPrograms } from '../test/helpers/program.js';
 import { fuzzRegistry, rawCases, recordingBackend, slowloris } from './bad-input.js';
+import { acceptGrace } from './accept-grace.js';
 import { startBalancer, type Row } from './lib.js';
 import type { Scenario } from './scenarios.js';
 import { clusterScenario } from './cluster.js';
@@ -89,6 +91,7 @@ export const extraScenarios: readonly Scenario[] = [
   { id: '3', name: '3-member cluster: leader and follower killed', fast: false, run: clusterScenario },
   { id: '6', name: 'dockerd restarted', fast: false, run: dockerdRestart },
   { id: '10', name: 'network partition (netns)', fast: false, run: partition },
+  { id: '12', name: 'balancer SIGTERM with --accept-grace under load', fast: true, run: acceptGrace },
   { id: 'B1', name: 'fuzzed registry values', fast: true, run: () => fuzzRow(10_000) },
   { id: 'B2', name: 'raw malformed HTTP', fast: true, run: () => rawRow(true) },
 ];

@@ -1,5 +1,7 @@
-// CIDR blocks and address matching, pure. Used for `--trusted-proxies` (who may set X-Forwarded-*)
-// and `--backends-allow` (which backend addresses the balancer may proxy to).
+// CIDR blocks and address matching, pure. Used for `--trusted-proxies` (who may set X-Forwarded-*),
+// `--backends-allow` (which backend addresses the balancer may proxy to) and route allow/deny.
+// Kept rather than Node's net.BlockList, which measured 2–100× slower per check on the request path
+// (bench/cidr-micro.ts; README Security).
 // IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, what a dual-stack socket reports for an IPv4 peer)
 // are treated as the IPv4 address they carry, in both addresses and blocks.
 import { isIPv4, isIPv6 } from 'node:net';
@@ -20,7 +22,7 @@ export interface CidrBlock {
 
 const WIDTH = { 4: 32, 6: 128 } as const;
 
-function parseV4(text: string): bigint {
+function v4Value(text: string): bigint {
   let value = 0n;
   for (const part of text.split('.')) value = (value << 8n) | BigInt(Number(part));
   return value;
@@ -32,7 +34,7 @@ function parseV6(text: string): bigint {
   const lastColon = s.lastIndexOf(':');
   if (s.includes('.', lastColon)) {
     // Embedded IPv4 tail (`::ffff:1.2.3.4`): two 16-bit groups.
-    tail = parseV4(s.slice(lastColon + 1));
+    tail = v4Value(s.slice(lastColon + 1));
     s = `${s.slice(0, lastColon + 1)}0:0`;
   }
   const [head = '', rest] = s.split('::');
@@ -48,7 +50,7 @@ function parseV6(text: string): bigint {
 
 /** Parses an IPv4 or IPv6 address (zone id ignored); IPv4-mapped IPv6 becomes IPv4. Undefined if invalid. */
 export function parseIp(text: string): IpAddress | undefined {
-  if (isIPv4(text)) return { family: 4, value: parseV4(text) };
+  if (isIPv4(text)) return { family: 4, value: v4Value(text) };
   const pct = text.indexOf('%');
   const bare = pct >= 0 ? text.slice(0, pct) : text;
   if (!isIPv6(bare)) return undefined;
@@ -101,7 +103,7 @@ export function parseCidr(input: string): CidrBlock {
   if (fam === 0) throw cidrError(input);
   if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) throw cidrError(input);
   let family: 4 | 6 = fam;
-  let value = family === 4 ? parseV4(addrText) : parseV6(addrText);
+  let value = family === 4 ? v4Value(addrText) : parseV6(addrText);
   let prefix = prefixText === undefined ? WIDTH[family] : Number(prefixText);
   if (prefix > WIDTH[family]) throw cidrError(input);
   if (family === 6 && prefix >= 96 && value >> 32n === 0xffffn) {
@@ -147,6 +149,51 @@ export function contains(list: readonly CidrBlock[], ip: string): boolean {
   return parsed !== undefined && containsAddress(list, parsed);
 }
 
+/** An IPv4 block as 32-bit numbers, for the per-request fast path. */
+export interface V4Block {
+  readonly base: number;
+  readonly mask: number;
+}
+
+/** Dotted quad → unsigned 32-bit number; -1 when not a plain IPv4 address. No allocation. */
+export function parseV4(s: string): number {
+  let value = 0;
+  let part = -1;
+  let dots = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      if (part < 0 || ++dots > 3) return -1;
+      value = value * 256 + part;
+      part = -1;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // No leading zeros (`010` is octal to some parsers): node:net refuses them too.
+      if (digits > 0 && part === 0) return -1;
+      part = part < 0 ? c - 0x30 : part * 10 + (c - 0x30);
+      if (part > 255 || ++digits > 3) return -1;
+    } else return -1;
+  }
+  if (part < 0 || dots !== 3) return -1;
+  return value * 256 + part;
+}
+
+/** The IPv4 blocks of a list, as numbers. */
+export function v4Blocks(blocks: readonly CidrBlock[]): V4Block[] {
+  return blocks
+    .filter((b) => b.family === 4)
+    .map((b) => {
+      const mask = b.prefix === 0 ? 0 : (0xffffffff << (32 - b.prefix)) >>> 0;
+      return { base: (Number(b.base) & mask) >>> 0, mask };
+    });
+}
+
+export function inV4(blocks: readonly V4Block[], ip: number): boolean {
+  for (const b of blocks) if ((ip & b.mask) >>> 0 === b.base) return true;
+  return false;
+}
+
 export type AddressMatcher = (ip: string) => boolean;
 
 /**
@@ -159,5 +206,11 @@ export function createMatcher(list: string | readonly string[] | readonly CidrBl
       ? parseCidrList(list as string | readonly string[])
       : (list as readonly CidrBlock[]);
   if (blocks.length === 0) return () => false;
-  return (ip) => contains(blocks, ip);
+  // A plain IPv4 peer (the common case) is checked in 32-bit arithmetic without allocating: ~20× faster
+  // than the BigInt path below, and ~100× faster than net.BlockList (bench/cidr-micro.ts).
+  const v4 = v4Blocks(blocks);
+  return (ip) => {
+    const n = parseV4(ip);
+    return n >= 0 ? inV4(v4, n) : contains(blocks, ip);
+  };
 }

@@ -58,6 +58,7 @@ export function tableJson(
   return {
     revision: table.revision,
     defaultService: table.defaultService ?? null,
+    udpEntries: table.udpEntries,
     routes: table.routes.map((r) => ({
       host: r.host ?? null,
       pathPrefix: r.pathPrefix,

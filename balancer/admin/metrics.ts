@@ -101,6 +101,15 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
       help: 'Changes found by the periodic consistency check (should stay 0)',
       registers: [registry],
     }),
+    udpEntries: new Gauge({
+      name: 'balancer_udp_entries',
+      aggregator: 'max', // every worker has the same table: summing would multiply it
+      help: 'Registry entries with "protocol": "udp": valid, never proxied to',
+      registers: [registry],
+      collect() {
+        this.set(source.table().udpEntries);
+      },
+    }),
     etcdConnected: new Gauge({
       name: 'balancer_etcd_connected',
       aggregator: 'max',

@@ -82,6 +82,8 @@ export interface ProxyHandler {
   /** Resolves true when no HTTP request is in flight, false after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<boolean>;
   openWebSockets(backendId?: string): number;
+  /** Shutdown: every open WebSocket gets a 1001 close frame both ways; resolves when all are closed (≤ waitMs). */
+  goAwayWebSockets(waitMs: number): Promise<void>;
   close(): void;
 }
 
@@ -214,6 +216,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     inflightTotal: () => core.inflight.total(),
     whenIdle: (timeoutMs) => core.inflight.whenIdle(timeoutMs),
     openWebSockets: (id) => ws.count(id),
+    goAwayWebSockets: (waitMs) => ws.goAway(waitMs),
     close() {
       ws.close();
       core.close();

@@ -7,6 +7,9 @@
 // Upgrades are not retried: http-proxy ends the client socket after an upstream error. A backend
 // that refuses the connection is still ejected, so the client's reconnect goes elsewhere.
 // Open tunnels are not counted in `Inflight` (they would pin least-request and block shutdown).
+// At shutdown each tunnel is ended the WebSocket way: both directions are followed frame by frame
+// (headers only, ws-frames.ts) so that a 1001 close frame can be sent between two frames, to the
+// client unmasked and to the backend masked, before each side is ended.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -18,6 +21,7 @@ import { ensureRequestId, type StripOptions } from './forwarded.js';
 import { NO_EXCLUDE } from './pickers.js';
 import { rejectUpgrade } from './responses.js';
 import { clearTimer } from './timer.js';
+import { closeFrame, FrameBoundary, GOING_AWAY } from './ws-frames.js';
 
 const UPGRADE_STRIP: StripOptions = { direction: 'request', upgrade: true };
 
@@ -60,6 +64,11 @@ class Tunnel {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private drainTimers: NodeJS.Timeout[] | undefined;
+  /** Where each direction stands in its frame stream, from the 101 on. */
+  private readonly toClient = new FrameBoundary();
+  private readonly toBackend = new FrameBoundary();
+  /** Sides closed since `goAway`: the tunnel is done when both are. */
+  private sidesClosed = 0;
 
   constructor(
     private readonly owner: WebSocketProxy,
@@ -102,9 +111,54 @@ class Tunnel {
       res.headers['set-cookie'] = [...(res.headers['set-cookie'] ?? []), this.setCookie];
     socket.on('error', this.close);
     socket.once('close', this.close);
+    // http-proxy unshifts the backend's first bytes and pipes both sockets right after this handler;
+    // listening now would take those bytes from the pipe. Its pipes start flowing on a later tick.
+    process.nextTick(this.followFrames);
     const { events } = this.ctx;
     events.onResponse?.(this.service, this.backend.id, 101, (this.openedAt - this.started) / 1000);
     events.onWebSocketOpen?.(this.service, this.backend.id);
+  };
+
+  private readonly followFrames = (): void => {
+    if (this.closed || this.upstream === undefined) return;
+    this.upstream.on('data', this.onBackendBytes);
+    this.client.on('data', this.onClientBytes);
+  };
+
+  private readonly onBackendBytes = (chunk: Buffer): void => this.toClient.feed(chunk);
+  private readonly onClientBytes = (chunk: Buffer): void => this.toBackend.feed(chunk);
+
+  /**
+   * Shutdown: stop relaying, send each side a 1001 close frame where its stream stands between two
+   * frames (a frame cut in half cannot be followed by one: that side only sees the connection end),
+   * end both, and let each answer and close; whatever is left after `waitMs` is destroyed.
+   */
+  goAway(waitMs: number): void {
+    if (this.closed) return;
+    const up = this.upstream;
+    if (up === undefined) return this.close(); // no 101 yet: nothing speaks WebSocket
+    for (const t of this.drainTimers ?? []) clearTimeout(t);
+    up.unpipe(this.client);
+    this.client.unpipe(up);
+    for (const side of [this.client, up]) {
+      side.off('close', this.close);
+      side.once('close', this.sideClosed);
+      side.resume(); // read what comes (the peer's close frame, its FIN) so each side can finish
+    }
+    up.off('error', this.close);
+    up.on('error', destroySelf);
+    // A tunnel already draining (its backend withdrawn) may have ended a side: nothing more goes there.
+    if (this.toClient.atBoundary && !this.client.writableEnded) this.client.write(closeFrame(GOING_AWAY, false));
+    if (this.toBackend.atBoundary && !up.writableEnded) up.write(closeFrame(GOING_AWAY, true));
+    this.client.end();
+    up.end();
+    const hard = setTimeout(this.close, waitMs);
+    hard.unref();
+    this.drainTimers = [hard];
+  }
+
+  private readonly sideClosed = (): void => {
+    if (++this.sidesClosed === 2) this.close();
   };
 
   /** The backend refused the upgrade with a normal response; http-proxy relays it to the client. */
@@ -179,6 +233,8 @@ class Tunnel {
 
 export class WebSocketProxy {
   private readonly byBackend = new Map<string, Set<Tunnel>>();
+  /** Set by `goAway`: called when the last tunnel is gone. */
+  private onEmpty: (() => void) | undefined;
   /** Only populated during the synchronous `engine.ws()` call, to hand the upstream request over. */
   private readonly pending = new WeakMap<IncomingMessage, Tunnel>();
 
@@ -262,6 +318,15 @@ export class WebSocketProxy {
     if (set === undefined) return;
     set.delete(t);
     if (set.size === 0) this.byBackend.delete(t.backend.id);
+    if (this.byBackend.size === 0) this.onEmpty?.();
+  }
+
+  /** Every tunnel gets its 1001 close (see `Tunnel.goAway`); resolves once all are closed, ≤ `waitMs`. */
+  goAway(waitMs: number): Promise<void> {
+    const done = new Promise<void>((resolve) => (this.onEmpty = resolve));
+    if (this.byBackend.size === 0) return Promise.resolve();
+    for (const set of [...this.byBackend.values()]) for (const t of [...set]) t.goAway(waitMs);
+    return done;
   }
 
   close(): void {

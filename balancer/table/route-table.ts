@@ -6,6 +6,15 @@ import { type MapEditor, PersistentMap, persistent } from './persistent-map.js';
 import { indexTable } from './route-index.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable, ServiceView } from '../types.js';
 
+/**
+ * Whether the (HTTP) proxy may send requests to this backend. A `"protocol": "udp"` entry names a UDP
+ * port: it stays in `entries` (the registry mirror the consistency check diffs against) and is counted
+ * in `udpEntries`, but never enters a service view, so no picker can choose it.
+ */
+export function isProxied(backend: Backend): boolean {
+  return backend.entry.protocol !== 'udp';
+}
+
 export function backendFromEntry(service: string, instance: string, entry: Entry): Backend {
   const target = `http://${hostPort(entry)}`;
   // A fresh health flag: the health state sets it from its verdicts when the table goes live.
@@ -27,6 +36,7 @@ export function emptyTable(defaultService?: string): RouteTable {
     defaultService,
     entries: PersistentMap.empty(),
     routeKeys: PersistentMap.empty(),
+    udpEntries: 0,
   });
 }
 
@@ -86,6 +96,7 @@ export function applyEvents(
     defaultService: table.defaultService,
     entries: entries.done(),
     routeKeys: finalRouteKeys,
+    udpEntries: table.udpEntries + services.udpDelta,
   };
   return publish(next, { table, changed: services.changed });
 }
@@ -95,25 +106,35 @@ export function withRevision(table: RouteTable, revision: number): RouteTable {
   return revision === table.revision ? table : publish({ ...table, revision }, { table, changed: [] });
 }
 
-/** Per service, the backends a batch removed and added (by identity), then one new view per such service. */
+/**
+ * Per service, the backends a batch removed and added (by identity), then one new view per such
+ * service; udp backends count towards `udpDelta` and never towards a view.
+ */
 function rebuildServices(
   previous: PersistentMap<ServiceView>,
   entries: MapEditor<Backend>,
   before: ReadonlyMap<string, Backend | undefined>,
-): { map: PersistentMap<ServiceView>; changed: string[] } {
+): { map: PersistentMap<ServiceView>; changed: string[]; udpDelta: number } {
   const deltas = new Map<string, { removed: Set<Backend>; added: Backend[] }>();
   const delta = (name: string): { removed: Set<Backend>; added: Backend[] } => {
     let d = deltas.get(name);
     if (d === undefined) deltas.set(name, (d = { removed: new Set(), added: [] }));
     return d;
   };
+  let udpDelta = 0;
   for (const [key, old] of before) {
     const now = entries.get(key);
     if (now === old) continue;
-    if (old !== undefined) delta(old.service).removed.add(old);
-    if (now !== undefined) delta(now.service).added.push(now);
+    if (old !== undefined) {
+      if (isProxied(old)) delta(old.service).removed.add(old);
+      else udpDelta--;
+    }
+    if (now !== undefined) {
+      if (isProxied(now)) delta(now.service).added.push(now);
+      else udpDelta++;
+    }
   }
-  if (deltas.size === 0) return { map: previous, changed: [] };
+  if (deltas.size === 0) return { map: previous, changed: [], udpDelta };
   const services = previous.edit();
   const changed: string[] = [];
   for (const [name, { removed, added }] of deltas) {
@@ -126,7 +147,7 @@ function rebuildServices(
     if (backends.length === 0) services.delete(name);
     else services.set(name, Object.freeze({ name, backends: Object.freeze(backends) }));
   }
-  return { map: services.done(), changed };
+  return { map: services.done(), changed, udpDelta };
 }
 
 /** Merges two id-sorted lists: O(service size) for the one service, never a scan of the registry. */

@@ -1,7 +1,7 @@
 // Owns the one live RouteTable. Readers take `store.current` per request; the registry watch is the
 // only writer and replaces the whole value in one assignment, so a request never sees half a change.
 import type { Logger } from '../../common/logger.js';
-import { emptyTable } from './route-table.js';
+import { emptyTable, isProxied } from './route-table.js';
 import { diffMaps } from './persistent-map.js';
 import type { Backend, RouteTable } from '../types.js';
 
@@ -10,7 +10,8 @@ export type TableListener = (prev: RouteTable, next: RouteTable) => void;
 
 /**
  * Backend ids present in `prev` but not in `next`, sorted: what a subscriber releases (agents,
- * metrics series, ejector state). A backend whose entry changed keeps its id and is not vanished.
+ * metrics series, ejector state). A backend whose entry changed keeps its id and is not vanished,
+ * unless it turned udp (it leaves its view).
  * O(change): tables derived from one another share their unchanged parts, and the diff skips those.
  */
 export function vanishedBackends(prev: RouteTable, next: RouteTable): string[] {
@@ -27,8 +28,9 @@ export function vanishedBackends(prev: RouteTable, next: RouteTable): string[] {
   const keptByEntry = new Set<string>();
   const vanished = new Set<string>();
   diffMaps(prev.entries, next.entries, (key, before) => {
-    if (before === undefined) return;
-    if (next.entries.get(key)?.id === before.id) keptByEntry.add(before.id);
+    if (before === undefined || !isProxied(before)) return; // a udp backend was never served
+    const after = next.entries.get(key);
+    if (after?.id === before.id && isProxied(after)) keptByEntry.add(before.id);
     else if (!nextIds(before.service).has(before.id)) vanished.add(before.id);
   });
   diffMaps(prev.services, next.services, (service, before) => {

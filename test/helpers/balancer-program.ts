@@ -17,10 +17,9 @@ export interface BalancerProgram {
 const portOf = (addr: unknown): number => Number(String(addr).split(':').at(-1));
 
 export async function startBalancerProgram(etcdEndpoint: string, args: readonly string[]): Promise<BalancerProgram> {
-  const p = startProgram('balancer', [
-    ...['--etcd-endpoints', etcdEndpoint, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
-    ...args,
-  ]);
+  // Loopback on port 0 unless the test names its own listeners (e.g. [::1]:0).
+  const defaults = ['--listen', '--admin'].flatMap((flag) => (args.includes(flag) ? [] : [flag, '127.0.0.1:0']));
+  const p = startProgram('balancer', ['--etcd-endpoints', etcdEndpoint, ...defaults, ...args]);
   const line = await waitFor('balancer listening', () => p.logs().find((l) => l.msg === 'balancer listening'), 10_000);
   const admin = `http://${String(line.admin)}`;
   await waitFor('balancer ready', async () => (await fetch(`${admin}/readyz`)).status === 200, 10_000);

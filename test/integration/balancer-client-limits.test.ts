@@ -1,11 +1,13 @@
 // The balancer program's edges towards clients, on real sockets with a real etcd: the accept grace
-// at SIGTERM, and the client timeout for idle keep-alive connections and stalled request bodies.
+// and WebSockets at SIGTERM, and the client timeout for idle keep-alive connections and stalled
+// request bodies.
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
-import { runLoad } from '../helpers/load.js';
+import { get, runLoad } from '../helpers/load.js';
 import { startBalancerProgram } from '../helpers/balancer-program.js';
 import { stopAllPrograms, type Program } from '../helpers/program.js';
 import { delay, waitFor } from '../helpers/wait.js';
@@ -103,6 +105,58 @@ describe('--accept-grace', () => {
       50,
     );
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1900);
+    expect(await p.exited()).toBe(0);
+  });
+});
+
+describe('SIGTERM with open WebSockets', () => {
+  it('they keep relaying through the grace, then get a 1001 close frame both ways; exit 0', async () => {
+    // A backend with a slow HTTP path (keeps the grace running) and a WebSocket echo that records the
+    // close code it receives from the balancer.
+    const backendCloses: number[] = [];
+    let slowSeen = 0;
+    const server = createServer((req, res) => {
+      slowSeen++;
+      setTimeout(() => res.end('slow'), 1000);
+    });
+    new WebSocketServer({ server }).on('connection', (ws) => {
+      ws.on('message', (m) => ws.send(`echo:${m.toString()}`));
+      ws.on('close', (code) => backendCloses.push(code));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    await client
+      .put('/services/ws/a')
+      .value(JSON.stringify({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }));
+    const { p, proxy, admin } = await startBalancerProgram(etcd.endpoint, ['--default-service', 'ws', '--grace', '5s']);
+
+    const ws = new WebSocket(proxy.replace('http', 'ws'));
+    const echoes: string[] = [];
+    ws.on('message', (m) => echoes.push(m.toString()));
+    const closed = new Promise<{ code: number; at: number }>((resolve) =>
+      ws.once('close', (code) => resolve({ code, at: Date.now() })),
+    );
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    ws.send('before');
+    await waitFor('echo before', () => echoes.includes('echo:before'), 5000);
+
+    const slow = get(`${proxy}/slow`);
+    await waitFor('the slow request reached the backend', () => slowSeen === 1, 5000, 10);
+    p.proc.kill('SIGTERM');
+    const signalled = Date.now();
+    ws.send('during'); // the grace is running: the tunnel still relays
+    await waitFor('echo during the grace', () => echoes.includes('echo:during'), 5000);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    expect((await fetch(`${admin}/readyz`)).status).toBe(503); // the admin listener answers through the grace
+
+    const { code, at } = await closed;
+    const answered = await slow;
+    expect([answered.status, answered.body]).toEqual([200, 'slow']);
+    expect(code).toBe(1001); // a close frame, not a dropped connection (1006)
+    // Not before the in-flight request was done: it had ~1000 ms left when the signal went.
+    expect(at - signalled).toBeGreaterThanOrEqual(900);
+    await waitFor('the backend got its close frame', () => backendCloses.length === 1, 5000);
+    expect(backendCloses).toEqual([1001]);
     expect(await p.exited()).toBe(0);
   });
 });

@@ -1,53 +1,10 @@
 // `allow` / `deny`: whether a client address may use the route. Outside `allow` (when given) or
 // inside `deny` → 403. IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, what a dual-stack listener
 // reports for IPv4 peers) count as their IPv4 address, as in common/cidr.ts.
-import { type CidrBlock, containsAddress, parseIp } from '../../../common/cidr.js';
+import { type CidrBlock, containsAddress, inV4, parseIp, parseV4, v4Blocks } from '../../../common/cidr.js';
 
 /** True when the address is admitted. */
 export type AddressFilter = (address: string) => boolean;
-
-interface V4Block {
-  readonly base: number;
-  readonly mask: number;
-}
-
-/** Dotted quad → unsigned 32-bit number; -1 when not a plain IPv4 address. No allocation. */
-export function parseV4(s: string): number {
-  let value = 0;
-  let part = -1;
-  let dots = 0;
-  let digits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2e /* . */) {
-      if (part < 0 || ++dots > 3) return -1;
-      value = value * 256 + part;
-      part = -1;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
-      // No leading zeros (`010` is octal to some parsers): node:net refuses them too.
-      if (digits > 0 && part === 0) return -1;
-      part = part < 0 ? c - 0x30 : part * 10 + (c - 0x30);
-      if (part > 255 || ++digits > 3) return -1;
-    } else return -1;
-  }
-  if (part < 0 || dots !== 3) return -1;
-  return value * 256 + part;
-}
-
-function v4Blocks(blocks: readonly CidrBlock[]): V4Block[] {
-  return blocks
-    .filter((b) => b.family === 4)
-    .map((b) => {
-      const mask = b.prefix === 0 ? 0 : (0xffffffff << (32 - b.prefix)) >>> 0;
-      return { base: (Number(b.base) & mask) >>> 0, mask };
-    });
-}
-
-function inV4(blocks: readonly V4Block[], ip: number): boolean {
-  for (const b of blocks) if ((ip & b.mask) >>> 0 === b.base) return true;
-  return false;
-}
 
 /**
  * Compiles the lists once. IPv4 peers (the common case) are checked with 32-bit arithmetic and no

@@ -120,6 +120,48 @@ describe('createMatcher', () => {
   });
 });
 
+describe('createMatcher fast path', () => {
+  // The IPv4 fast path must answer exactly what the general path (contains) answers, for every
+  // address form a socket or a header could carry, edge prefixes included.
+  const lists = [
+    '0.0.0.0/0',
+    '10.0.0.0/8,192.168.1.0/24',
+    '255.255.255.255/32,1.0.0.0/31',
+    '::/0',
+    '::ffff:10.0.0.0/104,fd00::/8',
+  ];
+  const addresses = [
+    ...[
+      '10.0.0.0',
+      '10.255.255.255',
+      '11.0.0.0',
+      '192.168.1.255',
+      '192.168.2.0',
+      '255.255.255.255',
+      '1.0.0.1',
+      '1.0.0.2',
+    ],
+    ...[
+      '0.0.0.0',
+      '010.0.0.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '1..2.3',
+      '',
+      'x',
+      '::1',
+      '::ffff:10.1.2.3',
+      'fd00::9',
+    ],
+  ];
+  it.each(lists)('%s agrees with contains() on every address', (list) => {
+    const match = createMatcher(list);
+    const blocks = parseCidrList(list);
+    for (const a of addresses) expect([a, match(a)]).toEqual([a, contains(blocks, a)]);
+  });
+});
+
 describe('formatIp', () => {
   it.each([
     [4, 0x0a000001n, '10.0.0.1'],

@@ -17,7 +17,7 @@ import { prng } from '../../../helpers/prng.js';
 const HOSTS = ['a.example.com', 'b.example.com', '*.example.com', 'x.test', undefined];
 const PATHS = ['/', '/api', '/api/', '/v1'];
 
-/** A random event over a small registry: 12 services × 6 instances, 10 route keys. */
+/** A random event over a small registry: 12 services × 6 instances (some udp), 10 route keys. */
 function randomEvent(random: () => number): RegistryEvent {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const service = `svc${Math.floor(random() * 12)}`;
@@ -30,6 +30,7 @@ function randomEvent(random: () => number): RegistryEvent {
       weight: Math.floor(random() * 3),
       tags: [],
       draining: random() < 0.1,
+      ...(random() < 0.15 ? { protocol: 'udp' as const } : {}),
     });
     return { kind: 'entry-put', key: `/services/${service}/${instance}`, backend };
   }
@@ -54,6 +55,7 @@ function view(t: RouteTable): unknown {
     services: byKey(t.services).map(([name, v]) => [name, v.name, v.backends]),
     routes: t.routes,
     defaultService: t.defaultService,
+    udpEntries: t.udpEntries,
   };
 }
 
@@ -95,6 +97,9 @@ describe('incremental apply equals a from-scratch build', () => {
       }
       const scratch = buildTable([...registry.values()], batch, flags, defaultService);
       expect(view(next)).toEqual(view(scratch));
+      const udp = [...registry.values()].filter((e) => e.kind === 'entry-put' && e.backend.entry.protocol === 'udp');
+      expect(next.udpEntries).toBe(udp.length);
+      for (const v of next.services.values()) expect(v.backends.every((b) => b.entry.protocol !== 'udp')).toBe(true);
       expect(lookups(next)).toEqual(lookups(scratch));
       // Only services whose backends changed get a new view; the rest are the same objects.
       for (const [name, v] of next.services) {

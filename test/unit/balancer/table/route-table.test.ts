@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvents, backendFromEntry, buildTable, emptyTable } from '../../../../balancer/table/route-table.js';
 import { matchRoute, normalizeRequestHost } from '../../../../balancer/table/route-index.js';
+import { vanishedBackends } from '../../../../balancer/table/table-store.js';
 import type { RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
 import type { Entry } from '../../../../common/registry.js';
 import { decodeRoute, parseRouteFlag } from '../../../../common/route-spec.js';
@@ -127,6 +128,58 @@ describe('building and applying', () => {
     );
     expect(t3.routes.map((r) => r.source)).toEqual(['flag']);
     expect(t3.routeKeys.size).toBe(0);
+  });
+});
+
+describe('udp entries', () => {
+  const udp = entry('10.0.0.1', 53, { protocol: 'udp' });
+  const tcp = entry('10.0.0.1', 80, { protocol: 'tcp' });
+  // [what, batches applied in turn, web's backend ids after, udpEntries after, vanished by the last batch]
+  it.each<[string, RegistryEvent[][], string[] | undefined, number, string[]]>([
+    ['a udp entry alone makes no view', [[put('web', 'u', udp)]], undefined, 1, []],
+    ['udp beside tcp: only tcp is served', [[put('web', 'u', udp), put('web', 't', tcp)]], ['web/t'], 1, []],
+    [
+      'an explicit "tcp" is served like an absent protocol',
+      [[put('web', 't', tcp), put('web', 'a')]],
+      ['web/a', 'web/t'],
+      0,
+      [],
+    ],
+    [
+      'deleting a udp entry uncounts it',
+      [[put('web', 'u', udp), put('web', 't')], [del('web', 'u')]],
+      ['web/t'],
+      0,
+      [],
+    ],
+    ['a re-put udp entry is counted once', [[put('web', 'u', udp)], [put('web', 'u', udp)]], undefined, 1, []],
+    [
+      'tcp turned udp leaves its view and vanishes',
+      [[put('web', 't'), put('web', 'o')], [put('web', 't', udp)]],
+      ['web/o'],
+      1,
+      ['web/t'],
+    ],
+    ['udp turned tcp joins its view', [[put('web', 'u', udp)], [put('web', 'u', tcp)]], ['web/u'], 0, []],
+    ['put then delete in one batch nets out', [[put('web', 'u', udp), del('web', 'u')]], undefined, 0, []],
+  ])('%s', (_what, batches, backends, count, vanished) => {
+    let prev = emptyTable();
+    let t = prev;
+    for (const [i, batch] of batches.entries()) {
+      prev = t;
+      t = applyEvents(t, batch, i + 1, []);
+    }
+    expect(ids(t, 'web')).toEqual(backends);
+    expect(t.udpEntries).toBe(count);
+    expect(vanishedBackends(prev, t)).toEqual(vanished);
+    // The registry mirror keeps every entry: the consistency check must not see udp ones as drift.
+    const live = batches.flat().filter((e) => e.kind === 'entry-put' && t.entries.get(e.key) === e.backend);
+    expect(t.entries.size).toBe(new Set(live.map((e) => e.key)).size);
+  });
+
+  it('a udp entry never matches: the route finds no view (503), not the udp port', () => {
+    const t = buildTable([put('dns', 'u', udp)], 1, [parseRouteFlag('/=dns')]);
+    expect(matchRoute(t, 'h', '/')).toMatchObject({ service: 'dns', view: undefined });
   });
 });
 
@@ -290,6 +343,7 @@ describe('matchRoute', () => {
       defaultService: undefined,
       entries: new Map(),
       routeKeys: new Map(),
+      udpEntries: 0,
     };
     expect(matchRoute(t, 'a.example.com', '/x/1')?.rule).toBe(r);
   });

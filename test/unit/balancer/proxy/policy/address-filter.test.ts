@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileAddressFilter, parseV4 } from '../../../../../balancer/proxy/policy/address-filter.js';
+import { compileAddressFilter } from '../../../../../balancer/proxy/policy/address-filter.js';
+import { parseV4 } from '../../../../../common/cidr.js';
 import { parseCidrList } from '../../../../../common/cidr.js';
 
 const list = (s: string | undefined) => (s === undefined ? undefined : parseCidrList(s));
