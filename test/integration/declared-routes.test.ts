@@ -159,6 +159,27 @@ describe('routes declared by containers', () => {
     expect((await table()).routes.some((x) => x.host === host)).toBe(false);
   });
 
+  it('a declared route leaves with its lease when the sidekick dies and the container keeps running', async () => {
+    const host = `${uniq('lease')}.test`;
+    const name = uniq('c');
+    // No sidekick.service: only the per-container sidekick below publishes it (as its image name, web).
+    await runContainer({
+      name,
+      labels: { 'sidekick.route': host },
+      publish: ['127.0.0.1::80'],
+      extra: ['--hostname', name],
+    });
+    const own = startProgram('sidekick', [
+      ...['--etcd-endpoints', etcd.endpoint, '--node', uniq('own'), '--host-ip', '127.0.0.1'],
+      ...['--metrics', 'off', '--ttl', '2s', '--container', name],
+    ]);
+    await until(host, '/', 200, `served by ${name}`);
+    await own.stop('SIGKILL');
+    // Nothing revoked the lease: the entry, and with it the route, go when the lease expires.
+    await until(host, '/', 404, 'no route for');
+    expect(await docker('inspect', '-f', '{{.State.Running}}', name)).toBe('true');
+  });
+
   it('an etcd route key for the same rule wins, and the conflict is counted and shown', async () => {
     const declaring = uniq('decl');
     const keyed = uniq('keyed');
