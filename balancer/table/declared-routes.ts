@@ -29,17 +29,29 @@ function byDeclarer(a: Declaration, b: Declaration): number {
   return x.service < y.service ? -1 : x.service > y.service ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
 }
 
-/** Which flag or route key serves each rule id: the first in precedence order (flags, then keys by name). */
+// Per route-key map (tables share it until a key changes), the owners computed for it and the flags used.
+const reservedCache = new WeakMap<
+  ReadonlyMap<string, RouteRule>,
+  { flags: readonly RouteRule[]; ids: Map<string, string> }
+>();
+
+/**
+ * Which flag or route key serves each rule id: the first in precedence order (flags, then keys by
+ * name). Cached per route-key map, so entry churn does not re-sort the keys on every batch.
+ */
 export function reservedIds(
   flags: readonly RouteRule[],
   routeKeys: ReadonlyMap<string, RouteRule>,
 ): Map<string, string> {
+  const cached = reservedCache.get(routeKeys);
+  if (cached !== undefined && cached.flags === flags) return cached.ids;
   const reserved = new Map<string, string>();
   for (const rule of flags) if (!reserved.has(ruleId(rule))) reserved.set(ruleId(rule), rule.source);
   for (const key of [...routeKeys.keys()].sort()) {
     const id = ruleId(routeKeys.get(key)!);
     if (!reserved.has(id)) reserved.set(id, key);
   }
+  reservedCache.set(routeKeys, { flags, ids: reserved });
   return reserved;
 }
 
