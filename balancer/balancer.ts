@@ -11,7 +11,7 @@ import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { StatusServer } from '../common/status-server.js';
 import { type AdminSource, type CertSummary, createAdminServer } from './admin/admin.js';
-import { proxyEventsFor, watchEventsFor } from './admin/event-adapters.js';
+import { conflictReporter, proxyEventsFor, watchEventsFor } from './admin/event-adapters.js';
 import { createBalancerMetrics, type BalancerMetrics } from './admin/metrics.js';
 import { TrafficStats } from './admin/stats.js';
 import type { WorkerProxyState } from './admin/worker-state.js';
@@ -117,6 +117,7 @@ export class Balancer {
     });
     const proxy = this.proxy;
     this.store.subscribe((prev, next) => this.onTableSwap(prev, next));
+    this.store.subscribe(conflictReporter(this.metrics, log.child({ component: 'table' })));
     this.watch = new RegistryWatch({
       client: deps.etcd,
       prefix: config.prefix,

@@ -1,9 +1,9 @@
 // The balancer's core vocabulary. The registry watcher produces `RegistryEvent`s, the table module
 // turns them into an immutable `RouteTable`, the proxy only sees `Lookup` and `Picker`.
 import type { Entry } from '../common/registry.js';
-import type { LbPolicy, RouteRule } from '../common/route-spec.js';
+import type { DeclaredRoute, LbPolicy, RouteRule } from '../common/route-spec.js';
 
-export type { LbPolicy, RouteRule };
+export type { DeclaredRoute, LbPolicy, RouteRule };
 
 /** One live instance of a service, as read from `<prefix>/<service>/<instance-id>`. */
 export interface Backend {
@@ -49,6 +49,38 @@ export interface RouteTable {
   readonly routeKeys: ReadonlyMap<string, RouteRule>;
   /** Entries with `"protocol": "udp"`: in `entries`, never in a service view (HTTP is not sent to them). */
   readonly udpEntries: number;
+  /** Routes declared by entries (their `routes`), by rule id (`host + pathPrefix`): see declared-routes.ts. */
+  readonly declared: DeclaredState;
+}
+
+/** One entry's declaration of a route. */
+export interface Declaration {
+  readonly backend: Backend;
+  readonly route: DeclaredRoute;
+}
+
+/**
+ * A rule declared by more than one party: `route` — a `--route` flag or an etcd route key serves it;
+ * `service` — several services declare it, the lexically first serves it; `instances` — instances of
+ * the serving service declare different fields, the lexically first instance's apply.
+ */
+export interface RouteConflict {
+  readonly host: string | undefined;
+  readonly pathPrefix: string;
+  readonly reason: 'route' | 'service' | 'instances';
+  /** What serves the rule: `flag`, the etcd key, the service, or (instances) the backend id. */
+  readonly winner: string;
+  /** What declared it and is not served: services, or (instances) backend ids; sorted. */
+  readonly losers: readonly string[];
+}
+
+export interface DeclaredState {
+  /** Rule id → every entry declaring it, sorted by service, then backend id. */
+  readonly declarations: ReadonlyMap<string, readonly Declaration[]>;
+  /** Rule id → the declared rule that is served (part of `routes`). */
+  readonly rules: ReadonlyMap<string, RouteRule>;
+  /** Rule id → how a conflict over it was resolved. */
+  readonly conflicts: ReadonlyMap<string, RouteConflict>;
 }
 
 /** What the proxy needs to serve one request. */

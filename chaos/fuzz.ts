@@ -2,6 +2,8 @@
 // must be rejected by the balancer and counted in balancer_invalid_entries_total. Route values
 // include the policy fields (wrong types, negative numbers, huge header lists, CIDR garbage,
 // redirects to non-http URLs); test/unit/chaos/fuzz.test.ts checks that each item is invalid.
+// Entries' declared `routes` get the same garbage: such an entry is still a backend (under the one
+// service `<tag>-declared`, which no route names), but each of its routes must be refused and counted.
 import { prng } from '../test/helpers/prng.js';
 import { POLICY_FIELDS } from '../common/route-policy.js';
 
@@ -181,6 +183,26 @@ function hugePolicy(r: () => number, svc: string): Record<string, unknown> {
   }
 }
 
+/** An entry's `routes` that must be refused: not a list, too many, not objects, a service, bad policies. */
+function badDeclaredRoutes(r: () => number, svc: string): unknown {
+  switch (Math.floor(r() * 5)) {
+    case 0:
+      return pick(r, [{}, `${svc}.test`, 42, null, true, { host: `${svc}.test` }]);
+    case 1:
+      return Array.from({ length: 17 + Math.floor(r() * 20) }, (_, k) => ({ host: `${svc}-${k}.test` }));
+    case 2:
+      return [pick(r, [`${svc}.test/x`, 1, null, [], [{ host: `${svc}.test` }]])];
+    case 3:
+      return [
+        pick(r, [{ host: `${svc}.test`, service: svc }, { host: `${svc}.test`, pathPrefix: 'p' }, { host: '*' }]),
+      ];
+    default: {
+      const { service: _service, ...bad } = r() < 0.7 ? badPolicy(r, svc) : hugePolicy(r, svc);
+      return [{ host: `${svc}.test`, pathPrefix: '/p', ...bad }];
+    }
+  }
+}
+
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
 }
@@ -205,7 +227,7 @@ export function* fuzzItems(
     const svc = `${tag}-${i}`;
     const key = `${prefix}/${svc}/node:c${i}:80`;
     const ok = { host: '10.0.0.1', port: 80 };
-    const c = i % 14;
+    const c = i % 15;
     if (c === 0) yield { key, value: randomBytes(r, 1 + Math.floor(r() * 64)), kind: 'random bytes' };
     else if (c === 1) yield { key, value: pick(r, WRONG_TYPES), kind: 'wrong type' };
     else if (c === 2) yield { key, value: JSON.stringify({ ...ok, host: pick(r, BAD_HOSTS) }), kind: 'bad host' };
@@ -255,6 +277,12 @@ export function* fuzzItems(
         key: `${routesPrefix}/${svc}`,
         value: randomBytes(r, 1 + Math.floor(r() * 32)),
         kind: 'route random bytes',
+      };
+    else if (c === 14)
+      yield {
+        key: `${prefix}/${tag}-declared/node:c${i}:80`,
+        value: JSON.stringify({ ...ok, routes: badDeclaredRoutes(r, svc) }),
+        kind: 'entry bad routes',
       };
     else {
       const route = { host: `${svc}.test`, pathPrefix: '/p', ...(c === 12 ? badPolicy(r, svc) : hugePolicy(r, svc)) };

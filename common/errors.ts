@@ -8,6 +8,8 @@ export const ErrorCode = {
   duplicateNode: 'ERR_DUPLICATE_NODE',
   invalidEntry: 'ERR_INVALID_ENTRY',
   invalidRoute: 'ERR_INVALID_ROUTE',
+  /** Two parties declare the same host + path; resolved deterministically (see declared-routes.ts). */
+  routeConflict: 'ERR_ROUTE_CONFLICT',
   requestHandler: 'ERR_REQUEST_HANDLER',
   /** A certificate (or its chain) that does not parse, or that OpenSSL refuses to serve. */
   tlsCert: 'ERR_TLS_CERT',

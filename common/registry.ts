@@ -3,6 +3,21 @@
 // Value: JSON object, see `Entry`. Unknown fields are preserved so the format can grow.
 import { isIP } from 'node:net';
 import { encodeCheck, validateCheck, type EntryCheck } from './entry-check.js';
+import {
+  type Decoded,
+  isRecord,
+  isValidHost,
+  isValidServiceName,
+  normalizePrefix,
+  parseJsonValue,
+} from './registry-basics.js';
+import {
+  declaredRouteJson,
+  type DeclaredRoute,
+  MAX_DECLARED_ROUTES,
+  ruleId,
+  validateDeclaredRoute,
+} from './route-spec.js';
 
 export {
   CHECK_DEFAULT_INTERVAL_MS,
@@ -11,10 +26,18 @@ export {
   validateCheck,
   type EntryCheck,
 } from './entry-check.js';
+export {
+  type Decoded,
+  isRecord,
+  isValidHost,
+  isValidServiceName,
+  MAX_VALUE_BYTES,
+  normalizePrefix,
+  parseJsonValue,
+} from './registry-basics.js';
+export type { DeclaredRoute };
 
 export const DEFAULT_PREFIX = '/services';
-/** A value larger than this is rejected: no legitimate entry comes close, and huge values are an attack. */
-export const MAX_VALUE_BYTES = 16 * 1024;
 const MAX_TAGS = 64;
 const MAX_TAG_LENGTH = 256;
 const MAX_WEIGHT = 1_000_000;
@@ -38,39 +61,35 @@ export interface Entry {
   readonly check?: EntryCheck;
   readonly node?: string;
   readonly container?: ContainerRef;
+  /**
+   * Routes the container declares for its service (labels `sidekick.route*`, `VIRTUAL_HOST`…), valid
+   * ones only: an invalid declared route is dropped (see `rejectedRoutes`) while the entry stays a
+   * backend, because one bad label must not take a serving instance out of every other route.
+   */
+  readonly routes?: readonly DeclaredRoute[];
+  /** Why declared routes were dropped, when some were; never encoded (the sidekick writes valid routes only). */
+  readonly rejectedRoutes?: string;
   /** Fields this version does not know, kept verbatim. */
   readonly extra?: Readonly<Record<string, unknown>>;
 }
 
-export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
-
-const KNOWN_FIELDS = new Set(['host', 'port', 'weight', 'tags', 'draining', 'protocol', 'check', 'node', 'container']);
+const KNOWN_FIELDS = new Set([
+  'host',
+  'port',
+  'weight',
+  'tags',
+  'draining',
+  'protocol',
+  'check',
+  'node',
+  'container',
+  'routes',
+]);
 // A key segment: printable ASCII without '/', whitespace or control characters.
 const SEGMENT = /^[A-Za-z0-9._:@\-[\]%+=~]{1,253}$/;
-const SERVICE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-
-/** Normalises a prefix: leading slash, no trailing slash. */
-export function normalizePrefix(prefix: string): string {
-  const trimmed = prefix.replace(/\/+$/, '');
-  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
-}
-
-export function isValidServiceName(name: string): boolean {
-  return SERVICE.test(name);
-}
 
 export function isValidInstanceId(id: string): boolean {
   return SEGMENT.test(id);
-}
-
-export function isValidHost(host: string): boolean {
-  if (isIP(host) !== 0) return true;
-  if (host.length === 0 || host.length > 253) return false;
-  const labels = host.endsWith('.') ? host.slice(0, -1).split('.') : host.split('.');
-  // A name made only of digits and dots is a malformed IPv4 address, not a DNS name.
-  if (labels.every((l) => /^\d+$/.test(l))) return false;
-  return labels.every((l) => DNS_LABEL.test(l));
 }
 
 /** `<node>:<container-name>:<port>` plus `:udp` for UDP: stable across sidekick restarts. */
@@ -106,13 +125,36 @@ export function parseEntryKey(prefix: string, key: string): Decoded<ParsedKey> {
   return { ok: true, value: { service, instance } };
 }
 
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Sets an own enumerable field, even one named `__proto__` or `constructor` (plain assignment would not). */
 function defineField(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * An entry's `routes`: each route validated on its own (validateDeclaredRoute); an invalid one, or a
+ * second one for the same host and path, is dropped and named in `rejected`. Not a list, more than
+ * MAX_DECLARED_ROUTES, or on a udp entry (never proxied to): every route is dropped.
+ */
+function validateEntryRoutes(
+  raw: unknown,
+  udp: boolean,
+): { valid: readonly DeclaredRoute[]; rejected: string | undefined } {
+  if (udp) return { valid: [], rejected: 'routes: a udp entry is never proxied to, so it declares no routes' };
+  if (!Array.isArray(raw) || raw.length > MAX_DECLARED_ROUTES)
+    return { valid: [], rejected: `routes must be a list of at most ${MAX_DECLARED_ROUTES} route objects` };
+  const valid: DeclaredRoute[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  (raw as unknown[]).forEach((item, i) => {
+    const decoded = validateDeclaredRoute(item);
+    if (!decoded.ok) problems.push(`routes[${i}]: ${decoded.error}`);
+    else if (seen.has(ruleId(decoded.value))) problems.push(`routes[${i}]: ${ruleId(decoded.value)} is declared twice`);
+    else {
+      seen.add(ruleId(decoded.value));
+      valid.push(decoded.value);
+    }
+  });
+  return { valid: Object.freeze(valid), rejected: problems.length > 0 ? problems.join('; ') : undefined };
 }
 
 /** The one strict validator: both programs accept exactly the same values. */
@@ -149,6 +191,7 @@ export function validateEntry(input: unknown): Decoded<Entry> {
   ) {
     return { ok: false, error: 'container must be {"id": string, "name": string}' };
   }
+  const routes = input.routes === undefined ? undefined : validateEntryRoutes(input.routes, protocol === 'udp');
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) if (!KNOWN_FIELDS.has(k)) defineField(extra, k, v);
   const entry: Entry = {
@@ -163,23 +206,11 @@ export function validateEntry(input: unknown): Decoded<Entry> {
     ...(container !== undefined
       ? { container: Object.freeze({ id: container.id as string, name: container.name as string }) }
       : {}),
+    ...(routes !== undefined && routes.valid.length > 0 ? { routes: routes.valid } : {}),
+    ...(routes?.rejected !== undefined ? { rejectedRoutes: routes.rejected } : {}),
     ...(Object.keys(extra).length > 0 ? { extra: Object.freeze(extra) } : {}),
   };
   return { ok: true, value: Object.freeze(entry) };
-}
-
-/**
- * The first step of decoding any stored value (entries and routes alike): refuse oversized values
- * before parsing them, then parse JSON. What the JSON must look like is the caller's to validate.
- */
-export function parseJsonValue(raw: string | Buffer): Decoded<unknown> {
-  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
-  if (size > MAX_VALUE_BYTES) return { ok: false, error: `value larger than ${MAX_VALUE_BYTES} bytes` };
-  try {
-    return { ok: true, value: JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as unknown };
-  } catch {
-    return { ok: false, error: 'value is not valid JSON' };
-  }
 }
 
 export function decodeEntry(raw: string | Buffer): Decoded<Entry> {
@@ -197,6 +228,7 @@ export function encodeEntry(entry: Entry): string {
   if (entry.check !== undefined) out.check = encodeCheck(entry.check);
   if (entry.node !== undefined) out.node = entry.node;
   if (entry.container !== undefined) out.container = { id: entry.container.id, name: entry.container.name };
+  if (entry.routes !== undefined && entry.routes.length > 0) out.routes = entry.routes.map(declaredRouteJson);
   for (const [k, v] of Object.entries(entry.extra ?? {})) if (!Object.hasOwn(out, k)) defineField(out, k, v);
   return JSON.stringify(out);
 }

@@ -1,6 +1,6 @@
 // The `requestHeaders` / `responseHeaders` fields of a route: `{"set": {name: value}, "remove": [name]}`.
 // Validation only; the proxy applies the result (balancer/proxy/policy/header-rules.ts).
-import { isRecord } from './registry.js';
+import { isRecord } from './registry-basics.js';
 
 /** Validated header edits: names lower case, each named once across `set` and `remove`. */
 export interface HeaderRules {

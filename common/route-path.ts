@@ -1,7 +1,7 @@
 // Path prefixes of the route contract: what a valid prefix looks like, and what "a path is under a
 // prefix" means. Shared by the route validator (pathPrefix, stripPrefix, addPrefix) and the path
 // rewrite; balancer/table/route-index.ts implements the same boundary rule on its hot path.
-import type { Decoded } from './registry.js';
+import type { Decoded } from './registry-basics.js';
 
 export const MAX_PATH_PREFIX_LENGTH = 1024;
 

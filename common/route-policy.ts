@@ -5,7 +5,7 @@
 import { type CidrBlock, parseCidr } from './cidr.js';
 import { headerRulesJson, type HeaderRules, validateHeaderRules } from './route-headers.js';
 import { INVISIBLE, isUnderPrefix, validatePathPrefix } from './route-path.js';
-import { isRecord, isValidServiceName } from './registry.js';
+import { isRecord, isValidServiceName } from './registry-basics.js';
 import { parseDurationMs } from './parsers.js';
 
 export type { HeaderRules };

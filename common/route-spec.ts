@@ -12,7 +12,7 @@ import {
   isValidServiceName,
   normalizePrefix,
   parseJsonValue,
-} from './registry.js';
+} from './registry-basics.js';
 import { INVISIBLE, MAX_PATH_PREFIX_LENGTH, validatePathPrefix } from './route-path.js';
 import { policyJson, type RoutePolicy, validatePolicy, validateServices } from './route-policy.js';
 
@@ -125,15 +125,19 @@ function report(errors: readonly string[]): { ok: false; error: string } {
   return { ok: false, error: shown.join('; ') };
 }
 
-/**
- * The one validator for route values and flags; unknown fields are ignored. Strict: every problem
- * is reported, and a value with any invalid known field is refused whole (never half-applied).
- * Exactly one of `service` and `services`, except that a `redirect` route may name neither.
- */
-export function validateRoute(input: unknown, source: string): Decoded<RouteRule> {
-  if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
-  const { host, pathPrefix = '/', service, services, lb, sticky = false } = input;
-  const errors: string[] = [];
+/** A route as a container declares it in its entry's `routes`: a rule whose service is the entry's own. */
+export type DeclaredRoute = Omit<RouteRule, 'service' | 'source'> & { readonly policy: RoutePolicy | undefined };
+
+/** At most this many routes in one entry's `routes`. */
+export const MAX_DECLARED_ROUTES = 16;
+
+/** Host, path prefix, lb, sticky and the policies: what every route has besides its service(s). */
+function routeBody(
+  input: Readonly<Record<string, unknown>>,
+  split: RoutePolicy['services'],
+  errors: string[],
+): DeclaredRoute {
+  const { host, pathPrefix = '/', lb, sticky = false } = input;
   let normalizedHost: string | undefined;
   if (host !== undefined) {
     if (typeof host !== 'string') errors.push('host must be a string (omit it to match any host)');
@@ -145,26 +149,66 @@ export function validateRoute(input: unknown, source: string): Decoded<RouteRule
   }
   const path = validatePathPrefix(pathPrefix);
   if (!path.ok) errors.push(path.error);
+  if (lb !== undefined && !isLbPolicy(lb)) errors.push(`lb must be one of ${LB_POLICIES.join(', ')}`);
+  if (typeof sticky !== 'boolean') errors.push('sticky must be a boolean');
+  const policy = validatePolicy(input, path.ok ? path.value : undefined, split, errors);
+  return {
+    host: normalizedHost,
+    pathPrefix: path.ok ? path.value : '/',
+    lb: lb as LbPolicy | undefined,
+    sticky: sticky === true,
+    policy,
+  };
+}
+
+/** The one shape of a RouteRule (same key order everywhere, so the proxy's reads stay monomorphic). */
+export function makeRule(body: DeclaredRoute, service: string, source: string): RouteRule {
+  const { host, pathPrefix, lb, sticky, policy } = body;
+  return Object.freeze({ host, pathPrefix, service, lb, sticky, source, policy });
+}
+
+/**
+ * The one validator for route values and flags; unknown fields are ignored. Strict: every problem
+ * is reported, and a value with any invalid known field is refused whole (never half-applied).
+ * Exactly one of `service` and `services`, except that a `redirect` route may name neither.
+ */
+export function validateRoute(input: unknown, source: string): Decoded<RouteRule> {
+  if (!isRecord(input)) return { ok: false, error: 'route value must be a JSON object' };
+  const { service, services } = input;
+  const errors: string[] = [];
   if (service !== undefined && (typeof service !== 'string' || !isValidServiceName(service)))
     errors.push(SERVICE_ERROR);
   const split = services === undefined ? undefined : validateServices(services, errors);
   if (service !== undefined && services !== undefined) errors.push('give service or services, not both');
   if (service === undefined && services === undefined && input.redirect === undefined) errors.push(SERVICE_ERROR);
-  if (lb !== undefined && !isLbPolicy(lb)) errors.push(`lb must be one of ${LB_POLICIES.join(', ')}`);
-  if (typeof sticky !== 'boolean') errors.push('sticky must be a boolean');
-  const policy = validatePolicy(input, path.ok ? path.value : undefined, split, errors);
+  const body = routeBody(input, split, errors);
   if (errors.length > 0) return report(errors);
   const primary = typeof service === 'string' ? service : (split?.find((s) => s.weight > 0)?.name ?? '');
-  const rule: RouteRule = {
-    host: normalizedHost,
-    pathPrefix: path.ok ? path.value : '/',
-    service: primary,
-    lb: lb as LbPolicy | undefined,
-    sticky: sticky as boolean,
-    source,
-    policy,
-  };
-  return { ok: true, value: Object.freeze(rule) };
+  return { ok: true, value: makeRule(body, primary, source) };
+}
+
+/**
+ * A route of an entry's `routes` (declared by a container): the fields of a route value except
+ * `service` and `services`, because a declared route always serves its own entry's service (a split
+ * spans services, so no one container owns it: use a route key). Same strictness as validateRoute.
+ */
+export function validateDeclaredRoute(input: unknown): Decoded<DeclaredRoute> {
+  if (!isRecord(input)) return { ok: false, error: 'a declared route must be a JSON object' };
+  const errors: string[] = [];
+  if (input.service !== undefined || input.services !== undefined)
+    errors.push("a declared route serves its entry's service: service and services are not allowed");
+  const body = routeBody(input, undefined, errors);
+  return errors.length > 0 ? report(errors) : { ok: true, value: Object.freeze(body) };
+}
+
+/** Canonical JSON of a declared route (fixed order, defaults omitted): what the sidekick writes. */
+export function declaredRouteJson(route: DeclaredRoute): Record<string, unknown> {
+  return routeJson({ ...route, service: '' });
+}
+
+/** `host + path`: what two routes must share to compete for the same requests. */
+export function ruleId(rule: Pick<RouteRule, 'host' | 'pathPrefix'>): string {
+  return `${rule.host ?? ''}${rule.pathPrefix}`;
 }
 
 /** Decodes the value stored at `key`; the rule's `source` is the key, for logs and /api/table. */

@@ -37,6 +37,7 @@ export function desiredEntries(c: Container, opts: EntryOptions): DesiredResult 
       ...(spec.check !== undefined ? { check: spec.check } : {}),
       node: opts.node,
       container: { id: c.id, name: c.name },
+      ...(spec.routes !== undefined ? { routes: spec.routes } : {}),
     };
     entries.set(entryKey(opts.prefix, spec.service, instance), encodeEntry(entry));
   }

@@ -54,9 +54,11 @@ async function main(): Promise<number> {
       config.dockerTimeout,
     );
     try {
-      const { entries, warnings } = await dryRun(docker, entryOptions(config), config.container || undefined);
+      const { entries, routes, warnings } = await dryRun(docker, entryOptions(config), config.container || undefined);
       for (const w of warnings) process.stderr.write(`sidekick: warning: ${w}\n`);
       for (const [key, value] of entries) process.stdout.write(`${key} ${value}\n`);
+      // Comment lines, so the output stays `etcdctl put`-able key value lines.
+      for (const line of routes) process.stdout.write(`# route ${line}\n`);
       return 0;
     } catch (err) {
       process.stderr.write(`sidekick: --dry-run: ${(err as Error).message}\n`);

@@ -1,8 +1,9 @@
-// Which services a container offers: opt-in, names, ports, weight, tags.
+// Which services a container offers: opt-in, names, ports, weight, tags, declared routes.
 // Sources, highest first: `sidekick.*` labels, registrator's SERVICE_* labels, SERVICE_* env vars.
-import { isValidInstanceId, isValidServiceName, type EntryCheck } from '../common/registry.js';
+import { type DeclaredRoute, isValidInstanceId, isValidServiceName, type EntryCheck } from '../common/registry.js';
 import { resolveCheck } from './check-spec.js';
 import type { Container, Protocol } from './container.js';
+import { resolveRoutes, virtualHosts, virtualSetting } from './declared-routes.js';
 
 export interface ServiceSpec {
   readonly service: string;
@@ -14,6 +15,8 @@ export interface ServiceSpec {
   readonly tags: readonly string[];
   /** Active health check for the balancer (see check-spec.ts); undefined = none. */
   readonly check?: EntryCheck;
+  /** Routes the container declares for this service (see declared-routes.ts); absent = none. */
+  readonly routes?: readonly DeclaredRoute[];
 }
 
 export interface SpecResult {
@@ -128,10 +131,11 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
       );
       if (spec) specs.push(spec);
     }
-    return { specs, warnings };
+    return withRoutes(c, specs, warnings);
   }
 
-  const named = attr(c, 'sidekick.service', 'SERVICE_NAME');
+  // nginx-proxy's VIRTUAL_HOST opts a container in, named (as nginx-proxy groups) by its first host.
+  const named = attr(c, 'sidekick.service', 'SERVICE_NAME') ?? virtualHosts(c)[0]?.toLowerCase();
   const published = c.ports.filter((p) => p.bindings.length > 0);
   let service = named;
   if (service === undefined && opts.implicit) service = imageBasename(c.image);
@@ -139,15 +143,17 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
   if (service === undefined) return { specs: [], warnings };
 
   const portLabel = c.labels['sidekick.port'];
-  if (portLabel !== undefined) {
-    const parsed = parsePortLabel(portLabel);
+  const virtualPort = virtualSetting(c, 'VIRTUAL_PORT');
+  const portSetting = portLabel ?? virtualPort;
+  if (portSetting !== undefined) {
+    const parsed = parsePortLabel(portSetting);
     if (!parsed) {
-      const label = `sidekick.port=${JSON.stringify(portLabel)}`;
-      warnings.push(`container ${c.name}: invalid label ${label} (expected 80 or 53/udp); not published`);
+      const label = `${portLabel !== undefined ? 'sidekick.port' : 'VIRTUAL_PORT'}=${JSON.stringify(portSetting)}`;
+      warnings.push(`container ${c.name}: invalid ${label} (expected 80 or 53/udp); not published`);
       return { specs: [], warnings };
     }
     const spec = make(service, parsed.port, parsed.protocol);
-    return { specs: spec ? [spec] : [], warnings };
+    return withRoutes(c, spec ? [spec] : [], warnings);
   }
   // Without a port label: the single published port, else the single exposed one.
   const candidates = published.length > 0 ? published : c.ports;
@@ -158,5 +164,23 @@ export function resolveServices(c: Container, opts: SpecOptions): SpecResult {
     return { specs: [], warnings };
   }
   const spec = make(service, only.port, only.protocol);
-  return { specs: spec ? [spec] : [], warnings };
+  return withRoutes(c, spec ? [spec] : [], warnings);
+}
+
+/**
+ * Attaches the container's declared routes to its one TCP service. A container that publishes
+ * several services (SERVICE_<port>_NAME) or only UDP declares none: which service a route means
+ * would be a guess.
+ */
+function withRoutes(c: Container, specs: ServiceSpec[], warnings: string[]): SpecResult {
+  if (specs.length === 0) return { specs, warnings };
+  const { routes, warnings: routeWarnings } = resolveRoutes(c);
+  warnings.push(...routeWarnings);
+  if (routes.length === 0) return { specs, warnings };
+  const [only] = specs;
+  if (specs.length > 1 || only?.protocol !== 'tcp') {
+    warnings.push(`container ${c.name}: routes are declared for one TCP service only; ignored`);
+    return { specs, warnings };
+  }
+  return { specs: [{ ...only, routes }], warnings };
 }

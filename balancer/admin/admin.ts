@@ -6,6 +6,8 @@ import { dashboardHandler } from './dashboard.js';
 import { backendState } from './metrics.js';
 import type { TrafficSnapshot } from './stats.js';
 import { policyJson } from '../../common/route-policy.js';
+import { ruleId } from '../../common/route-spec.js';
+import { DECLARED_SOURCE } from '../table/declared-routes.js';
 import type { RouteRule, RouteTable } from '../types.js';
 
 export interface AdminSource {
@@ -50,6 +52,18 @@ function policiesOf(rule: RouteRule): Record<string, unknown> {
   return out;
 }
 
+/** A declared rule's declarers (its service's entries that declare it); null for flags and route keys. */
+function declaredBy(table: RouteTable, rule: RouteRule): Array<Record<string, unknown>> | null {
+  if (!rule.source.startsWith(DECLARED_SOURCE)) return null;
+  return (table.declared.declarations.get(ruleId(rule)) ?? [])
+    .filter((d) => d.backend.service === rule.service)
+    .map(({ backend: b }) => ({
+      instance: b.instance,
+      container: b.entry.container?.name ?? null,
+      node: b.entry.node ?? null,
+    }));
+}
+
 /** The JSON of /api/table: what the balancer routes right now. */
 export function tableJson(
   table: RouteTable,
@@ -68,7 +82,17 @@ export function tableJson(
       source: r.source,
       services: r.policy?.services?.map(({ name, weight }) => ({ name, weight })) ?? null,
       policies: policiesOf(r),
+      declaredBy: declaredBy(table, r),
     })),
+    conflicts: [...table.declared.conflicts]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, c]) => ({
+        host: c.host ?? null,
+        pathPrefix: c.pathPrefix,
+        reason: c.reason,
+        winner: c.winner,
+        losers: c.losers,
+      })),
     services: [...table.services.values()].map((view) => ({
       name: view.name,
       backends: view.backends.map((b) => ({

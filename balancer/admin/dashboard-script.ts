@@ -240,7 +240,7 @@ function render(table, ready, stats, certs) {
       h('td', { class: 'opt' }, r.lb || h('span', { class: 'muted' }, 'default')),
       h('td', { class: 'opt' }, r.sticky ? 'yes' : h('span', { class: 'muted' }, 'no')),
       h('td', { class: 'opt' }, policyChips(r.policies)),
-      h('td', { class: 'mono opt' }, r.source));
+      h('td', { class: 'mono opt' }, routeSource(r)));
   });
   if (table.defaultService !== null) {
     rows.push(h('tr', { 'data-route': 'default' },
@@ -261,6 +261,7 @@ function render(table, ready, stats, certs) {
         h('tbody', null, rows)))
     : h('div', { class: 'panel empty' }, 'No routes and no default service: every request gets 404.'));
 
+  renderConflicts(table.conflicts || []);
   renderCertificates(certs.certificates || []);
 
   document.title = (failures > 0 || !etcd.connected || !ready.ready ? '⚠ ' : '') + 'balancer · ' +
@@ -271,6 +272,32 @@ function render(table, ready, stats, certs) {
 function routeTarget(r) {
   if (r.services) return r.services.map(function (s) { return s.name + ' ' + s.weight; }).join(', ');
   return r.service === '' ? h('span', { class: 'muted' }, 'redirect') : r.service;
+}
+
+// Flag, etcd key, or the containers that declare the route (their instances in the title).
+function routeSource(r) {
+  if (!r.declaredBy) return r.source;
+  const names = r.declaredBy.map(function (d) { return d.container || d.instance; });
+  return h('span', { title: r.declaredBy.map(function (d) { return d.instance; }).join('\n'), 'data-declared': '' },
+    'containers: ' + names.join(', '));
+}
+
+// Rules declared by more than one party, and who got them (shown only when there are some).
+function renderConflicts(list) {
+  document.getElementById('conflicts-section').hidden = list.length === 0;
+  const why = { route: 'a flag or route key wins', service: 'first service wins', instances: 'instances differ' };
+  show('conflicts', list.length === 0 ? [] : h('div', { class: 'panel scroll' }, h('table', null,
+    h('thead', null, h('tr', null,
+      h('th', null, 'Host'), h('th', null, 'Path'), h('th', null, 'Served by'), h('th', null, 'Not served'),
+      h('th', { class: 'opt' }, 'Why'))),
+    h('tbody', null, list.map(function (c) {
+      return h('tr', { 'data-conflict': (c.host || '') + c.pathPrefix },
+        h('td', { class: 'mono' }, c.host === null ? h('span', { class: 'muted' }, 'any host') : c.host),
+        h('td', { class: 'mono' }, c.pathPrefix),
+        h('td', { class: 'mono' }, c.winner),
+        h('td', null, h('span', { class: 'chip warn' }, c.losers.join(', '))),
+        h('td', { class: 'opt' }, why[c.reason] || c.reason));
+    })))));
 }
 
 // One chip per policy field; the chip's title holds the field's value.

@@ -40,6 +40,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="services" id="services"></div>
   <h2>Routes</h2>
   <div id="routes"></div>
+  <section id="conflicts-section" hidden>
+    <h2>Route conflicts</h2>
+    <div id="conflicts"></div>
+  </section>
   <section id="certificates-section" hidden>
     <h2>Certificates</h2>
     <div id="certificates"></div>

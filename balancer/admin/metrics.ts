@@ -89,6 +89,12 @@ export function createBalancerMetrics(source: BackendStateSource, registry = new
       help: 'Registry values skipped as invalid (entries and routes)',
       registers: [registry],
     }),
+    routeConflicts: new Counter({
+      name: 'balancer_route_conflicts_total',
+      aggregator: 'max', // every worker derives the same table: summing would count it N times
+      help: 'Declared routes that conflicted with a flag, a route key, another service or another instance',
+      registers: [registry],
+    }),
     watchReconnects: new Counter({
       name: 'balancer_watch_reconnects_total',
       aggregator: 'max', // every worker watches the same registry: summing would count it N times

@@ -21,7 +21,8 @@ export interface Rejection {
 }
 
 export type DecodedPut =
-  | { readonly ok: true; readonly event: RegistryEvent }
+  /** `partial`: the value is applied, but part of it (an entry's declared routes) was refused. */
+  | { readonly ok: true; readonly event: RegistryEvent; readonly partial?: Rejection }
   /** `removal` deletes the key from the table: a value we cannot validate is never served, not even the old one. */
   | { readonly ok: false; readonly rejection: Rejection; readonly removal: RegistryEvent | undefined };
 
@@ -79,7 +80,12 @@ export function decodePut(opts: DecoderOptions, key: string, value: string | Buf
       removal: undefined,
     };
   const result = kind === 'entry' ? entryPut(opts, key, value) : routePut(opts, key, value);
-  if (typeof result !== 'string') return { ok: true, event: result };
+  if (typeof result !== 'string') {
+    const dropped = result.kind === 'entry-put' ? result.backend.entry.rejectedRoutes : undefined;
+    return dropped === undefined
+      ? { ok: true, event: result }
+      : { ok: true, event: result, partial: { key, reason: dropped } };
+  }
   return { ok: false, rejection: { key, reason: result }, removal: decodeDelete(opts, key) };
 }
 
@@ -97,17 +103,22 @@ export interface RawKv {
   readonly revision: number;
 }
 
-/** A snapshot's valid puts, and the refused key/values (the value lets the caller report each one once). */
+/**
+ * A snapshot's valid puts, and the refused key/values (the value lets the caller report each one once);
+ * a value applied with a refused part (an entry's invalid declared route) is in both.
+ */
 export function decodeSnapshot(
   opts: DecoderOptions,
   kvs: Iterable<RawKv>,
-): { events: RegistryEvent[]; rejected: { rejection: Rejection; value: Buffer }[] } {
+): { events: RegistryEvent[]; rejected: { rejection: Rejection; value: Buffer; partial?: boolean }[] } {
   const events: RegistryEvent[] = [];
-  const rejected: { rejection: Rejection; value: Buffer }[] = [];
+  const rejected: { rejection: Rejection; value: Buffer; partial?: boolean }[] = [];
   for (const kv of kvs) {
     const decoded = decodePut(opts, kv.key, kv.value);
     if (decoded.ok) events.push(decoded.event);
-    else rejected.push({ rejection: decoded.rejection, value: kv.value });
+    if (!decoded.ok) rejected.push({ rejection: decoded.rejection, value: kv.value });
+    else if (decoded.partial !== undefined)
+      rejected.push({ rejection: decoded.partial, value: kv.value, partial: true });
   }
   return { events, rejected };
 }

@@ -2,6 +2,7 @@
 // `matchRoute` (route-index.ts) answers "which service serves this request" from it. No I/O here;
 // the etcd edge decodes keys into RegistryEvents and a store swaps the returned table in one assignment.
 import { type Entry, hostPort } from '../../common/registry.js';
+import { applyDeclarations, EMPTY_DECLARED, reservedIds } from './declared-routes.js';
 import { type MapEditor, PersistentMap, persistent } from './persistent-map.js';
 import { indexTable } from './route-index.js';
 import type { Backend, RegistryEvent, RouteRule, RouteTable, ServiceView } from '../types.js';
@@ -37,6 +38,7 @@ export function emptyTable(defaultService?: string): RouteTable {
     entries: PersistentMap.empty(),
     routeKeys: PersistentMap.empty(),
     udpEntries: 0,
+    declared: EMPTY_DECLARED,
   });
 }
 
@@ -88,15 +90,23 @@ export function applyEvents(
   }
   const services = rebuildServices(persistent(table.services), entries, before);
   const finalRouteKeys = routeKeys.done();
-  const sameRoutes = finalRouteKeys === table.routeKeys && sameFlags(flagsOf.get(table.routes), flagRoutes);
+  const sameRules = finalRouteKeys === table.routeKeys && sameFlags(flagsOf.get(table.routes), flagRoutes);
+  const declared = applyDeclarations(
+    table.declared,
+    [...before].map(([key, old]) => [old, entries.get(key)] as const),
+    () => reservedIds(flagRoutes, finalRouteKeys),
+    !sameRules,
+  );
+  const sameRoutes = sameRules && declared.rules === table.declared.rules;
   const next: RouteTable = {
     revision,
     services: services.map,
-    routes: sameRoutes ? table.routes : sortRoutes(flagRoutes, finalRouteKeys),
+    routes: sameRoutes ? table.routes : sortRoutes(flagRoutes, finalRouteKeys, declared.rules),
     defaultService: table.defaultService,
     entries: entries.done(),
     routeKeys: finalRouteKeys,
     udpEntries: table.udpEntries + services.udpDelta,
+    declared,
   };
   return publish(next, { table, changed: services.changed });
 }
@@ -203,10 +213,15 @@ function sameFlags(a: readonly RouteRule[] | undefined, b: readonly RouteRule[])
   return a !== undefined && a.length === b.length && a.every((rule, i) => rule === b[i]);
 }
 
-function sortRoutes(flagRoutes: readonly RouteRule[], routeKeys: ReadonlyMap<string, RouteRule>): readonly RouteRule[] {
-  // Etcd rules never tie completely (their source is their unique key), so the order does not depend
-  // on routeKeys' iteration order; flags go first so that tying flags keep their command-line order.
-  const routes = Object.freeze([...flagRoutes, ...routeKeys.values()].sort(compareRoutes));
+function sortRoutes(
+  flagRoutes: readonly RouteRule[],
+  routeKeys: ReadonlyMap<string, RouteRule>,
+  declared: ReadonlyMap<string, RouteRule>,
+): readonly RouteRule[] {
+  // Etcd rules never tie completely (their source is their unique key), nor do declared ones (one per
+  // host + path, none where a flag or key has it), so the order does not depend on the maps' iteration
+  // order; flags go first so that tying flags keep their command-line order.
+  const routes = Object.freeze([...flagRoutes, ...routeKeys.values(), ...declared.values()].sort(compareRoutes));
   flagsOf.set(routes, flagRoutes);
   return routes;
 }

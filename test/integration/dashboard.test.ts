@@ -190,6 +190,27 @@ describe('admin dashboard', () => {
     await row.waitFor({ state: 'detached' });
   });
 
+  it('shows a declared route with its containers, and a route conflict while a route key shadows one', async () => {
+    const port = await backend('d');
+    const declared = (name: string, host: string) => ({ container: { id: name, name }, routes: [{ host }] });
+    await register('web', 'd1', port, declared('web-d1', 'mine.test'));
+    await register('web', 'd2', port, declared('web-d2', 'mine.test'));
+    await register('api', 'd3', port, declared('api-d3', 'taken.test'));
+    await client.put('/routes/taken').value(JSON.stringify({ host: 'taken.test', service: 'web' }));
+    const row = page.locator('[data-route="declared:web"]');
+    await row.waitFor({ state: 'visible' });
+    expect(await row.locator('[data-declared]').textContent()).toBe('containers: web-d1, web-d2');
+    const conflict = page.locator('[data-conflict="taken.test/"]');
+    await conflict.waitFor({ state: 'visible' });
+    expect(await conflict.textContent()).toContain('/routes/taken');
+    expect(await conflict.textContent()).toContain('api');
+    await client.delete().key('/routes/taken');
+    await page.locator('#conflicts-section').waitFor({ state: 'hidden' });
+    for (const i of ['d1', 'd2']) await client.delete().key(`/services/web/${i}`);
+    await client.delete().key('/services/api/d3');
+    await row.waitFor({ state: 'detached' });
+  });
+
   it('shows requests/s above 0 and the error rate while a bounded load runs', async () => {
     const stop = new AbortController();
     const loads = Promise.all([

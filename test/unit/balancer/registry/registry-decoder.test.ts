@@ -348,3 +348,30 @@ describe('TableStore and vanishedBackends', () => {
     ]);
   });
 });
+
+describe('entries with declared routes', () => {
+  const key = '/services/web/n:web-1:80';
+  const good = { host: 'a.test' };
+
+  it('an invalid declared route: the entry is applied, the route refused and reported', () => {
+    const d = decodePut(opts, key, entryValue('10.0.0.1', 80, { routes: [{ host: 'a b' }, good] }));
+    expect(d.ok).toBe(true);
+    if (!d.ok || d.event.kind !== 'entry-put') return;
+    expect(d.event.backend.entry.routes?.map((x) => x.host)).toEqual(['a.test']);
+    expect(d.partial).toMatchObject({ key, reason: expect.stringContaining('routes[0]') });
+    const snap = decodeSnapshot(opts, [
+      { key, value: Buffer.from(entryValue('10.0.0.1', 80, { routes: [1] })), revision: 2 },
+    ]);
+    expect(snap.events).toHaveLength(1);
+    expect(snap.rejected).toMatchObject([{ rejection: { key }, partial: true }]);
+  });
+
+  it('valid declared routes: no rejection; a changed route is a correction of the entry', () => {
+    const d = decodePut(opts, key, entryValue('10.0.0.1', 80, { routes: [good] }));
+    expect(d.ok && d.partial).toBeUndefined();
+    const table = buildTable([e('web', 'n:web-1:80', entryValue('10.0.0.1', 80, { routes: [good] }))], 1, []);
+    const changed = e('web', 'n:web-1:80', entryValue('10.0.0.1', 80, { routes: [{ host: 'b.test' }] }));
+    expect(diffSnapshot(table, [changed])).toHaveLength(1);
+    expect(diffSnapshot(table, [e('web', 'n:web-1:80', entryValue('10.0.0.1', 80, { routes: [good] }))])).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvents, backendFromEntry, buildTable, emptyTable } from '../../../../balancer/table/route-table.js';
+import { EMPTY_DECLARED } from '../../../../balancer/table/declared-routes.js';
 import { matchRoute, normalizeRequestHost } from '../../../../balancer/table/route-index.js';
 import { vanishedBackends } from '../../../../balancer/table/table-store.js';
 import type { RegistryEvent, RouteRule, RouteTable } from '../../../../balancer/types.js';
@@ -344,6 +345,7 @@ describe('matchRoute', () => {
       entries: new Map(),
       routeKeys: new Map(),
       udpEntries: 0,
+      declared: EMPTY_DECLARED,
     };
     expect(matchRoute(t, 'a.example.com', '/x/1')?.rule).toBe(r);
   });
