@@ -50,7 +50,7 @@ const WITH_COMPETITORS: readonly Scenario[] = ['throughput', 'throughput-node', 
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick              short runs and fewer trials (about three and a half minutes of measuring)
+  --quick              short runs and fewer trials (about four minutes of measuring)
   --only <list>        comma-separated scenarios and/or competitors. Scenarios:
                          ${SCENARIOS.join(', ')}
                        (throughput: fast static nginx backend; throughput-node: the node:http backend;
