@@ -10,7 +10,8 @@
 // connection that closed while held. Every phase has a deadline; opening runs `parallel` at a time.
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { echo, openWebSocket } from './lib/ws-client.js';
 
 export interface HeldParams {
   readonly port: number;
@@ -112,47 +113,12 @@ const openConn = async (): Promise<boolean> => {
 };
 
 function openWs(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${p.port}/ws`, { headers: { host: p.host }, perMessageDeflate: false });
-    sockets.push(ws);
-    const timer = setTimeout(() => {
-      count('ws-open-timeout');
-      resolve(false);
-    }, 10_000);
-    ws.once('open', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-    ws.on('error', (err: NodeJS.ErrnoException) => {
-      count(`ws ${err.code ?? err.message.slice(0, 40)}`);
-      clearTimeout(timer);
-      resolve(false);
-    });
-    ws.on('close', () => {
-      if (!closing) count('ws-closed-while-held');
-    });
+  const { ws, opened } = openWebSocket(p.port, p.host, '/ws', 10_000, count);
+  sockets.push(ws);
+  ws.on('close', () => {
+    if (!closing) count('ws-closed-while-held');
   });
-}
-
-function echo(ws: WebSocket): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (ws.readyState !== WebSocket.OPEN) return resolve(false);
-    const text = `held-${performance.now()}`;
-    const timer = setTimeout(() => {
-      ws.off('message', onMessage);
-      count('ws-echo-timeout');
-      resolve(false);
-    }, 10_000);
-    const onMessage = (data: WebSocket.RawData): void => {
-      clearTimeout(timer);
-      ws.off('message', onMessage);
-      const ok = data.toString() === text;
-      if (!ok) count('ws-echo-mismatch');
-      resolve(ok);
-    };
-    ws.on('message', onMessage);
-    ws.send(text);
-  });
+  return opened;
 }
 
 async function phase(cmd: string): Promise<number> {
@@ -163,7 +129,9 @@ async function phase(cmd: string): Promise<number> {
       return pool(p.websockets, openWs);
     case 'check': {
       const http = await pool(conns.length, (i) => conns[i]!.request(10_000));
-      return http + (await pool(sockets.length, (i) => echo(sockets[i]!)));
+      return (
+        http + (await pool(sockets.length, (i) => echo(sockets[i]!, `held-${i}-${performance.now()}`, 10_000, count)))
+      );
     }
     case 'close':
       closing = true;

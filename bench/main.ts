@@ -27,6 +27,7 @@ import { https } from './scenarios/https.js';
 import { FDS_NEEDED, heldLoad } from './scenarios/held-load.js';
 import { ownership } from './scenarios/ownership.js';
 import { routePolicy } from './scenarios/route-policy.js';
+import { websocket } from './scenarios/websocket.js';
 
 const SCENARIOS = [
   'throughput',
@@ -35,6 +36,7 @@ const SCENARIOS = [
   'https',
   'access-log',
   'route-policy',
+  'websocket',
   'held-load',
   'convergence',
   'scale',
@@ -48,15 +50,16 @@ const WITH_COMPETITORS: readonly Scenario[] = ['throughput', 'throughput-node', 
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick              short runs and fewer trials (about three and a half minutes of measuring)
+  --quick              short runs and fewer trials (about four minutes of measuring)
   --only <list>        comma-separated scenarios and/or competitors. Scenarios:
                          ${SCENARIOS.join(', ')}
                        (throughput: fast static nginx backend; throughput-node: the node:http backend;
                        latency: fixed 1,000 req/s; https: balancer and nginx over TLS, HTTP/1.1 and h2;
                        access-log: --access-log on/off; route-policy: policy route vs plain route;
+                       websocket: handshakes/s and echoes/s through direct, nginx, plain-http-proxy, balancer-w1;
                        held-load: 10,000 idle connections + 1,000 WebSockets, needs ulimit -Hn ≥ ${FDS_NEEDED};
                        ownership: sidekick periodic check with 10,000 foreign entries).
-                       Competitors (limit the throughput, throughput-node and latency scenarios to them):
+                       Competitors (limit the throughput, throughput-node, latency and websocket scenarios to them):
                          ${COMPETITORS.join(', ')}
                        e.g. --only throughput,nginx,caddy,haproxy,balancer-w1
   --profile            also profile the balancer under --cpu-prof (writes bench-results/profile/)
@@ -220,6 +223,7 @@ async function main(): Promise<number> {
       ['https', () => https(ctx)],
       ['access-log', () => accessLog(ctx)],
       ['route-policy', () => routePolicy(ctx)],
+      ['websocket', () => websocket(ctx)],
       ['held-load', () => heldLoad(ctx)],
       ['convergence', () => convergence(ctx)],
       ['scale', () => scale(ctx)],

@@ -1,5 +1,6 @@
 // The "what Node peers do" competitor: http-proxy 1.18.1 with no agent (a new upstream connection
-// per request, Connection: close), one process. Usage: plain-proxy <listen-port> <target-url>
+// per request, Connection: close), one process; WebSocket upgrades through its ws(). Usage:
+// plain-proxy <listen-port> <target-url>
 import { createServer } from 'node:http';
 import httpProxy from 'http-proxy';
 
@@ -12,6 +13,10 @@ const server = createServer((req, res) =>
     res.end();
   }),
 );
+server.on('upgrade', (req, socket, head) => {
+  socket.on('error', () => socket.destroy());
+  proxy.ws(req, socket, head, {}, () => socket.destroy());
+});
 server.listen(port, '127.0.0.1', () => process.send?.({ type: 'ready' }));
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => process.exit(0));

@@ -263,6 +263,27 @@ export async function wrk(url: string, seconds: number, connections = 32, host?:
   return res;
 }
 
+/**
+ * Forks a load process (`dist/bench/<module>.js`, its parameters as one JSON argument) and resolves with
+ * the `result` it sends over IPC; `onMessage` sees every other message. Rejects if it exits without one.
+ */
+export function forkLoad<P, R>(
+  name: string,
+  module: string,
+  p: P,
+  onMessage?: (m: { type?: string }) => void,
+): { proc: Proc; result: Promise<R> } {
+  const proc = forkNode(name, join(DIST, 'bench', `${module}.js`), [JSON.stringify(p)]);
+  const result = new Promise<R>((resolve, reject) => {
+    proc.child.on('message', (m: { type?: string; result?: R }) => {
+      if (m.type === 'result' && m.result) resolve(m.result);
+      else onMessage?.(m);
+    });
+    void proc.exited.then((c) => reject(new Error(`${name} exited ${c} without a result: ${proc.tail()}`)));
+  });
+  return { proc, result };
+}
+
 /** Runs the Node load generator in its own process; closed mode stops when `stop` resolves. */
 export async function loadgen(
   name: string,
@@ -270,13 +291,8 @@ export async function loadgen(
   stop?: Promise<void>,
   onStarted?: () => void,
 ): Promise<LoadgenResult> {
-  const proc = forkNode(name, join(DIST, 'bench', 'loadgen.js'), [JSON.stringify(p)]);
-  const result = new Promise<LoadgenResult>((resolve, reject) => {
-    proc.child.on('message', (m: { type?: string; result?: LoadgenResult }) => {
-      if (m.type === 'started') onStarted?.();
-      if (m.type === 'result' && m.result) resolve(m.result);
-    });
-    void proc.exited.then((c) => reject(new Error(`${name} exited ${c} without a result: ${proc.tail()}`)));
+  const { proc, result } = forkLoad<LoadgenParams, LoadgenResult>(name, 'loadgen', p, (m) => {
+    if (m.type === 'started') onStarted?.();
   });
   if (stop) {
     void stop.then(() => {

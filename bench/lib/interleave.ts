@@ -11,9 +11,19 @@ export interface Variant {
   readonly name: string;
   /** Whose CPU is charged to the variant's requests (the process and its direct children). */
   readonly pid?: number;
-  /** One load run of `seconds`. */
-  run(seconds: number): Promise<WrkResult>;
+  /** One load run of `seconds`; a load that reads the CPU itself (its own window) reports `cpuSeconds`. */
+  run(seconds: number): Promise<WrkResult & { readonly cpuSeconds?: number }>;
 }
+
+/** What a variant's operations are called in its rows: requests by default, handshakes, messages. */
+export interface Units {
+  /** Rate unit, e.g. "req/s". */
+  readonly rate: string;
+  /** One operation in "CPU µs/<per>", e.g. "req". */
+  readonly per: string;
+}
+
+export const REQUESTS: Units = { rate: 'req/s', per: 'req' };
 
 export interface VariantRun extends WrkResult {
   readonly round: number;
@@ -70,7 +80,7 @@ export async function interleave(
       const v = variants[(k + round) % variants.length]!;
       const cpu0 = v.pid === undefined ? Number.NaN : treeCpuSeconds(v.pid);
       const r = await v.run(seconds);
-      const cpu = v.pid === undefined ? Number.NaN : treeCpuSeconds(v.pid) - cpu0;
+      const cpu = r.cpuSeconds ?? (v.pid === undefined ? Number.NaN : treeCpuSeconds(v.pid) - cpu0);
       runs.push({ ...r, round, variant: v.name, cpuUsPerReq: (cpu / r.requests) * 1e6 });
     }
   }
@@ -82,15 +92,15 @@ const fixed = (v: number | undefined, digits: number): string =>
   v !== undefined && Number.isFinite(v) ? v.toFixed(digits) : '?';
 
 /** "<name> req/s (median)" with p99, CPU µs/request and errors in the note, as the throughput rows. */
-export function variantRow(scenario: string, label: string, m: VariantMedian, extra = ''): Row {
+export function variantRow(scenario: string, label: string, m: VariantMedian, extra = '', u = REQUESTS): Row {
   return {
     scenario,
-    metric: `${label} req/s (median)`,
+    metric: `${label} ${u.rate} (median)`,
     value: m.rps,
-    unit: 'req/s',
+    unit: u.rate,
     note:
       `${m.errors > 0 ? `${m.errors} errors, ` : ''}p99 ${fixed(m.p99, 2)} ms, ` +
-      `CPU ${fixed(m.cpuUsPerReq, 0)} µs/req${extra}`,
+      `CPU ${fixed(m.cpuUsPerReq, 0)} µs/${u.per}${extra}`,
   };
 }
 
@@ -107,6 +117,7 @@ export function ratioRow(
   a: string,
   b: string,
   target?: { min: number; goal: string },
+  u = REQUESTS,
 ): Row | undefined {
   const ma = raw.medians[a];
   const mb = raw.medians[b];
@@ -118,9 +129,10 @@ export function ratioRow(
   }
   const value = median(ratios);
   const errors = ma.errors + mb.errors;
+  const cpu = `CPU ${fixed(ma.cpuUsPerReq, 0)} vs ${fixed(mb.cpuUsPerReq, 0)} µs/${u.per}`;
   const note =
-    `median of ${ratios.length} per-round ratios; medians ${Math.round(ma.rps)} vs ${Math.round(mb.rps)} req/s, ` +
-    `CPU ${fixed(ma.cpuUsPerReq, 0)} vs ${fixed(mb.cpuUsPerReq, 0)} µs/req${errors > 0 ? `, ${errors} errors` : ''}`;
+    `median of ${ratios.length} per-round ratios; medians ${Math.round(ma.rps)} vs ${Math.round(mb.rps)} ${u.rate}, ` +
+    `${cpu}${errors > 0 ? `, ${errors} errors` : ''}`;
   if (!target) return { scenario, metric, value, unit: '×', note };
   return {
     scenario,

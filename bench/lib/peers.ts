@@ -117,7 +117,8 @@ export interface TlsFiles {
 }
 
 /**
- * nginx as a reverse proxy: one worker, upstream keep-alive (64 idle, no request cap), no access log.
+ * nginx as a reverse proxy: one worker, upstream keep-alive (64 idle, no request cap), no access log;
+ * `/ws` passes WebSocket upgrades.
  * With `tls` it listens with `ssl http2` instead (HTTP/2 or HTTP/1.1 by ALPN, TLS 1.2 and 1.3, a
  * session cache and tickets, as the balancer's --tls-listen), and `url` is https.
  */
@@ -154,6 +155,14 @@ export async function startNginxProxy(
       proxy_set_header Connection "";
       proxy_buffers 16 8k;
       proxy_max_temp_file_size 0;
+    }
+    # WebSockets (the websocket scenario; the backend echoes on any path): Upgrade and Connection are
+    # hop-by-hop, so nginx passes them only when told to; an upgraded connection is never reused.
+    location /ws {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
     }
   }`,
   );

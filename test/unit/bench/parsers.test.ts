@@ -4,7 +4,14 @@
 // cannot pass a ≤ 10 % target.
 import { describe, expect, it } from 'vitest';
 import { parseH2load } from '../../../bench/lib/h2load.js';
-import { medianOf, ratioRow, type Interleaved, type VariantRun } from '../../../bench/lib/interleave.js';
+import {
+  interleave,
+  medianOf,
+  ratioRow,
+  variantRow,
+  type Interleaved,
+  type VariantRun,
+} from '../../../bench/lib/interleave.js';
 import { sumSeries } from '../../../bench/lib/proc-stats.js';
 
 const H2LOAD_OUT = `starting benchmark...
@@ -112,5 +119,45 @@ describe('ratioRow and medianOf', () => {
     const raw = interleaved([run('a', 0, 1), run('b', 0, 1)]);
     expect(ratioRow('s', 'm', raw, 'a', 'c')).toBeUndefined();
     expect(ratioRow('s', 'm', raw, 'a', 'b')?.pass).toBeUndefined();
+  });
+
+  it('names the operation in rows and notes: handshakes, not requests, when told', () => {
+    const units = { rate: 'handshakes/s', per: 'handshake' };
+    const raw = interleaved([run('a', 0, 90), run('b', 0, 100)]);
+    const row = variantRow('s', 'a WebSocket', raw.medians.a!, '', units);
+    expect(row).toMatchObject({ metric: 'a WebSocket handshakes/s (median)', unit: 'handshakes/s' });
+    expect(row.note).toContain('CPU 50 µs/handshake');
+    const ratio = ratioRow('s', 'm', raw, 'a', 'b', undefined, units);
+    expect(ratio?.note).toContain('medians 90 vs 100 handshakes/s, CPU 50 vs 50 µs/handshake');
+    expect(ratioRow('s', 'm', raw, 'a', 'b')?.note).toContain('req/s, CPU 50 vs 50 µs/req');
+  });
+});
+
+describe('interleave', () => {
+  const result = (requests: number, cpuSeconds?: number) => ({
+    rps: requests,
+    requests,
+    p50: 1,
+    p90: 2,
+    p99: 3,
+    errors: 0,
+    non2xx: 0,
+    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+  });
+
+  it("charges a run's own CPU window when the load reports one, rotating the order each round", async () => {
+    const order: string[] = [];
+    const variant = (name: string, cpuSeconds?: number) => ({
+      name,
+      run: (seconds: number) => {
+        if (seconds === 2) order.push(name);
+        return Promise.resolve(result(1000, cpuSeconds));
+      },
+    });
+    const raw = await interleave('test', [variant('a', 0.25), variant('b')], 2, 2);
+    expect(order).toEqual(['a', 'b', 'b', 'a']);
+    expect(raw.medians.a?.cpuUsPerReq).toBeCloseTo(250, 9);
+    // Neither a pid nor a reported window: unknown, never a made-up 0.
+    expect(raw.medians.b?.cpuUsPerReq).toBeNaN();
   });
 });
