@@ -49,9 +49,12 @@ describe('isHealthMessage', () => {
 });
 
 describe('ActiveChecks', () => {
+  // Timers are fake (probe intervals); setImmediate is real: the batched message goes at the end of
+  // the turn, and `told()` waits for that turn to end.
   beforeEach(() => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
   });
+  const turnEnd = (): Promise<void> => new Promise((r) => setImmediate(r));
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -83,12 +86,14 @@ describe('ActiveChecks', () => {
     const plain = backend('c', 82);
     checks.serviceChanged('web', [a, b, plain]);
     await vi.advanceTimersByTimeAsync(0);
+    await turnEnd();
     expect(p.calls.sort()).toEqual([80, 81]);
     expect([a.health.unhealthy, b.health.unhealthy, plain.health.unhealthy]).toEqual([false, true, false]);
     expect(told).toEqual([['web/b']]);
     answers.delete(81);
     await vi.advanceTimersByTimeAsync(10_000);
     expect([b.health.unhealthy, checks.unhealthy()]).toEqual([false, []]);
+    await turnEnd(); // the workers hear of it at the end of the turn
     expect(told).toEqual([['web/b'], []]);
     checks.close();
   });
@@ -104,7 +109,9 @@ describe('ActiveChecks', () => {
     });
     checks.serviceChanged('web', [backend('b', 81, { tcp: true })]);
     await vi.advanceTimersByTimeAsync(0);
+    await turnEnd();
     checks.serviceChanged('web', []);
+    await turnEnd();
     expect(told).toEqual([['web/b'], []]);
     // The same id back (a restarted container) starts healthy and is probed afresh.
     const again = backend('b', 81, { tcp: true });
@@ -113,6 +120,35 @@ describe('ActiveChecks', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(again.health.unhealthy).toBe(true);
     checks.close();
+  });
+
+  it('many flips in one turn are told once, as the whole set; nothing is told after close', async () => {
+    const failing = new Map<number, ProbeResult>();
+    for (let port = 1000; port < 1500; port++) failing.set(port, { ok: false, reason: 'timeout' });
+    const p = probes(failing);
+    const told: string[][] = [];
+    const checks = new ActiveChecks({
+      probe: true,
+      log: silentLogger(),
+      onChange: (ids) => told.push([...ids]),
+      prober: { probe: p.probe, random: () => 0.5 },
+    });
+    const backends = [...failing.keys()].map((port) => backend(`b${port}`, port, { tcp: true, interval: '1h' }));
+    checks.serviceChanged('web', backends);
+    await vi.advanceTimersByTimeAsync(0);
+    await turnEnd();
+    expect(p.calls).toHaveLength(500);
+    expect(told).toHaveLength(1);
+    expect(told[0]?.sort()).toEqual(backends.map((b) => b.id).sort());
+    // The service leaves: 500 verdicts forgotten in one swap, one message.
+    checks.serviceChanged('web', []);
+    await turnEnd();
+    expect(told).toEqual([told[0], []]);
+    checks.serviceChanged('web', [backend('x', 1000, { tcp: true })]);
+    await vi.advanceTimersByTimeAsync(0); // x fails its probe: a message is due at the end of the turn
+    checks.close();
+    await turnEnd();
+    expect(told).toHaveLength(2);
   });
 
   it('a follower (a worker) never probes: it takes the verdicts it is handed', async () => {
