@@ -112,6 +112,20 @@ async function burst(bal: BalancerProgram, n: number): Promise<Map<string, numbe
   return tally;
 }
 
+/** A new service of `a` (HTTP check) and `b` (no check), both up behind a balancer started with `args`. */
+async function checkedAndPlain(
+  args: readonly string[],
+): Promise<{ service: string; a: CheckedBackend; b: CheckedBackend; bal: BalancerProgram }> {
+  const service = newService();
+  const a = await checkedBackend('a');
+  const b = await checkedBackend('b');
+  await register(service, a, HTTP_CHECK);
+  await register(service, b);
+  const bal = await startBalancerProgram(etcd.endpoint, ['--default-service', service, ...args]);
+  await waitState(bal, service, { a: 'up', b: 'up' });
+  return { service, a, b, bal };
+}
+
 /** Requests served per worker id, as the workers last reported them to the primary (every second). */
 async function servedByWorker(bal: BalancerProgram): Promise<Map<number, number>> {
   const r = (await (await fetch(`${bal.admin}/readyz`)).json()) as {
@@ -143,13 +157,7 @@ function workerPids(bal: BalancerProgram): Map<number, number> {
 
 describe('active health checks', () => {
   it('a backend whose check answers 500 gets no requests while its sibling serves; again once it passes', async () => {
-    const service = newService();
-    const a = await checkedBackend('a');
-    const b = await checkedBackend('b');
-    await register(service, a, HTTP_CHECK);
-    await register(service, b);
-    const bal = await startBalancerProgram(etcd.endpoint, ['--default-service', service, '--log-format', 'json']);
-    await waitState(bal, service, { a: 'up', b: 'up' });
+    const { service, a, bal } = await checkedAndPlain(['--log-format', 'json']);
     await waitFor('a probed', () => a.probes > 0, 5000);
 
     a.health = 500;
@@ -258,13 +266,7 @@ describe('active health checks', () => {
   });
 
   it('--workers 2: a worker restarted while a backend is unhealthy avoids it from its first request', async () => {
-    const service = newService();
-    const a = await checkedBackend('a');
-    const b = await checkedBackend('b');
-    await register(service, a, HTTP_CHECK);
-    await register(service, b);
-    const bal = await startBalancerProgram(etcd.endpoint, ['--default-service', service, '--workers', '2']);
-    await waitState(bal, service, { a: 'up', b: 'up' });
+    const { service, a, bal } = await checkedAndPlain(['--workers', '2']);
     a.health = 500;
     await waitState(bal, service, { a: 'unhealthy' });
     // a stays unhealthy from here on: no flip, so no broadcast; a new worker learns it only by asking.

@@ -22,7 +22,7 @@ export interface ActiveChecksOptions {
   readonly prober?: ProberOptions;
 }
 
-/** What the primary of --workers N sends its workers at every change, and to each worker that starts. */
+/** What the primary of --workers N sends its workers: after a turn with changes, and to a worker that asks. */
 export interface HealthMessage {
   readonly type: 'health';
   readonly unhealthy: readonly string[];
