@@ -20,13 +20,14 @@ import { AccessLog } from './proxy/access-log.js';
 import { ActiveChecks } from './proxy/health/active-checks.js';
 import { createPicker } from './proxy/pickers.js';
 import { createEdgeHandlers, createProxyListener, type HandlerOptions } from './proxy/listener.js';
-import { certFilePairs, TlsEdge } from './proxy/tls/tls-edge.js';
+import type { TlsEdge } from './proxy/tls/tls-edge.js';
 import { createProxy, type ProxyHandler } from './proxy/proxy.js';
-import { CertWatch } from './registry/cert-watch.js';
+import type { CertWatch } from './registry/cert-watch.js';
 import { RegistryWatch } from './registry/registry-watch.js';
 import { matchRoute } from './table/route-index.js';
-import { changedServices, goneServices, TableStore, vanishedBackends } from './table/table-store.js';
-import type { RouteTable } from './types.js';
+import { TableStore } from './table/table-store.js';
+import { applyTableSwap, type SwapParts } from './table-swap.js';
+import { createCertWatch, createTlsEdge } from './tls-setup.js';
 
 /** After the 1001 close frames, how long peers get to answer and close before their sockets are destroyed. */
 const WEBSOCKET_CLOSE_WAIT_MS = 1000;
@@ -116,7 +117,14 @@ export class Balancer {
       events: proxyEventsFor(this.metrics, this.traffic),
     });
     const proxy = this.proxy;
-    this.store.subscribe((prev, next) => this.onTableSwap(prev, next));
+    const swap: SwapParts = {
+      proxy,
+      checks: this.checks,
+      metrics: this.metrics,
+      traffic: this.traffic,
+      drainMs: config.drain,
+    };
+    this.store.subscribe((prev, next) => applyTableSwap(swap, prev, next));
     this.store.subscribe(conflictReporter(this.metrics, log.child({ component: 'table' })));
     this.watch = new RegistryWatch({
       client: deps.etcd,
@@ -145,8 +153,8 @@ export class Balancer {
       redirectHttpsPort: config.redirectHttps ? () => this.httpsPort() : undefined,
     });
     this.server = createProxyListener(plain, config.clientTimeout);
-    this.tls = deps.proxyListener === false ? undefined : this.tlsEdge(handlerOptions);
-    this.certWatch = this.tls === undefined ? undefined : this.certWatchFor(this.tls);
+    this.tls = deps.proxyListener === false ? undefined : createTlsEdge(deps, handlerOptions, this.metrics);
+    this.certWatch = this.tls === undefined ? undefined : createCertWatch(deps, this.tls, this.metrics);
     this.adminServer = deps.admin === false ? undefined : createAdminServer(this.adminSource(), this.log);
   }
 
@@ -159,42 +167,6 @@ export class Balancer {
       format: accessLogFormat,
       onError: (err, count) =>
         log.error({ err, count, target: accessLog, code: ErrorCode.accessLog }, 'access log write failed'),
-    });
-  }
-
-  /** The HTTPS listener with --tls-listen; its handlers are the plain listener's plus HSTS. */
-  private tlsEdge(handlerOptions: HandlerOptions): TlsEdge | undefined {
-    const { config, log, ticketKeys } = this.deps;
-    if (config.tlsListen === undefined) return undefined;
-    const secure = createEdgeHandlers(handlerOptions, {
-      tls: true,
-      hsts: config.hsts === undefined ? undefined : `max-age=${config.hsts}`,
-    });
-    return new TlsEdge({
-      listen: config.tlsListen,
-      pairs: certFilePairs(config.tlsCert, config.tlsKey),
-      log,
-      onRequest: secure.onRequest,
-      onUpgrade: secure.onUpgrade,
-      onHandshake: (result) => this.metrics.tlsHandshakes.inc({ result }),
-      onCertError: () => this.metrics.tlsCertificateErrors.inc(),
-      ...(ticketKeys ? { ticketKeys } : {}),
-      keepAliveTimeoutMs: config.clientTimeout,
-    });
-  }
-
-  private certWatchFor(tls: TlsEdge): CertWatch | undefined {
-    const { config, etcd, log } = this.deps;
-    if (config.tlsPrefix === undefined) return undefined;
-    return new CertWatch({
-      client: etcd,
-      prefix: config.tlsPrefix,
-      log,
-      sink: {
-        put: (name, value, key) => tls.putEtcd(name, value.cert, value.key, key),
-        delete: (name) => tls.deleteEtcd(name),
-      },
-      onInvalid: () => this.metrics.tlsCertificateErrors.inc(),
     });
   }
 
@@ -322,22 +294,5 @@ export class Balancer {
     await this.watch.stop();
     await this.adminServer?.close();
     await this.accessLog?.close();
-  }
-
-  /** Backends that left: close their pooled sockets and drain their WebSockets; forget gone services' series. */
-  private onTableSwap(prev: RouteTable, next: RouteTable): void {
-    if (prev.routes !== next.routes) this.proxy.warmPolicies(next.routes);
-    // New backend objects get their health flags here, in the swap's turn: before any request picks them.
-    for (const [service, backends] of changedServices(prev, next)) this.checks.serviceChanged(service, backends);
-    for (const id of vanishedBackends(prev, next)) {
-      this.proxy.releaseBackend(id);
-      this.proxy.closeBackendSockets(id, this.deps.config.drain);
-    }
-    const gone = goneServices(prev, next);
-    if (gone.length > 0) {
-      this.metrics.forgetServices(gone);
-      this.traffic.forget(gone);
-      this.proxy.budgets.forget(gone);
-    }
   }
 }

@@ -18,7 +18,7 @@ import { WORKER_STATE_INTERVAL_MS } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig, type LoadedBalancerConfig } from './config.js';
 import { runPrimary } from './primary.js';
-import { isHealthMessage } from './proxy/health/active-checks.js';
+import { HEALTH_SYNC, isHealthMessage } from './proxy/health/active-checks.js';
 import { CertError } from './proxy/tls/cert-store.js';
 import { certFilePairs, checkCertificateFiles } from './proxy/tls/tls-edge.js';
 
@@ -76,6 +76,8 @@ async function runBalancer(config: BalancerConfig, log: Logger, role: 'single' |
     process.on('message', (msg) => {
       if (isHealthMessage(msg)) balancer.checks.follow(msg.unhealthy);
     });
+    // Ask for the verdicts now: they arrive before the answer to this worker's listen (one channel).
+    process.send?.(HEALTH_SYNC);
   }
   // logrotate and certificate renewals: reload without a restart.
   process.on('SIGHUP', () => void balancer.reload());

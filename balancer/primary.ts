@@ -7,12 +7,13 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { Backoff } from '../common/backoff.js';
 import { createEtcdClient } from '../common/etcd-client.js';
+import { ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { createAdminServer } from './admin/admin.js';
 import { isWorkerStateMessage, WorkerStates } from './admin/worker-state.js';
 import { Balancer } from './balancer.js';
 import type { BalancerConfig } from './config.js';
-import { healthMessage } from './proxy/health/active-checks.js';
+import { healthMessage, isHealthSyncMessage } from './proxy/health/active-checks.js';
 
 export interface PrimaryProcess {
   /** Resolves with the signal's name at SIGTERM/SIGINT. */
@@ -44,12 +45,28 @@ function stopWorker(w: Worker, killAfterMs: number): Promise<void> {
   });
 }
 
+/**
+ * A send to a worker that has just died (killed, crashed) fails with EPIPE or a closed channel,
+ * emitted as the worker's 'error' event: without a listener that event would crash the primary
+ * and every other worker with it. The exit handler re-forks the worker; here it is only logged.
+ */
+export function guardWorker(
+  w: { readonly id: number; on(event: 'error', listener: (err: Error) => void): unknown },
+  log: Logger,
+): void {
+  w.on('error', (err: Error) =>
+    log.warn({ err, worker: w.id, code: ErrorCode.workerIpc }, 'message to a worker failed (it is exiting)'),
+  );
+}
+
 export async function runPrimary(config: BalancerConfig, log: Logger, proc: PrimaryProcess): Promise<number> {
   const etcd = createEtcdClient(config);
   // The primary probes (it watches the registry anyway) and relays the verdicts: one probe per
   // backend and interval however many workers there are, and every worker avoids the same backends.
+  // At most once per turn (ActiveChecks batches the flips), with the whole set.
   const tellWorkers = (unhealthy: readonly string[]): void => {
-    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(healthMessage(unhealthy));
+    const msg = healthMessage(unhealthy);
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
   const balancer = new Balancer({
     config,
@@ -70,11 +87,12 @@ export async function runPrimary(config: BalancerConfig, log: Logger, proc: Prim
   const fork = (): Worker => {
     const w = cluster.fork();
     forkedAt.set(w.id, Date.now());
+    guardWorker(w, log);
     w.on('message', (msg: WorkerMessage) => {
       if (isWorkerStateMessage(msg)) return states.update(w.id, msg.state);
       if (msg?.type === 'ready') ready.add(w.id);
-      // A worker listens once its balancer exists: from then on it follows the verdicts.
-      if (msg?.type === 'listening') w.send(healthMessage(balancer.checks.unhealthy()));
+      // Answered in this turn, so the verdicts reach the worker before the answer to its listen.
+      if (isHealthSyncMessage(msg) && w.isConnected()) w.send(healthMessage(balancer.checks.unhealthy()));
       if (msg?.type === 'listening' && msg.proxy) announceProxy(msg.proxy);
     });
     return w;

@@ -8,6 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import { docker, runContainer, testRun, uniq } from '../test/helpers/docker.js';
 import type { EtcdServer } from '../test/helpers/etcd.js';
 import { runLoad, type LoadResult } from '../test/helpers/load.js';
+import { metricSum } from '../test/helpers/metrics.js';
 import { startProgram, type Program } from '../test/helpers/program.js';
 import { waitFor } from '../test/helpers/wait.js';
 
@@ -230,11 +231,9 @@ export function describeFailures(r: LoadResult): string {
   return [...by].map(([k, n]) => `${n}× ${k}`).join('; ');
 }
 
-export async function metric(b: Balancer, name: string): Promise<number> {
-  const text = await (await fetch(`${b.adminUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').pop());
-  return sum;
+/** The sum of every series whose line starts with `name`. */
+export function metric(b: Balancer, name: string): Promise<number> {
+  return metricSum(b.adminUrl, name);
 }
 
 /** Open file descriptors and resident memory (KiB) of a process, from /proc. */

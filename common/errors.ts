@@ -21,6 +21,10 @@ export const ErrorCode = {
   tlsFileRead: 'ERR_TLS_FILE_READ',
   /** The access log destination cannot be opened or written. */
   accessLog: 'ERR_ACCESS_LOG',
+  /** A message to a worker of --workers N failed (its IPC channel broke: it just died). */
+  workerIpc: 'ERR_WORKER_IPC',
+  /** An active health check's handler threw; the checks go on. */
+  healthCheck: 'ERR_HEALTH_CHECK',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

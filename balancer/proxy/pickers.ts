@@ -12,7 +12,10 @@ export interface PickerOptions {
   readonly isEjected: (id: string) => boolean;
   /** Requests currently in flight to the backend. */
   readonly inflight: (id: string) => number;
-  /** A pick had to take an unhealthy or ejected backend: every usable one of the service was. */
+  /**
+   * A pick had to take an unhealthy or ejected backend: every usable one of the service was, the
+   * ones this request already tried included (a retry past healthy backends gets none: undefined).
+   */
   readonly onFailOpen?: (service: string) => void;
 }
 
@@ -102,17 +105,24 @@ export function createPicker(opts: PickerOptions): Picker {
       // verdict is a field of the backend object (set off the hot path), ejection a lookup.
       let candidates: Backend[] = [];
       let anyUsable = false;
+      let anyHealthy = false;
       for (const b of view.backends) {
-        if (!usable(b, exclude)) continue;
+        if (!eligible(b)) continue;
+        const healthy = !b.health.unhealthy && !opts.isEjected(b.id);
+        // Panic mode is the service's state, whatever this request tried: tried ones count too.
+        if (healthy) anyHealthy = true;
+        if (exclude.has(b.id)) continue;
         anyUsable = true;
-        if (!b.health.unhealthy && !opts.isEjected(b.id)) candidates.push(b);
+        if (healthy) candidates.push(b);
       }
       if (!anyUsable) return undefined;
-      // Panic mode (Envoy's panic threshold at its extreme): when every usable backend is unhealthy
-      // or ejected, the checks are more likely wrong than all of them dead (a shared dependency of
-      // their health endpoints, a network blip), and trying one beats a sure 503.
       if (candidates.length === 0) {
-        candidates = view.backends.filter((b) => usable(b, exclude));
+        // A retry that tried the healthy ones already: no unhealthy backend gets a request for it.
+        if (anyHealthy) return undefined;
+        // Panic mode (Envoy's panic threshold at its extreme): when every usable backend is unhealthy
+        // or ejected, the checks are more likely wrong than all of them dead (a shared dependency of
+        // their health endpoints, a network blip), and trying one beats a sure 503.
+        candidates = view.backends.filter((b) => eligible(b) && !exclude.has(b.id));
         opts.onFailOpen?.(view.name);
       }
       if (preferredId !== undefined) {
@@ -124,6 +134,7 @@ export function createPicker(opts: PickerOptions): Picker {
   };
 }
 
-function usable(b: Backend, exclude: ReadonlySet<string>): boolean {
-  return b.entry.weight > 0 && !b.entry.draining && !exclude.has(b.id);
+/** Weight above 0 and not draining: the backends that take requests, healthy or not. */
+function eligible(b: Backend): boolean {
+  return b.entry.weight > 0 && !b.entry.draining;
 }

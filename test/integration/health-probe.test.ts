@@ -59,6 +59,20 @@ describe('health probe', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
+  it('an aborted probe resolves at once and closes its socket', async () => {
+    let closed!: () => void;
+    const peerClosed = new Promise<void>((r) => (closed = r));
+    // Accepts and never answers: only the abort can end this probe before its 10 s timeout.
+    const port = await listen(createServer((s) => s.resume().once('close', closed)));
+    const ac = new AbortController();
+    const pending = probe({ host: '127.0.0.1', port }, http('/', 10_000), ac.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    expect(await pending).toEqual({ ok: false, reason: 'aborted' });
+    await peerClosed; // bounded by the test timeout: the backend saw the probe's socket go
+    expect(await probe({ host: '127.0.0.1', port }, http(), ac.signal)).toEqual({ ok: false, reason: 'aborted' });
+  });
+
   it('fails on something that is not HTTP, and on a close before the status line', async () => {
     const garbage = await listen(createServer((s) => s.resume().end('SSH-2.0-OpenSSH\r\n')));
     expect(await probe({ host: '127.0.0.1', port: garbage }, http())).toEqual({ ok: false, reason: 'bad status line' });

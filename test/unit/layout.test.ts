@@ -101,7 +101,14 @@ const ALLOWED: Record<Stage, { value: readonly string[]; typeOnly: readonly stri
   proxy: { value: ['proxy', 'types'], typeOnly: [] },
   admin: { value: ['admin', 'table', 'types'], typeOnly: ['proxy', 'registry'] },
 };
-const ROOT_FILES = new Set(['balancer/balancer.ts', 'balancer/main.ts', 'balancer/primary.ts', 'balancer/config.ts']);
+const ROOT_FILES = new Set([
+  'balancer/balancer.ts',
+  'balancer/main.ts',
+  'balancer/primary.ts',
+  'balancer/config.ts',
+  'balancer/table-swap.ts',
+  'balancer/tls-setup.ts',
+]);
 // Modules that do I/O: the pure table stage may only name their types.
 const IO_MODULES =
   /^(node:(net|http|https|http2|tls|fs|fs\/promises|child_process|cluster|dgram|dns)|etcd3|dockerode)$/;

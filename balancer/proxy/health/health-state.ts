@@ -43,14 +43,16 @@ export class HealthState {
     return true;
   }
 
-  /** The whole set, as a worker gets it from the primary. */
+  /** The whole set, as a worker gets it from the primary: O(old + new), whatever flipped. */
   replace(ids: Iterable<string>): void {
     const next = new Set(ids);
-    for (const id of [...this.unhealthy]) if (!next.has(id)) this.set(id, true);
+    // Deleting the entry being visited is safe in a Set's iteration.
+    for (const id of this.unhealthy) if (!next.has(id)) this.set(id, true);
     for (const id of next) this.set(id, false);
   }
 
+  /** The unhealthy ids, in no particular order (the workers' copy is a set; sort for display). */
   ids(): string[] {
-    return [...this.unhealthy].sort();
+    return [...this.unhealthy];
   }
 }

@@ -1,6 +1,7 @@
 // One active health probe of one backend, over a plain socket: `tcp` passes when the connection is
 // accepted; `http` sends `GET <path>` with `Connection: close` and passes on a 2xx or 3xx status line.
-// Only the status line is read, so a backend's body (or a slow one) costs nothing beyond the timeout.
+// Only the status line is read, so a backend's body (or a slow one) costs nothing beyond the timeout;
+// an aborted probe closes its socket at once.
 import { connect, type Socket } from 'node:net';
 
 export interface ProbeTarget {
@@ -14,7 +15,7 @@ export type ProbeSpec =
 
 export interface ProbeResult {
   readonly ok: boolean;
-  /** Why it failed: an errno code, `timeout`, `status 500`, `bad status line`; '' when ok. */
+  /** Why it failed: an errno code, `timeout`, `status 500`, `bad status line`, `aborted`; '' when ok. */
   readonly reason: string;
 }
 
@@ -25,19 +26,24 @@ function hostHeader(t: ProbeTarget): string {
   return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
 
-export function probe(target: ProbeTarget, spec: ProbeSpec): Promise<ProbeResult> {
+/** `signal`: the probe's loop stopped (its backend left, the balancer closes): the socket goes at once. */
+export function probe(target: ProbeTarget, spec: ProbeSpec, signal?: AbortSignal): Promise<ProbeResult> {
+  if (signal?.aborted === true) return Promise.resolve({ ok: false, reason: 'aborted' });
   return new Promise((resolve) => {
     let settled = false;
     let head = '';
     const socket: Socket = connect({ host: target.host, port: target.port });
+    const onAbort = (): void => finish(false, 'aborted');
     const finish = (ok: boolean, reason: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve({ ok, reason });
     };
     const timer = setTimeout(() => finish(false, 'timeout'), spec.timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
     socket.once('connect', () => {
       if (spec.type === 'tcp') return finish(true, '');

@@ -158,6 +158,20 @@ describe('eligibility (both policies)', () => {
     expect(h.failOpen).toHaveLength(20);
   });
 
+  it.each(POLICIES)('%s: a retry past the healthy backends gets none of the unhealthy ones, uncounted', (policy) => {
+    const h = harness(sequence(0, 0.5, 0.99));
+    const v = view('web', { a: 1, b: 1, c: 1 });
+    markUnhealthy(v, 'a');
+    h.ejected.add('web/b');
+    // c is healthy and was tried: the service is not in panic, so a and b stay out.
+    expect(h.picker.pick(v, policy, new Set(['web/c']))).toBeUndefined();
+    expect(h.failOpen).toEqual([]);
+    // Once c is ejected too, every backend is: the retry fails open to one not tried yet, counted.
+    h.ejected.add('web/c');
+    expect(new Set(picks(h.picker, v, 20, policy, new Set(['web/c'])))).toEqual(new Set(['a', 'b']));
+    expect(h.failOpen).toHaveLength(20);
+  });
+
   it.each(POLICIES)('%s respects exclude, and returns undefined when nothing is left', (policy) => {
     const { picker } = harness(sequence(0, 0.5, 0.99));
     const v = view('web', { a: 1, b: 1, c: 1 });

@@ -117,6 +117,87 @@ describe('HealthProber', () => {
     expect(prober.size()).toBe(0);
   });
 
+  it('keeps at most maxInFlight probes in flight; the rest go, oldest first, as slots free', async () => {
+    const state = new HealthState();
+    const started: string[] = [];
+    const release = new Map<string, (r: ProbeResult) => void>();
+    const prober = new HealthProber(
+      state,
+      {},
+      {
+        maxInFlight: 3,
+        probe: (_t, spec) => {
+          const path = (spec as { path: string }).path;
+          started.push(path);
+          return new Promise((r) => release.set(path, r));
+        },
+      },
+    );
+    prober.syncService(
+      'web',
+      ['/1', '/2', '/3', '/4', '/5', '/6'].map((p) => target(`web${p}`, 60_000, p)),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['/1', '/2', '/3']);
+    release.get('/2')?.({ ok: true, reason: '' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['/1', '/2', '/3', '/4']);
+    // A waiting target that leaves gives up its turn.
+    prober.syncService(
+      'web',
+      ['/1', '/2', '/3', '/4', '/6'].map((p) => target(`web${p}`, 60_000, p)),
+    );
+    release.get('/1')?.({ ok: true, reason: '' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['/1', '/2', '/3', '/4', '/6']);
+    prober.close();
+  });
+
+  it('aborts the probes in flight when a target leaves and when it closes', async () => {
+    const state = new HealthState();
+    const signals = new Map<string, AbortSignal>();
+    const prober = new HealthProber(
+      state,
+      {},
+      {
+        probe: (_t, spec, signal) => {
+          signals.set((spec as { path: string }).path, signal);
+          return new Promise(() => undefined);
+        },
+      },
+    );
+    prober.syncService('web', [target('web/a', 1000, '/a'), target('web/b', 1000, '/b')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect([signals.get('/a')?.aborted, signals.get('/b')?.aborted]).toEqual([false, false]);
+    prober.syncService('web', [target('web/b', 1000, '/b')]);
+    expect([signals.get('/a')?.aborted, signals.get('/b')?.aborted]).toEqual([true, false]);
+    prober.close();
+    expect(signals.get('/b')?.aborted).toBe(true);
+  });
+
+  it('a handler that throws is reported and the loop goes on; a thrown non-Error is a reason too', async () => {
+    const state = new HealthState();
+    const errors: unknown[] = [];
+    let calls = 0;
+    const prober = new HealthProber(
+      state,
+      {
+        onChange: () => {
+          throw new Error('handler broke');
+        },
+        onError: (_id, err) => errors.push(err),
+      },
+      { probe: () => (calls++, Promise.reject('no socket')), random: () => 0.5 },
+    );
+    prober.syncService('web', [target('web/a')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(state.isUnhealthy('web/a')).toBe(true);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['handler broke']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(2);
+    prober.close();
+  });
+
   it('ignores the result of a probe that was running when its target left', async () => {
     const state = new HealthState();
     let release!: (r: ProbeResult) => void;
