@@ -310,8 +310,9 @@ describe('faults', () => {
     await waitFor(`table revision ≥ ${last}`, () => h.store.current.revision >= last, 20_000, 10);
     expect(tableView(h.store.current)).toEqual(await registryView(h));
     // No periodic check runs here (60 s): recoveries are snapshots after each cut, counted as reconnects.
+    const recoveries = h.seen.reconnects;
     console.info(
-      `registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${h.seen.reconnects} recoveries, last rev ${last}`,
+      `registry-watch: burst 2400 ops in ${burstMs} ms, ${cuts} cuts, ${recoveries} recoveries, rev ${last}`,
     );
     expect(h.seen.reconnects).toBeGreaterThanOrEqual(3);
     // The watch keeps working after the storm.
