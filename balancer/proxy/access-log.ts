@@ -7,15 +7,19 @@
 // file opened with O_APPEND under the inode lock: the data lands contiguously at the end, whole, whatever
 // its size (PIPE_BUF only concerns pipes). Lines can interleave only if one chunk needs two write(2) calls:
 // a short write, which for regular files happens on ENOSPC/EFBIG (disk or file-size limit) or a fatal
-// signal, after which sonic-boom writes the rest separately. So each chunk is at most BATCH_CHARS (4 KiB
-// of characters, ≤ 12 KiB of UTF-8; a single longer line is its own chunk) and sonic-boom merges queued
-// chunks only up to maxWrite (16 KiB), keeping every write(2) small and made of whole lines.
-// stdout/stderr may be pipes shared with the JSON logs: there, writes up to PIPE_BUF (4 KiB) are atomic.
+// signal, after which sonic-boom writes the rest separately. Each chunk handed to sonic-boom is whole
+// lines and becomes one write(2) (maxWrite is below the chunk size, so sonic-boom never merges two).
+// A regular file takes FILE_BATCH_CHARS (64 Ki characters, a few hundred lines) per write: every write is
+// a round trip through libuv's threadpool (job queued, a thread woken, the syscall, the main loop woken,
+// a callback), which at 4 KiB chunks cost more than formatting the lines in them (measured with perf).
+// stdout/stderr and any other destination (a FIFO) may be pipes shared with other writers: there, only
+// writes up to PIPE_BUF (4 KiB) are atomic, so chunks stay at PIPE_BATCH_CHARS (a single longer line is
+// its own chunk; UTF-8 may make a 4 Ki-character chunk longer, as before).
 //
 // Why batch here rather than with sonic-boom's minLength: sonic-boom measures the byte length of its whole
 // pending chunk on every write(), O(chunk) per line (~2 µs per 400-byte line at 16 KiB, measured);
-// concatenating whole lines here first costs a fraction of that. Measured on this 2-core machine: write()
-// of a 470-byte JSON line ≈ 0.9 µs in all (formatting ≈ 0.4 µs), combined ≈ 0.6 µs; 30–75 lines per write(2).
+// concatenating whole lines here first costs a fraction of that.
+import { fstatSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
 
 // sonic-boom is CommonJS: its default export is the class, which also carries itself as `.SonicBoom`
@@ -86,7 +90,23 @@ const JSON_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const str = (s: string): string => (JSON_SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
 const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
 const int = (n: number): string => (Number.isFinite(n) ? String(Math.trunc(n)) : '0');
-const ms = (n: number): string => (Number.isFinite(n) ? String(Math.round(n * 1000) / 1000) : '0');
+
+// `.001` … `.999` without trailing zeros: what String(x / 1000) prints after the integer part.
+const MILLI_FRACTION = Array.from({ length: 1000 }, (_, f) =>
+  f === 0 ? '' : `.${String(f).padStart(3, '0').replace(/0+$/, '')}`,
+);
+/**
+ * Milliseconds to 3 decimals, as String(Math.round(n * 1000) / 1000) prints them. Printing a fraction
+ * goes through V8's shortest-double conversion (a runtime call, ~0.3 µs); integers and a table don't.
+ */
+export function ms(n: number): string {
+  const micros = Math.round(n * 1000);
+  if (micros >= 0 && micros <= 0x7fffffff) {
+    const whole = Math.floor(micros / 1000);
+    return `${whole}${MILLI_FRACTION[micros - whole * 1000]}`;
+  }
+  return Number.isFinite(n) ? String(micros / 1000) : '0';
+}
 
 // toISOString costs ~0.4 µs; requests arriving in the same second share its first 20 characters.
 // A memo, not state: the output is the same without it.
@@ -178,8 +198,9 @@ export interface AccessLogStats {
   readonly errors: number;
 }
 
-/** Characters per chunk handed to sonic-boom (see the file comment for the bound). */
-const BATCH_CHARS = 4096;
+/** Characters per chunk handed to sonic-boom: to a regular file, and to anything else (file comment). */
+const FILE_BATCH_CHARS = 65_536;
+const PIPE_BATCH_CHARS = 4096;
 const ERROR_REPORT_MS = 10_000;
 
 export class AccessLog {
@@ -188,6 +209,8 @@ export class AccessLog {
   private readonly format: (r: AccessRecord) => string;
   private readonly timer: NodeJS.Timeout;
   private pending = '';
+  /** PIPE_BATCH_CHARS until the destination is known to be a regular file. */
+  private batchChars = PIPE_BATCH_CHARS;
   private openFailed = false;
   /** Set while a reopen waits for the write in progress and the new open (see close()). */
   private reopening: Promise<void> | undefined;
@@ -204,7 +227,7 @@ export class AccessLog {
     this.boom = new SonicBoom({
       ...(fd === undefined ? { dest: options.target, append: true, mkdir: false } : { fd }),
       minLength: 0, // batching is ours (file comment)
-      maxWrite: fd === undefined ? 16_384 : 4096,
+      maxWrite: PIPE_BATCH_CHARS, // below any chunk but the smallest: one chunk, one write(2)
       maxLength: options.maxBufferBytes ?? 64 * 1024 * 1024,
       sync: false,
     });
@@ -217,6 +240,8 @@ export class AccessLog {
     // one by one with EBADF); the caller is expected to stop at start when `ready` rejects.
     this.ready.catch(() => (this.openFailed = true));
     this.boom.on('error', (err: Error) => this.failed(err));
+    // After each open (reopen too): a path may name a FIFO, which keeps pipe-sized chunks.
+    if (this.isFile) this.boom.on('ready', () => this.sizeChunks());
     this.boom.on('write', () => this.counts.writes++);
     this.boom.on('drop', (data: string) => (this.counts.dropped += countLines(data)));
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 1000);
@@ -227,9 +252,10 @@ export class AccessLog {
     if (this.closing) return;
     const line = this.format(record);
     this.counts.lines++;
-    if (this.pending.length > 0 && this.pending.length + line.length > BATCH_CHARS) this.flush();
+    const limit = this.batchChars;
+    if (this.pending.length > 0 && this.pending.length + line.length > limit) this.flush();
     this.pending += line;
-    if (this.pending.length >= BATCH_CHARS) this.flush();
+    if (this.pending.length >= limit) this.flush();
   }
 
   /** Hands buffered lines to the writer now. */
@@ -268,6 +294,18 @@ export class AccessLog {
     // writes or closes again: end only after the reopen is through.
     this.closing = this.ready.then(() => this.reopening).then(ended, () => undefined);
     return this.closing;
+  }
+
+  private sizeChunks(): void {
+    // sonic-boom's typings omit `fd`; one fstat per open.
+    const { fd } = this.boom as unknown as { fd: number };
+    let regular = false;
+    try {
+      regular = fstatSync(fd).isFile();
+    } catch {
+      // not knowing keeps the small chunks
+    }
+    this.batchChars = regular ? FILE_BATCH_CHARS : PIPE_BATCH_CHARS;
   }
 
   private failed(err: Error): void {
