@@ -2,7 +2,7 @@
 // log parser's regex), escaping, batching (far fewer write(2) calls than lines), periodic flush, flush on
 // close, rotation by rename + reopen with no line lost, open errors, and drops when the writer is stuck.
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -199,6 +199,18 @@ describe('AccessLog writer', () => {
     expect(n).toBe(2000);
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThan(2000 / 5);
+  });
+
+  it('a regular file takes up to 64 KiB of whole lines per write', async () => {
+    const log = open();
+    await log.ready;
+    for (let i = 0; i < 2000; i++) log.write(sample({ requestId: `big${i}` }));
+    await log.close();
+    const size = statSync(join(dir, 'access.log')).size;
+    const longest = Math.max(...lines().map((l) => Buffer.byteLength(l) + 1));
+    // Each chunk is written when the next line would not fit: every write but the last is > 64 KiB − a line.
+    expect(log.stats().writes).toBeLessThanOrEqual(Math.ceil(size / (65_536 - longest)) + 1);
+    expect(lines()).toHaveLength(2000);
   });
 
   it('a lone line is written by the periodic flush', async () => {
