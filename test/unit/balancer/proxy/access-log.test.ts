@@ -13,6 +13,7 @@ import {
   formatCombined,
   formatJson,
   isoTime,
+  ms,
   newAccessRecord,
   protocolOf,
   timeLocal,
@@ -73,6 +74,25 @@ describe('JSON lines', () => {
       userAgent: 'curl/8.0',
       referer: 'https://ref.example/',
     });
+  });
+
+  it.each([
+    [0, '0'],
+    [25.2994, '25.299'],
+    [25.3, '25.3'],
+    [1.05, '1.05'],
+    [0.0004, '0'],
+    [0.0005, '0.001'],
+    [7.007, '7.007'],
+    [999.9996, '1000'],
+    [2_147_483.647, '2147483.647'],
+    [3_000_000.5, '3000000.5'],
+    [-1.2345, '-1.234'],
+    [Number.NaN, '0'],
+    [Number.POSITIVE_INFINITY, '0'],
+  ])('durationMs %s prints as %s (3 decimals at most, as String(x) prints them)', (n, text) => {
+    expect(ms(n)).toBe(text);
+    if (Number.isFinite(n)) expect(ms(n)).toBe(String(Math.round(n * 1000) / 1000));
   });
 
   it('time is ISO 8601 UTC with milliseconds, whatever order the seconds come in', () => {
