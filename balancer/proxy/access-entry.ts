@@ -1,11 +1,13 @@
 // One request's access-log line in the making. The listener starts it when the request arrives; the
 // proxy fills in what only it knows (request id, service, backend, attempts, upstream time, body bytes);
 // the response's 'close' completes and writes it, with status 499 when the client left before a
-// response. Only with --access-log: without it no record exists, and the proxy's checks are one
+// response. Only with --access-log: without it no entry exists, and the proxy's checks are one
 // `undefined` test each.
 //
-// The record rides on the response under a symbol and 'close' calls one module-level function, so an
-// access-logged request costs its record and no closure.
+// A proxied request's exchange already listens for its response's 'close' and completes the entry
+// there (`claim`); only responses answered outside an exchange (refusals, redirects, a failed
+// handler) get a listener of their own, a module-level function reading the entry from a symbol.
+// So an access-logged request costs its entry and record: no closure, no second listener.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -18,28 +20,50 @@ export interface AccessSink {
   write(record: AccessRecord): void;
 }
 
-const ENTRY = Symbol('access-entry');
+type AnyResponse = ServerResponse | Http2ServerResponse;
 
-interface Entry {
-  readonly record: AccessRecord;
-  readonly sink: AccessSink;
-  readonly started: number;
+/** A request's record and what completing it needs. */
+export class AccessEntry {
+  /** Something completes the entry when the response closes: an exchange, or a listener (`completeOnClose`). */
+  private owned = false;
+  /** performance.now() at arrival. */
+  private readonly started = performance.now();
+
+  constructor(
+    readonly record: AccessRecord,
+    private readonly sink: AccessSink,
+  ) {}
+
+  /** The caller will call end() when the response closes. False when someone already does. */
+  claim(): boolean {
+    if (this.owned) return false;
+    this.owned = true;
+    return true;
+  }
+
+  /** The response closed: the status sent (499 when none was), the duration, then the line. */
+  end(res: AnyResponse): void {
+    const r = this.record;
+    r.status = res.headersSent ? res.statusCode : 499;
+    r.durationMs = performance.now() - this.started;
+    this.sink.write(r);
+  }
 }
 
-type Tracked = (ServerResponse | Http2ServerResponse) & { [ENTRY]?: Entry | undefined };
+const ENTRY = Symbol('access-entry');
+type Tracked = AnyResponse & { [ENTRY]?: AccessEntry | undefined };
 
 function header(v: string | string[] | undefined): string | null {
   if (v === undefined) return null;
   return typeof v === 'string' ? v : v.join(', ');
 }
 
-/** Starts the record of a request that just arrived; it is written when the response closes. */
+/** Starts the record of a request that just arrived. */
 export function beginAccess(
   sink: AccessSink,
   req: IncomingMessage | Http2ServerRequest,
-  res: ServerResponse | Http2ServerResponse,
   isTrusted: (address: string) => boolean,
-): AccessRecord {
+): AccessEntry {
   const r = newAccessRecord();
   r.time = Date.now();
   const h = req.headers;
@@ -55,17 +79,19 @@ export function beginAccess(
   r.client = clientAddress(forwarded, h['x-forwarded-for'], isTrusted);
   r.userAgent = header(h['user-agent']);
   r.referer = header(h.referer);
-  (res as Tracked)[ENTRY] = { record: r, sink, started: performance.now() };
-  res.once('close', endAccess);
-  return r;
+  return new AccessEntry(r, sink);
 }
 
-function endAccess(this: Tracked): void {
+/** A response no exchange completes (answered by the edge or refused): its 'close' writes the line. */
+export function completeOnClose(entry: AccessEntry, res: AnyResponse): void {
+  if (!entry.claim()) return;
+  (res as Tracked)[ENTRY] = entry;
+  res.once('close', endOnClose);
+}
+
+function endOnClose(this: Tracked): void {
   const e = this[ENTRY];
   if (e === undefined) return;
   this[ENTRY] = undefined;
-  const r = e.record;
-  r.status = this.headersSent ? this.statusCode : 499;
-  r.durationMs = performance.now() - e.started;
-  e.sink.write(r);
+  e.end(this);
 }

@@ -7,15 +7,21 @@
 // file opened with O_APPEND under the inode lock: the data lands contiguously at the end, whole, whatever
 // its size (PIPE_BUF only concerns pipes). Lines can interleave only if one chunk needs two write(2) calls:
 // a short write, which for regular files happens on ENOSPC/EFBIG (disk or file-size limit) or a fatal
-// signal, after which sonic-boom writes the rest separately. So each chunk is at most BATCH_CHARS (4 KiB
-// of characters, ≤ 12 KiB of UTF-8; a single longer line is its own chunk) and sonic-boom merges queued
-// chunks only up to maxWrite (16 KiB), keeping every write(2) small and made of whole lines.
-// stdout/stderr may be pipes shared with the JSON logs: there, writes up to PIPE_BUF (4 KiB) are atomic.
+// signal, after which sonic-boom writes the rest separately. Each chunk handed to sonic-boom is whole
+// lines and becomes one write(2) (maxWrite is below the chunk size, so sonic-boom never merges two).
+// A regular file takes FILE_CHUNK_BYTES (64 KiB, a couple of hundred lines) per write: every write is a
+// round trip through libuv's threadpool (job queued, a thread woken, the syscall, the main loop woken, a
+// callback), which at 4 KiB chunks cost more than formatting the lines in them (measured with perf).
+// stdout/stderr and any other destination (a FIFO) may be pipes shared with other writers: there, only
+// writes up to PIPE_BUF (4 KiB) are atomic, so chunks stay at PIPE_CHUNK_BYTES (a single longer line is
+// its own chunk).
 //
-// Why batch here rather than with sonic-boom's minLength: sonic-boom measures the byte length of its whole
-// pending chunk on every write(), O(chunk) per line (~2 µs per 400-byte line at 16 KiB, measured);
-// concatenating whole lines here first costs a fraction of that. Measured on this 2-core machine: write()
-// of a 470-byte JSON line ≈ 0.9 µs in all (formatting ≈ 0.4 µs), combined ≈ 0.6 µs; 30–75 lines per write(2).
+// Each line is encoded into the chunk's Buffer as soon as it is formatted, while its pieces are still in
+// the CPU cache, and sonic-boom gets Buffers (contentMode 'buffer'): concatenating the lines as strings
+// instead left a chain of a few thousand small pieces that V8 had to walk and copy when the chunk was
+// written, then sonic-boom and fs.write measured and encoded it twice more (~1.5 µs a line in all,
+// perf). Measured on this 2-core machine: a 470-byte JSON line ≈ 0.5 µs formatted and copied.
+import { fstatSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
 
 // sonic-boom is CommonJS: its default export is the class, which also carries itself as `.SonicBoom`
@@ -86,7 +92,23 @@ const JSON_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const str = (s: string): string => (JSON_SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
 const strOrNull = (s: string | null): string => (s === null ? 'null' : str(s));
 const int = (n: number): string => (Number.isFinite(n) ? String(Math.trunc(n)) : '0');
-const ms = (n: number): string => (Number.isFinite(n) ? String(Math.round(n * 1000) / 1000) : '0');
+
+// `.001` … `.999` without trailing zeros: what String(x / 1000) prints after the integer part.
+const MILLI_FRACTION = Array.from({ length: 1000 }, (_, f) =>
+  f === 0 ? '' : `.${String(f).padStart(3, '0').replace(/0+$/, '')}`,
+);
+/**
+ * Milliseconds to 3 decimals, as String(Math.round(n * 1000) / 1000) prints them. Printing a fraction
+ * goes through V8's shortest-double conversion (a runtime call, ~0.3 µs); integers and a table don't.
+ */
+export function ms(n: number): string {
+  const micros = Math.round(n * 1000);
+  if (micros >= 0 && micros <= 0x7fffffff) {
+    const whole = Math.floor(micros / 1000);
+    return `${whole}${MILLI_FRACTION[micros - whole * 1000]}`;
+  }
+  return Number.isFinite(n) ? String(micros / 1000) : '0';
+}
 
 // toISOString costs ~0.4 µs; requests arriving in the same second share its first 20 characters.
 // A memo, not state: the output is the same without it.
@@ -178,8 +200,11 @@ export interface AccessLogStats {
   readonly errors: number;
 }
 
-/** Characters per chunk handed to sonic-boom (see the file comment for the bound). */
-const BATCH_CHARS = 4096;
+/** Bytes per chunk handed to sonic-boom: to a regular file, and to anything else (file comment). */
+const FILE_CHUNK_BYTES = 65_536;
+const PIPE_CHUNK_BYTES = 4096;
+/** UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2). */
+const MAX_UTF8_PER_UNIT = 3;
 const ERROR_REPORT_MS = 10_000;
 
 export class AccessLog {
@@ -187,7 +212,11 @@ export class AccessLog {
   private readonly isFile: boolean;
   private readonly format: (r: AccessRecord) => string;
   private readonly timer: NodeJS.Timeout;
-  private pending = '';
+  /** PIPE_CHUNK_BYTES until the destination is known to be a regular file. */
+  private chunkBytes = PIPE_CHUNK_BYTES;
+  /** The chunk being filled: whole lines in chunk[0, used). Handed over (not reused) when written. */
+  private chunk = Buffer.allocUnsafe(PIPE_CHUNK_BYTES);
+  private used = 0;
   private openFailed = false;
   /** Set while a reopen waits for the write in progress and the new open (see close()). */
   private reopening: Promise<void> | undefined;
@@ -204,7 +233,8 @@ export class AccessLog {
     this.boom = new SonicBoom({
       ...(fd === undefined ? { dest: options.target, append: true, mkdir: false } : { fd }),
       minLength: 0, // batching is ours (file comment)
-      maxWrite: fd === undefined ? 16_384 : 4096,
+      maxWrite: PIPE_CHUNK_BYTES, // merges only chunks that still fit a pipe write together
+      contentMode: 'buffer',
       maxLength: options.maxBufferBytes ?? 64 * 1024 * 1024,
       sync: false,
     });
@@ -217,8 +247,10 @@ export class AccessLog {
     // one by one with EBADF); the caller is expected to stop at start when `ready` rejects.
     this.ready.catch(() => (this.openFailed = true));
     this.boom.on('error', (err: Error) => this.failed(err));
+    // After each open (reopen too): a path may name a FIFO, which keeps pipe-sized chunks.
+    if (this.isFile) this.boom.on('ready', () => this.sizeChunks());
     this.boom.on('write', () => this.counts.writes++);
-    this.boom.on('drop', (data: string) => (this.counts.dropped += countLines(data)));
+    this.boom.on('drop', (data: Buffer) => (this.counts.dropped += countLines(data)));
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 1000);
     this.timer.unref();
   }
@@ -227,18 +259,32 @@ export class AccessLog {
     if (this.closing) return;
     const line = this.format(record);
     this.counts.lines++;
-    if (this.pending.length > 0 && this.pending.length + line.length > BATCH_CHARS) this.flush();
-    this.pending += line;
-    if (this.pending.length >= BATCH_CHARS) this.flush();
+    if (this.used + line.length * MAX_UTF8_PER_UNIT > this.chunk.length) {
+      // It may not fit: measure it exactly.
+      const bytes = Buffer.byteLength(line);
+      if (this.used + bytes > this.chunk.length) {
+        this.flush();
+        if (bytes > this.chunk.length) {
+          this.hand(Buffer.from(line)); // longer than a chunk: a chunk of its own
+          return;
+        }
+      }
+    }
+    this.used += this.chunk.write(line, this.used);
   }
 
   /** Hands buffered lines to the writer now. */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const chunk = this.pending;
-    this.pending = '';
+    if (this.used === 0) return;
+    const full = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes); // sonic-boom owns `full` until it is written
+    this.used = 0;
+    this.hand(full);
+  }
+
+  private hand(chunk: Buffer): void {
     if (this.openFailed) this.counts.dropped += countLines(chunk);
-    else this.boom.write(chunk);
+    else this.boom.write(chunk as unknown as string); // contentMode 'buffer'; the typings know strings only
   }
 
   /** After logrotate moved the file: open the path anew. Nothing buffered is lost (it goes to the new file). */
@@ -270,6 +316,20 @@ export class AccessLog {
     return this.closing;
   }
 
+  private sizeChunks(): void {
+    // sonic-boom's typings omit `fd`; one fstat per open.
+    const { fd } = this.boom as unknown as { fd: number };
+    let regular = false;
+    try {
+      regular = fstatSync(fd).isFile();
+    } catch {
+      // not knowing keeps the small chunks
+    }
+    this.chunkBytes = regular ? FILE_CHUNK_BYTES : PIPE_CHUNK_BYTES;
+    // Lines already in a chunk of the other size stay there; the next chunk has the new size.
+    if (this.used === 0) this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+  }
+
   private failed(err: Error): void {
     this.counts.errors++;
     this.errorsSinceReport++;
@@ -294,8 +354,8 @@ function opened(boom: SonicBoom): Promise<void> {
   });
 }
 
-function countLines(data: string): number {
+function countLines(data: Buffer): number {
   let n = 0;
-  for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) n++;
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, i + 1)) n++;
   return n;
 }

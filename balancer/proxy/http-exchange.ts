@@ -13,6 +13,7 @@
 // a fresh socket never twice); this file adds the retry count, the per-service RetryBudget and the
 // backends already tried. Bodies are streamed, not buffered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessEntry } from './access-entry.js';
 import type { AccessRecord } from './access-log.js';
 import { type ResponseHeaders } from './engine/header-fields.js';
 import { InvalidRequestError } from './engine/request-head.js';
@@ -84,14 +85,17 @@ export class Exchange implements ResponseSink {
   private readonly retries: number;
   /** A Content-Length above the route's limit was refused at admission; other bodies are counted as they pass. */
   private readonly bodyLimit: number;
+  /** The access-log line being filled (--access-log), completed when the response closes. */
+  private readonly record: AccessRecord | undefined;
 
   constructor(
     private readonly core: ExchangeContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     admitted: Admitted,
-    private readonly record: AccessRecord | undefined,
+    private readonly access: AccessEntry | undefined,
   ) {
+    const record = (this.record = access?.record);
     this.where = admitted.where;
     this.match = admitted.match;
     this.requestId = admitted.requestId;
@@ -118,6 +122,7 @@ export class Exchange implements ResponseSink {
   start(): void {
     (this.res as Carrier)[EXCHANGE] = this;
     this.res.once('close', onClientClose);
+    this.access?.claim(); // completed in clientClosed(): one 'close' listener serves both
     // A bodiless request is complete once parsed: its stream has no more bytes to fail on.
     if (this.hasBody) {
       (this.req as Carrier)[EXCHANGE] = this;
@@ -341,6 +346,7 @@ export class Exchange implements ResponseSink {
     // Client abort (http-proxy #1586), or we answered before the backend finished: drop the upstream exchange.
     this.endAttempt(true);
     const status = this.res.headersSent ? this.res.statusCode : 499;
+    this.access?.end(this.res);
     this.core.events.onResponse?.(
       this.match.service,
       this.backend?.id,

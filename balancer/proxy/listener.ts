@@ -7,8 +7,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { type AccessSink, beginAccess } from './access-entry.js';
-import type { AccessRecord } from './access-log.js';
+import { type AccessEntry, type AccessSink, beginAccess, completeOnClose } from './access-entry.js';
 import { ACME_CHALLENGE } from './admission.js';
 import { ensureRequestId } from './forwarded.js';
 import { httpsLocation } from './policy/redirect.js';
@@ -88,16 +87,16 @@ function redirectToHttps(
   req: IncomingMessage,
   res: ServerResponse,
   port: () => number,
-  record: AccessRecord | undefined,
+  access: AccessEntry | undefined,
 ): boolean {
   const url = req.url ?? '/';
   if (url.startsWith(ACME_CHALLENGE)) return false; // HTTP-01 challenges must reach the ACME client
   const host = req.headers.host;
   const body = host === undefined || host === '' ? NO_HOST_TO_REDIRECT : REDIRECTING;
   const requestId = ensureRequestId(req.headers);
-  if (record !== undefined) {
-    record.requestId = requestId;
-    record.bytes = Buffer.byteLength(body);
+  if (access !== undefined) {
+    access.record.requestId = requestId;
+    access.record.bytes = Buffer.byteLength(body);
   }
   if (body === REDIRECTING) res.setHeader('location', httpsLocation(host as string, url, port()));
   sendText(res, body === REDIRECTING ? 308 : 400, body, requestId);
@@ -115,11 +114,12 @@ export function createEdgeHandlers(opts: HandlerOptions, rules: EdgeRules = {}):
     onRequest(req, res) {
       const h1 = req.httpVersionMajor === 1;
       onRequest?.(protocolOf(req), tls);
+      let access: AccessEntry | undefined;
       try {
-        const record = accessLog === undefined ? undefined : beginAccess(accessLog, req, res, isTrusted);
+        if (accessLog !== undefined) access = beginAccess(accessLog, req, isTrusted);
         if (
           redirectHttpsPort !== undefined &&
-          redirectToHttps(req as IncomingMessage, res as ServerResponse, redirectHttpsPort, record)
+          redirectToHttps(req as IncomingMessage, res as ServerResponse, redirectHttpsPort, access)
         ) {
           return;
         }
@@ -133,10 +133,13 @@ export function createEdgeHandlers(opts: HandlerOptions, rules: EdgeRules = {}):
             res.once('timeout', onBodyTimeout);
           }
         }
-        proxy.handleRequest(req as IncomingMessage, res as ServerResponse, record);
+        proxy.handleRequest(req as IncomingMessage, res as ServerResponse, access);
       } catch (err) {
         log.error({ err, url: req.url?.slice(0, 200), code: ErrorCode.requestHandler }, 'request handler failed');
         res.destroy();
+      } finally {
+        // A proxied request's exchange completes the entry; anything answered otherwise, here.
+        if (access !== undefined) completeOnClose(access, res);
       }
     },
     onUpgrade(req, socket, head) {

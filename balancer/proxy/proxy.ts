@@ -17,7 +17,7 @@ import httpProxy from 'http-proxy';
 import { type AddressMatcher, type CidrBlock, createMatcher } from '../../common/cidr.js';
 import type { Logger } from '../../common/logger.js';
 import type { Backend, LbPolicy, Lookup, Picker, RouteRule, ServiceView } from '../types.js';
-import type { AccessRecord } from './access-log.js';
+import type { AccessEntry } from './access-entry.js';
 import { admit } from './admission.js';
 import type { ExchangeContext, PickerDeps, ProxyEvents } from './edge-context.js';
 import { Ejector } from './ejector.js';
@@ -66,8 +66,11 @@ export interface ProxyOptions {
 }
 
 export interface ProxyHandler {
-  /** `record`: this request's access-log line, filled in as it is served (--access-log). */
-  handleRequest(req: IncomingMessage, res: ServerResponse, record?: AccessRecord): void;
+  /**
+   * `access`: this request's access-log entry (--access-log), filled in as it is served; an exchange
+   * claims it and completes it when the response closes, otherwise the caller must (completeOnClose).
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse, access?: AccessEntry): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Compiles a newly published table's route policies before traffic needs them. */
   warmPolicies(routes: readonly RouteRule[]): void;
@@ -193,11 +196,12 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
     inflight: core.inflight,
     ejector: core.ejector,
     budgets: core.budgets,
-    handleRequest(req, res, record) {
+    handleRequest(req, res, access) {
       const started = performance.now();
       const admitted = admit(req, core, REQUEST_STRIP, started);
       if (!admitted.ok) {
-        if (record !== undefined) {
+        if (access !== undefined) {
+          const record = access.record;
           record.requestId = admitted.requestId;
           record.service = admitted.service === '' ? null : admitted.service;
           record.bytes = Buffer.byteLength(admitted.body);
@@ -207,7 +211,7 @@ export function createProxy(opts: ProxyOptions): ProxyHandler {
         return;
       }
       core.budgets.for(admitted.match.service).recordRequest();
-      new Exchange(core, req, res, admitted, record).start();
+      new Exchange(core, req, res, admitted, access).start();
     },
     handleUpgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
     warmPolicies: (routes) => core.policies.warm(routes),

@@ -1,5 +1,6 @@
 // --access-log through the balancer program against a real etcd and a real backend: the JSON fields
-// for a proxied request, one we answered and one over HTTP/2 with TLS; the combined format; rotation
+// for a proxied request, one we answered and one over HTTP/2 with TLS; a request refused at admission
+// and one whose client left before the response (499); the combined format; rotation
 // with SIGHUP (logrotate's move-then-signal); workers appending to one file; an unopenable file at start.
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
@@ -131,6 +132,53 @@ describe('access log', () => {
       attempts: 0,
       userAgent: null,
     });
+  });
+
+  it('records a request refused at admission (404) and one whose client left first (499)', async () => {
+    // A backend that holds every request: the client gives up while the balancer waits for its headers.
+    let arrived!: () => void;
+    const held = new Promise<void>((r) => (arrived = r));
+    const slow = createServer(() => arrived());
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      await client
+        .put('/services/slow/a')
+        .value(JSON.stringify({ host: '127.0.0.1', port: (slow.address() as AddressInfo).port }));
+      const file = logFile();
+      const b = await startBalancerProgram(etcd.endpoint, ['--access-log', file, '--route', 'slow.test=slow']);
+      const refused = await get(b.proxyPort, '/x', { host: 'nowhere.test' });
+      expect(refused.status).toBe(404);
+      const gone = request({ host: '127.0.0.1', port: b.proxyPort, path: '/held', headers: { host: 'slow.test' } });
+      gone.on('error', () => undefined); // we hang up ourselves
+      gone.end();
+      await held;
+      gone.destroy();
+      const [first, second] = (await waitLines(file, 2)).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(first).toMatchObject({
+        requestId: refused.requestId,
+        host: 'nowhere.test',
+        path: '/x',
+        status: 404,
+        bytes: Buffer.byteLength(refused.body),
+        service: null,
+        backend: null,
+        attempts: 0,
+      });
+      expect(second).toMatchObject({
+        host: 'slow.test',
+        path: '/held',
+        status: 499,
+        bytes: 0,
+        service: 'slow',
+        backend: 'slow/a',
+        upstreamMs: null,
+        attempts: 1,
+      });
+    } finally {
+      await client.delete().key('/services/slow/a');
+      slow.closeAllConnections();
+      slow.close();
+    }
   });
 
   it('marks HTTP/2 over TLS in the protocol and tls fields', async () => {

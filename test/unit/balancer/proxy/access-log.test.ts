@@ -2,7 +2,7 @@
 // log parser's regex), escaping, batching (far fewer write(2) calls than lines), periodic flush, flush on
 // close, rotation by rename + reopen with no line lost, open errors, and drops when the writer is stuck.
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import {
   formatCombined,
   formatJson,
   isoTime,
+  ms,
   newAccessRecord,
   protocolOf,
   timeLocal,
@@ -73,6 +74,25 @@ describe('JSON lines', () => {
       userAgent: 'curl/8.0',
       referer: 'https://ref.example/',
     });
+  });
+
+  it.each([
+    [0, '0'],
+    [25.2994, '25.299'],
+    [25.3, '25.3'],
+    [1.05, '1.05'],
+    [0.0004, '0'],
+    [0.0005, '0.001'],
+    [7.007, '7.007'],
+    [999.9996, '1000'],
+    [2_147_483.647, '2147483.647'],
+    [3_000_000.5, '3000000.5'],
+    [-1.2345, '-1.234'],
+    [Number.NaN, '0'],
+    [Number.POSITIVE_INFINITY, '0'],
+  ])('durationMs %s prints as %s (3 decimals at most, as String(x) prints them)', (n, text) => {
+    expect(ms(n)).toBe(text);
+    if (Number.isFinite(n)) expect(ms(n)).toBe(String(Math.round(n * 1000) / 1000));
   });
 
   it('time is ISO 8601 UTC with milliseconds, whatever order the seconds come in', () => {
@@ -199,6 +219,18 @@ describe('AccessLog writer', () => {
     expect(n).toBe(2000);
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThan(2000 / 5);
+  });
+
+  it('a regular file takes up to 64 KiB of whole lines per write', async () => {
+    const log = open();
+    await log.ready;
+    for (let i = 0; i < 2000; i++) log.write(sample({ requestId: `big${i}` }));
+    await log.close();
+    const size = statSync(join(dir, 'access.log')).size;
+    const longest = Math.max(...lines().map((l) => Buffer.byteLength(l) + 1));
+    // Each chunk is written when the next line would not fit: every write but the last is > 64 KiB − a line.
+    expect(log.stats().writes).toBeLessThanOrEqual(Math.ceil(size / (65_536 - longest)) + 1);
+    expect(lines()).toHaveLength(2000);
   });
 
   it('a lone line is written by the periodic flush', async () => {
