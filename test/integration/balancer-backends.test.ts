@@ -7,6 +7,7 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
 import { get, runLoad } from '../helpers/load.js';
+import { metric } from '../helpers/metrics.js';
 import { startBalancerProgram } from '../helpers/balancer-program.js';
 import { stopAllPrograms } from '../helpers/program.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,12 +51,6 @@ async function backend(name: string, opts: { hold?: boolean; host?: string } = {
 
 async function register(service: string, instance: string, value: Record<string, unknown>): Promise<void> {
   await client.put(`/services/${service}/${instance}`).value(JSON.stringify({ host: '127.0.0.1', ...value }));
-}
-
-async function metric(admin: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${admin}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 
 type TableJson = {
@@ -103,7 +98,7 @@ describe('udp entries', () => {
     const table = await tableOf(admin);
     expect(table.udpEntries).toBe(2);
     expect(table.services.map((s) => [s.name, s.backends.map((b) => b.instance)])).toEqual([['web', ['a']]]);
-    expect(await metric(admin, 'balancer_udp_entries')).toBe(2);
+    expect(await metric(admin, 'balancer_udp_entries', NaN)).toBe(2);
 
     // Two consistency checks later (--resync 1s) the mirror still holds them: no drift corrected.
     const lastSync = async (): Promise<string> =>
@@ -112,13 +107,13 @@ describe('udp entries', () => {
     await waitFor('a consistency check after the first', async () => (await lastSync()) > first, 5000, 100);
     const second = await lastSync();
     await waitFor('another consistency check', async () => (await lastSync()) > second, 5000, 100);
-    expect(await metric(admin, 'balancer_registry_drift_total')).toBe(0);
-    expect(await metric(admin, 'balancer_udp_entries')).toBe(2);
+    expect(await metric(admin, 'balancer_registry_drift_total', NaN)).toBe(0);
+    expect(await metric(admin, 'balancer_udp_entries', NaN)).toBe(2);
 
     // The same key turned tcp joins its service: the exclusion was the protocol and nothing else.
     await register('web', 'n1:dns-1:53:udp', { port: u.port });
     await waitFor('the entry turned tcp is served', async () => (await get(`${proxy}/`)).body === 'u', 5000);
-    expect(await metric(admin, 'balancer_udp_entries')).toBe(1);
+    expect(await metric(admin, 'balancer_udp_entries', NaN)).toBe(1);
   });
 });
 
